@@ -1,0 +1,130 @@
+"""Lines and spans that sites add around a story: notices, source lines, bylines, share links.
+
+Patterns run on the raw text (folding every character first would cost more than
+the rest of the pipeline), so they are written in simplified script and widened by
+`_any_script` to match traditional, Taiwan and Hong Kong forms and full-width
+punctuation. Line patterns are anchored and length-bounded: a sentence of the story
+that merely mentions a source (据新华社报道, 来源于...) is longer or does not start
+with the label, and survives.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import opencc
+
+_WIDE = {":": ":：︰", "(": "(（", ")": ")）", "[": "[［", "]": "]］", "/": "/／", "!": "!！", "?": "?？", "<": "<＜"}
+
+
+@lru_cache(maxsize=1)
+def _converters() -> tuple[opencc.OpenCC, ...]:
+    return tuple(opencc.OpenCC(c) for c in ("s2t", "s2tw", "s2hk"))
+
+
+def _any_script(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile a simplified-script pattern so each CJK literal also matches its traditional forms.
+
+    Characters inside [...] classes and escapes are left alone except the punctuation listed in _WIDE.
+    """
+    out: list[str] = []
+    in_class = escaped = False
+    for ch in pattern:
+        if escaped:
+            out.append(ch)
+            escaped = False
+            continue
+        if ch == "\\":
+            out.append(ch)
+            escaped = True
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+            continue
+        if ch == "]" and in_class:
+            in_class = False
+            out.append(ch)
+            continue
+        forms = {ch, *(conv.convert(ch) for conv in _converters())} if "\u4e00" <= ch <= "\u9fff" else {ch}
+        forms = {f for f in forms if len(f) == 1}
+        if in_class:
+            out.append("".join(sorted(forms | set(_WIDE.get(ch, "")))).replace("]", "\\]"))
+        elif ch in ":/" and not (out and out[-1] == "?"):
+            out.append("[" + _WIDE[ch] + "]")
+        elif len(forms) > 1:
+            out.append("[" + "".join(sorted(forms)) + "]")
+        else:
+            out.append(ch)
+    return re.compile("".join(out), flags)
+
+_LABEL = r"[\[(【〔<]?\s*"
+# A label line: "来源: 新华社", "责任编辑: 张三". The label must be followed by a colon.
+_SOURCE_LINE = _any_script(
+    _LABEL + r"(?:转自|转载自|转载|来源|文章来源|稿件来源|新闻来源|信息来源|消息来源|图片来源|原标题|"
+    r"责任编辑|责编|编辑|实习编辑|校对|审核|审校|监制|出品|作者|撰文|摄影|视频|图文)\s*[:︰]"
+    r".{0,60}$"
+)
+_NOTICE = _any_script(
+    r"版权所有|版权声明|免责声明|版权及免责|版权归.{0,20}所有|all rights reserved|copyright|©|"
+    r"未经.{0,12}(?:授权|许可).{0,12}(?:转载|使用)|转载.{0,20}(?:须|需|请).{0,12}(?:授权|注明)|"
+    r"违者.{0,20}追究|icp备|icp证|公网安备|网络文化经营许可证|举报电话|违法和不良信息举报",
+    re.I,
+)
+_NAV_LINE = _any_script(
+    r"^[\W_]*(?:分享到|分享至|返回首页|返回顶部|返回.{0,12}(?:列表|新闻|频道|栏目|首页)|点击进入|扫一扫|打印本页|"
+    r"关闭窗口|打印|收藏|延伸阅读|相关阅读|相关新闻|相关链接|推荐阅读|更多精彩|字号|上一篇|下一篇)"
+    r".{0,40}$"
+)
+_BYLINE_LINE = _any_script(
+    r"^[\W_]*(?:文/摄|文/图|图/文|记者|通讯员|本报记者|全媒体记者|融媒体记者|特约记者|见习记者|本报讯|"
+    r"新华社记者|图为|资料图片?|视频截图|供图|摄影)[^。!?]{0,50}$"
+)
+_URL = re.compile(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}\S*|www\.[\w-]+\.[a-z]{2,}\S*", re.I)
+# Parenthesised notes inside a paragraph: "(文章来源: 黑龙江日报)", "(记者 任志勇 王宗华 文/摄)".
+_SOURCE_NOTE = _any_script(r"[(\[【〔][^()\[\]【】〔〕\n]{0,40}?(?:来源|转自|编辑)\s*[:︰][^()\[\]【】〔〕\n]{0,40}[)\]】〕]")
+_BYLINE_NOTE = _any_script(
+    r"[(\[【〔][^()\[\]【】〔〕\n]{0,40}?(?:记者|通讯员|文/摄|文/图|摄影|供图)[^()\[\]【】〔〕\n]{0,40}[)\]】〕]"
+)
+_BARE_URL_LINE = re.compile(r"^[\W_]*$")
+
+
+def is_boilerplate_line(line: str) -> bool:
+    stripped = line.strip()
+    if not stripped:
+        return True
+    if len(stripped) <= 200 and _NOTICE.search(stripped):
+        return True
+    return bool(
+        _SOURCE_LINE.match(stripped) or _NAV_LINE.match(stripped) or _BYLINE_LINE.match(stripped)
+    )
+
+
+# Story paragraphs are long; only lines this short are checked between the first and last story line.
+_SHORT_LINE = 60
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop boilerplate lines and the notes, bylines and links embedded in story lines.
+
+    Notices and footers sit before the first or after the last story line, so every line there is
+    checked; between them only short lines (captions, source labels) are, which keeps the cost off
+    the story paragraphs.
+    """
+    if "//" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    if any(bracket in text for bracket in "([【〔（［"):
+        text = _BYLINE_NOTE.sub(" ", _SOURCE_NOTE.sub(" ", text))
+    lines = text.splitlines()
+    first, last = 0, len(lines) - 1
+    while first <= last and _is_dropped(lines[first]):
+        first += 1
+    while last > first and _is_dropped(lines[last]):
+        last -= 1
+    middle = lines[first:last + 1]
+    return "\n".join(line for line in middle if len(line) > _SHORT_LINE or not _is_dropped(line))
+
+
+def _is_dropped(line: str) -> bool:
+    return _BARE_URL_LINE.match(line) is not None or is_boilerplate_line(line)

@@ -1,0 +1,249 @@
+"""The `dedup` command line: maps engine errors to messages and non-zero exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .engine import Engine
+from .errors import DedupError
+from .evaluate import evaluate
+from .models import IngestResult
+from .settings import Settings
+from .sources import iter_sources
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Near-duplicate detection for news articles.")
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLite path or database URL (DEDUP_DATABASE_URL)")]
+_BATCH = 500
+_PROGRESS_AT = 200
+
+
+def _settings(db: str | None, **overrides: object) -> Settings:
+    try:
+        base = Settings()
+        update = {k: v for k, v in overrides.items() if v is not None}
+        if db:
+            update["database_url"] = db
+        settings = base.model_copy(update=update)
+        settings.decision()
+        settings.signature()
+        return settings
+    except ValueError as exc:
+        _fail(f"invalid settings: {exc}")
+        raise
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _engine(settings: Settings) -> Engine:
+    try:
+        return Engine(settings)
+    except Exception as exc:  # noqa: BLE001 - an unreachable database must not print a traceback
+        _fail(f"cannot open the store at {settings.database_url}: {exc}")
+        raise
+
+
+def _verdict_line(origin: str, result: IngestResult) -> str:
+    if result.is_duplicate:
+        best = result.matches[0]
+        return (f"{origin}: duplicate of {result.duplicate_of} (jaccard {best.jaccard:.2f}, "
+                f"containment {best.containment:.2f}) cluster {result.cluster_id}")
+    return f"{origin}: new story, cluster {result.cluster_id}"
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help=".txt/.html/.md files, folders, or JSONL files")],
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary")] = False,
+) -> None:
+    """Store articles and print a verdict for each."""
+    engine = _engine(_settings(db))
+    items = list(iter_sources(paths))
+    counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "failed": 0}
+    show_progress = len(items) >= _PROGRESS_AT and sys.stderr.isatty()
+    with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
+        task = progress.add_task("ingest", total=len(items))
+        for start in range(0, len(items), _BATCH):
+            chunk = items[start:start + _BATCH]
+            _ingest_chunk(engine, chunk, counts, quiet)
+            progress.advance(task, len(chunk))
+    engine.close()
+    out.print(f"{len(items)} inputs: {counts['new']} new stories, {counts['duplicate']} duplicates, "
+              f"{counts['unchanged']} unchanged, {counts['updated']} updated, {counts['failed']} failed",
+              highlight=False)
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+def _ingest_chunk(engine: Engine, chunk: list, counts: dict[str, int], quiet: bool) -> None:
+    good = [item for item in chunk if item.article is not None]
+    for item in chunk:
+        if item.error:
+            counts["failed"] += 1
+            err.print(f"[red]error:[/red] {item.origin}: {item.error}", highlight=False)
+    results = engine.ingest_many([item.article for item in good])
+    for item, result in zip(good, results):
+        if isinstance(result, Exception):
+            counts["failed"] += 1
+            err.print(f"[red]error:[/red] {item.origin}: {result}", highlight=False)
+            continue
+        if result.status in ("unchanged", "updated"):
+            counts[result.status] += 1
+        counts["duplicate" if result.is_duplicate else "new"] += result.status == "created"
+        if not quiet:
+            out.print(_verdict_line(item.origin, result), highlight=False)
+
+
+@app.command()
+def query(
+    text: Annotated[str | None, typer.Option("--text", help="Raw text to look up")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="File whose text to look up")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Stored article's URL")] = None,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Duplicates of a text (not stored) or of a stored article."""
+    if sum(x is not None for x in (text, file, url)) != 1:
+        _fail("give exactly one of --text, --file or --url", 2)
+    engine = _engine(_settings(db))
+    try:
+        if url is not None:
+            matches = engine.duplicates_of(engine.get_article_by_url(url).id)
+        else:
+            if file is not None:
+                try:
+                    text = file.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    _fail(f"cannot read {file}: {exc}")
+            matches = engine.query_text(text or "", is_html=True if file and file.suffix in (".html", ".htm") else None)
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        out.print_json(json.dumps([asdict(m) for m in matches], ensure_ascii=False))
+        return
+    if not matches:
+        out.print("no duplicates")
+    for m in matches:
+        out.print(f"{m.url}  jaccard {m.jaccard:.2f}  containment {m.containment:.2f}  cluster {m.cluster_id}",
+                  highlight=False)
+
+
+@app.command()
+def clusters(
+    min_size: Annotated[int, typer.Option("--min-size", min=1)] = 2,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Clusters, newest first, with their members."""
+    engine = _engine(_settings(db))
+    found = engine.all_clusters(min_size)
+    if as_json:
+        payload = [{"id": c.id, "size": c.size, "representative_id": c.representative_id,
+                    "first_seen": c.first_seen, "last_seen": c.last_seen,
+                    "members": [{"id": m.id, "url": m.url, "title": m.title} for m in members]}
+                   for c, members in found]
+        out.print_json(json.dumps(payload, ensure_ascii=False))
+        return
+    table = Table("cluster", "size", "representative", "members")
+    for c, members in found:
+        rep = next(m for m in members if m.id == c.representative_id)
+        table.add_row(str(c.id), str(c.size), rep.title or rep.url, "\n".join(m.url for m in members))
+    out.print(table)
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="Only jsonl")] = "jsonl",
+    db: DbOption = None,
+) -> None:
+    """One JSON line per article: url and cluster_id."""
+    if fmt != "jsonl":
+        _fail(f"unknown format {fmt!r}; use jsonl", 2)
+    engine = _engine(_settings(db))
+    for article in engine.store.iter_articles():
+        sys.stdout.write(json.dumps({"url": article.url, "cluster_id": article.cluster_id}, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def explain(url_a: str, url_b: str, db: DbOption = None,
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Scores, decision, reason, shared and differing passages of two stored articles."""
+    engine = _engine(_settings(db))
+    try:
+        x = engine.explain(engine.get_article_by_url(url_a).id, engine.get_article_by_url(url_b).id)
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    s = x.verdict.scores
+    if as_json:
+        out.print_json(json.dumps({
+            "jaccard": s.jaccard, "containment": s.containment, "is_duplicate": x.verdict.is_duplicate,
+            "reason": x.verdict.reason, "shared": [asdict(p) for p in x.shared],
+            "differing": [asdict(p) for p in x.differing]}, ensure_ascii=False))
+        return
+    out.print(f"decision: {'DUPLICATE' if x.verdict.is_duplicate else 'not a duplicate'} — {x.verdict.reason}",
+              highlight=False)
+    out.print(f"jaccard {s.jaccard:.3f}, containment {s.containment:.3f}, shared shingles {s.shared} "
+              f"of {s.size_a} / {s.size_b}", highlight=False)
+    out.print(f"shared passages ({len(x.shared)}):")
+    for p in x.shared[:20]:
+        out.print(f"  = {p.a[:80]}", highlight=False)
+    out.print(f"differing passages ({len(x.differing)}):")
+    for p in x.differing[:40]:
+        out.print(f"  {p.kind:7} a: {p.a[:60]!r}  b: {p.b[:60]!r}", highlight=False)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="Labeled JSONL (url, text|html, label, recipe)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ingest a labeled set into a fresh temporary store and print quality figures."""
+    if not dataset.is_file():
+        _fail(f"{dataset} does not exist")
+    try:
+        report = evaluate(dataset, _settings(None))
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+        return
+    out.print(f"articles {report.articles}  precision {report.precision:.4f}  recall {report.recall:.4f}  "
+              f"F1 {report.f1:.4f}  ARI {report.ari:.4f}", highlight=False)
+    out.print(f"merged pairs of different-event originals: {report.false_merged_originals}", highlight=False)
+    for recipe, value in report.recall_by_recipe.items():
+        out.print(f"  recall {recipe:16} {value:.3f}", highlight=False)
+    out.print(f"({report.seconds:.1f} s)", highlight=False)
+
+
+@app.command()
+def check(db: DbOption = None,
+          repair: Annotated[bool, typer.Option("--repair", help="Re-index what the index lacks")] = True) -> None:
+    """Compare the index with the stored signatures and repair differences."""
+    engine = _engine(_settings(db))
+    report = engine.sync_index() if repair else {}
+    out.print(json.dumps(report))
+
+
+def main() -> None:
+    app()
+
+

@@ -1,0 +1,67 @@
+"""Cluster bookkeeping: stable ids, representatives, and the guard against chaining.
+
+A cluster's id is the id of the article that founded it and survives growth; when two
+clusters merge, the older (smaller) id survives and the other becomes an alias.
+An article joins a cluster only if it is a verified duplicate of the cluster's
+representative, and two clusters merge only if their representatives are verified
+duplicates of each other: one bridge article that resembles two different stories
+cannot chain them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from .models import Article, Cluster
+
+
+def representative_key(article: Article) -> tuple[int, str, int]:
+    """Earliest published first; articles without a date come after dated ones, by ingest order."""
+    if article.published_at:
+        return (0, article.published_at, article.id)
+    return (1, "", article.id)
+
+
+def pick_representative(members: Iterable[Article]) -> Article:
+    return min(members, key=representative_key)
+
+
+def summarize(cluster_id: int, members: Sequence[Article]) -> Cluster:
+    rep = pick_representative(members)
+    seen = [m.ingested_at for m in members]
+    return Cluster(id=cluster_id, representative_id=rep.id, size=len(members),
+                   first_seen=min(seen), last_seen=max(seen))
+
+
+def guarded_components(
+    nodes: Sequence[int],
+    edges: Iterable[tuple[int, int, float]],
+    representative: Callable[[list[int]], int],
+    are_duplicates: Callable[[int, int], bool],
+) -> list[list[int]]:
+    """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
+
+    Two groups join only when their representatives are themselves verified duplicates.
+    """
+    parent = {n: n for n in nodes}
+    members: dict[int, list[int]] = {n: [n] for n in nodes}
+    rep: dict[int, int] = {n: n for n in nodes}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, _score in sorted(edges, key=lambda e: -e[2]):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        if rep[ra] != a or rep[rb] != b:
+            if not are_duplicates(rep[ra], rep[rb]):
+                continue
+        keep, drop = (ra, rb) if ra < rb else (rb, ra)
+        parent[drop] = keep
+        members[keep].extend(members.pop(drop))
+        rep[keep] = representative(members[keep])
+    return [sorted(group) for group in members.values()]

@@ -1,0 +1,59 @@
+"""Candidate lookup: a datasketch MinHashLSH kept in process or in Redis.
+
+The LSH threshold sits below the decision thresholds so that excerpts and cut reposts
+(low Jaccard, high containment) still come back as candidates; the verifier decides.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import numpy as np
+from datasketch import MinHashLSH
+
+from .config import SignatureConfig
+from .signature import as_lean_minhash
+
+
+def _redis_config(url: str, prefix: str) -> dict:
+    parsed = urlparse(url)
+    params: dict = {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379}
+    if parsed.path and parsed.path.strip("/"):
+        params["db"] = int(parsed.path.strip("/"))
+    if parsed.password:
+        params["password"] = parsed.password
+    return {"type": "redis", "basename": prefix.encode(), "redis": params}
+
+
+class SignatureIndex:
+    """Article ids keyed by LSH bands of their signatures."""
+
+    def __init__(self, config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
+                 prefix: str = "dedup") -> None:
+        self.config = config
+        self.shared = redis_url is not None
+        storage = _redis_config(redis_url, f"{prefix}:{config}:{threshold}") if redis_url else None
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=config.num_perm, storage_config=storage,
+                              prepickle=bool(storage))
+
+    def insert(self, article_id: int, values: np.ndarray) -> None:
+        if article_id in self:
+            self.lsh.remove(article_id)
+        self.lsh.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
+
+    def remove(self, article_id: int) -> None:
+        if article_id in self:
+            self.lsh.remove(article_id)
+
+    def query(self, values: np.ndarray) -> list[int]:
+        return sorted(self.lsh.query(as_lean_minhash(values, self.config)))
+
+    def __contains__(self, article_id: int) -> bool:
+        return self.lsh.__contains__(article_id)
+
+    def __len__(self) -> int:
+        return len(self.lsh.keys.keys()) if not self.shared else self.lsh.keys.size()
+
+    def clear(self) -> None:
+        for key in list(self.lsh.keys.keys()):
+            self.lsh.remove(key if not self.shared else __import__("pickle").loads(key))

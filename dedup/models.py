@@ -1,0 +1,63 @@
+"""Plain records passed between the engine, the store and its callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ArticleIn:
+    url: str
+    text: str | None = None
+    html: str | None = None
+    title: str | None = None
+    published_at: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class Article:
+    id: int
+    url: str
+    title: str | None
+    source: str | None
+    published_at: str | None
+    ingested_at: str
+    raw_text: str
+    norm_text: str
+    content_hash: str
+    cluster_id: int | None
+    sig_version: str
+    hashvalues: bytes = b""
+    shingle_count: int = 0
+
+
+@dataclass
+class Cluster:
+    id: int
+    representative_id: int
+    size: int
+    first_seen: str
+    last_seen: str
+
+
+@dataclass(frozen=True)
+class Match:
+    id: int
+    url: str
+    jaccard: float
+    containment: float
+    cluster_id: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class IngestResult:
+    id: int
+    url: str
+    cluster_id: int
+    is_duplicate: bool
+    duplicate_of: str | None
+    duplicate_of_id: int | None
+    matches: list[Match] = field(default_factory=list)
+    status: str = "created"  # created | unchanged | updated

@@ -1,0 +1,95 @@
+"""One ordered normalization: what a repost changes is folded away, what a story says is kept.
+
+The order matters and each step relies on the ones before it; see the comments in
+`normalize_text`. The result is the text every signature and every comparison uses.
+Punctuation goes before the per-character folds (NFKC, t2s) because those are the
+costly steps and text without punctuation is mostly already NFKC-normal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .boilerplate import strip_boilerplate
+from .config import NormalizationConfig
+from .extract import extract
+from .script import to_simplified
+
+CJK_CLASS = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003134f"
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ"
+# A pinyin syllable: optional initial, a final. Tone marks optional, so "(zhang)" also goes.
+_SYLLABLE = rf"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouv{_TONED}]{{1,4}}(?:ng|n|r)?"
+# `建設(shè)`: a parenthesised run of lowercase pinyin syllables right after a CJK character.
+# Uppercase (GDP), CJK (扩大) and non-pinyin words (app) do not match.
+_PINYIN_NOTE = re.compile(rf"(?<=[{CJK_CLASS}])[ \u3000]?[(（](?:{_SYLLABLE}){{1,3}}[)）]")
+_WORD_RUN = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    title: str | None
+    date: str | None
+
+
+def strip_pinyin(text: str) -> str:
+    if "(" not in text and "（" not in text:
+        return text
+    return _PINYIN_NOTE.sub("", text)
+
+
+def _is_spaced_letter(ch: str) -> bool:
+    """Letters of alphabetic scripts keep a space between words; CJK characters and digits do not."""
+    return ch.isalpha() and ord(ch) < 0x2E80
+
+
+def join_words(runs: list[str]) -> str:
+    """Join word runs; a space stays only where two alphabetic words meet."""
+    if not runs:
+        return ""
+    out = [runs[0]]
+    for prev, run in zip(runs, runs[1:]):
+        if _is_spaced_letter(prev[-1]) and _is_spaced_letter(run[0]):
+            out.append(" ")
+        out.append(run)
+    return "".join(out)
+
+
+def drop_punctuation(text: str) -> str:
+    """Punctuation, symbols, `??` mojibake and U+FFFD go; spaces sprinkled between CJK or digits go."""
+    return join_words(_WORD_RUN.findall(text))
+
+
+def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None) -> Normalized:
+    title = date = None
+    text = raw
+    # 1. Markup out first: front matter gives title/date; HTML/Markdown give reader-visible text,
+    #    entities unescaped, scripts/styles/navigation dropped.
+    if config.extract_markup:
+        extracted = extract(text, is_html=is_html)
+        text, title, date = extracted.text, extracted.title, extracted.date
+    # 2. Pinyin notes need parentheses and case (to tell `(shè)` from `(GDP)`).
+    if config.strip_pinyin:
+        text = strip_pinyin(text)
+    # 3. Boilerplate lines and notes: needs line breaks, pinyin gone, and punctuation. Its patterns match
+    #    every script and width, so it runs before folding.
+    if config.drop_boilerplate:
+        text = strip_boilerplate(text)
+    # 4. Punctuation out, before the costly per-character folds.
+    if config.drop_punctuation:
+        text = drop_punctuation(text)
+    # 5. Width folding (NFKC): full-width letters and digits, compatibility forms. Rarely needed
+    #    once punctuation is gone; folding may create punctuation (⑴ -> (1)), so drop it again.
+    if config.fold_width and not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+        if config.drop_punctuation:
+            text = drop_punctuation(text)
+    # 6. Traditional (mainland, Taiwan, Hong Kong variants) to simplified.
+    if config.to_simplified:
+        text = to_simplified(text)
+    # 7. Lowercase Latin letters.
+    if config.lowercase:
+        text = text.lower()
+    return Normalized(text=text, title=title, date=date)

@@ -1,0 +1,41 @@
+"""The one settings object, read from the environment (prefix DEDUP_) at the program's edge."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .config import DecisionConfig, NormalizationConfig, SignatureConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEDUP_", extra="ignore")
+
+    database_url: str = Field("data/dedup.db", description="SQLite file path, or a postgresql:// URL")
+    redis_url: str | None = Field(None, description="Redis URL for an index shared by several workers")
+    redis_prefix: str = Field("dedup", description="Key prefix of the shared index in Redis")
+    ngram: int = Field(5, description="Characters per CJK shingle")
+    word_ngram: int = Field(3, description="Words per Latin-script shingle")
+    num_perm: int = Field(128, description="MinHash permutations")
+    seed: int = Field(1, description="MinHash seed")
+    jaccard_threshold: float = Field(0.5, description="Exact Jaccard at or above which a pair can be a duplicate")
+    containment_threshold: float = Field(0.75, description="Exact containment for excerpts and cut reposts")
+    min_shared_shingles: int = Field(8, description="Shared shingles a duplicate needs at least")
+    lsh_threshold: float = Field(0.2, description="Jaccard at which LSH proposes a candidate (below the decision)")
+    api_key: str | None = Field(None, description="When set, required on write and admin routes")
+    max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
+    max_batch: int = Field(1000, description="Most articles in one batch request")
+
+    def normalization(self) -> NormalizationConfig:
+        return NormalizationConfig()
+
+    def signature(self) -> SignatureConfig:
+        return SignatureConfig(ngram=self.ngram, word_ngram=self.word_ngram, num_perm=self.num_perm, seed=self.seed)
+
+    def decision(self) -> DecisionConfig:
+        return DecisionConfig(
+            jaccard=self.jaccard_threshold,
+            containment=self.containment_threshold,
+            min_shared_shingles=self.min_shared_shingles,
+            lsh_threshold=self.lsh_threshold,
+        )

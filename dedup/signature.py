@@ -1,0 +1,39 @@
+"""MinHash signatures with datasketch's affine32 scheme, computed for many shingles at once.
+
+The values equal what `datasketch.MinHash(num_perm, seed, scheme="affine32",
+hashfunc=identity).update_batch(hashes)` gives (a test checks it), so signatures
+can go straight into a datasketch `MinHashLSH`; we only skip building a Python
+object per shingle.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash
+from datasketch.minhash import _fmix
+
+from .config import SignatureConfig
+
+
+@lru_cache(maxsize=8)
+def permutations(config: SignatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    a, b = MinHash(num_perm=config.num_perm, seed=config.seed, scheme=config.scheme).permutations
+    return a.reshape(-1, 1), b.reshape(-1, 1)
+
+
+def minhash_values(shingles: np.ndarray, config: SignatureConfig) -> np.ndarray:
+    """uint32 signature of a non-empty shingle hash set."""
+    if len(shingles) == 0:
+        raise ValueError("an empty shingle set has no signature; reject empty texts before signing")
+    a, b = permutations(config)
+    mixed = _fmix(shingles.astype(np.uint32), 32)
+    with np.errstate(over="ignore"):
+        products = a * mixed.reshape(1, -1)
+        products += b
+    return products.min(axis=1)
+
+
+def as_lean_minhash(values: np.ndarray, config: SignatureConfig) -> LeanMinHash:
+    return LeanMinHash(seed=config.seed, hashvalues=values, scheme=config.scheme)

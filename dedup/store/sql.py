@@ -1,0 +1,268 @@
+"""SQL store (SQLAlchemy Core): one code path for the SQLite default and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import Article, Cluster
+
+metadata = sa.MetaData()
+
+articles = sa.Table(
+    "articles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("title", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("published_at", sa.Text),
+    sa.Column("ingested_at", sa.Text, nullable=False),
+    sa.Column("raw_text", sa.Text, nullable=False),
+    sa.Column("norm_text", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("cluster_id", sa.Integer, index=True),
+)
+signatures = sa.Table(
+    "signatures", metadata,
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("hashvalues", sa.LargeBinary, nullable=False),
+    sa.Column("shingle_count", sa.Integer, nullable=False),
+)
+clusters = sa.Table(
+    "clusters", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("representative_id", sa.Integer, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("first_seen", sa.Text, nullable=False),
+    sa.Column("last_seen", sa.Text, nullable=False),
+    sa.Index("ix_clusters_recent", "last_seen", "id"),
+)
+cluster_aliases = sa.Table(
+    "cluster_aliases", metadata,
+    sa.Column("old_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("new_id", sa.Integer, nullable=False),
+)
+
+_ARTICLE_COLUMNS = [c for c in articles.c if c.name != "id"]
+
+
+def database_url(value: str) -> str:
+    """A bare path means a SQLite file; anything with a scheme is a SQLAlchemy URL."""
+    if "://" in value:
+        return value.replace("postgresql://", "postgresql+psycopg://", 1) if value.startswith("postgresql://") else value
+    Path(value).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(value).expanduser()}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class SqlStore:
+    """Store over SQLAlchemy Core. One connection per thread inside `transaction()`."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = database_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict = {"future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        self.engine = sa.create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._local = threading.local()
+        if create:
+            metadata.create_all(self.engine)
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        existing = getattr(self._local, "conn", None)
+        if existing is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        existing = getattr(self._local, "conn", None)
+        if existing is not None:
+            yield existing
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    # -- articles -----------------------------------------------------------------------------
+    @staticmethod
+    def _article_row(article: Article) -> dict:
+        return {c.name: getattr(article, c.name) for c in _ARTICLE_COLUMNS}
+
+    def add_article(self, article: Article) -> int:
+        with self._conn() as conn:
+            article.id = conn.execute(articles.insert().values(**self._article_row(article))).inserted_primary_key[0]
+            conn.execute(signatures.insert().values(
+                article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
+                shingle_count=article.shingle_count))
+        return article.id
+
+    def add_articles(self, batch: Sequence[Article]) -> None:
+        """Insert many articles; ids are assigned and written back into the objects."""
+        for article in batch:
+            self.add_article(article)
+
+    def update_article(self, article: Article) -> None:
+        with self._conn() as conn:
+            conn.execute(articles.update().where(articles.c.id == article.id).values(**self._article_row(article)))
+            conn.execute(signatures.delete().where(signatures.c.article_id == article.id))
+            conn.execute(signatures.insert().values(
+                article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
+                shingle_count=article.shingle_count))
+
+    def delete_article(self, article_id: int) -> None:
+        with self._conn() as conn:
+            conn.execute(signatures.delete().where(signatures.c.article_id == article_id))
+            conn.execute(articles.delete().where(articles.c.id == article_id))
+
+    def _select_articles(self):  # type: ignore[no-untyped-def]
+        return sa.select(articles, signatures.c.version, signatures.c.hashvalues, signatures.c.shingle_count).join(
+            signatures, signatures.c.article_id == articles.c.id, isouter=True)
+
+    @staticmethod
+    def _to_article(row) -> Article:  # type: ignore[no-untyped-def]
+        m = row._mapping
+        return Article(
+            id=m["id"], url=m["url"], title=m["title"], source=m["source"], published_at=m["published_at"],
+            ingested_at=m["ingested_at"], raw_text=m["raw_text"], norm_text=m["norm_text"],
+            content_hash=m["content_hash"], cluster_id=m["cluster_id"], sig_version=m["version"] or "",
+            hashvalues=bytes(m["hashvalues"] or b""), shingle_count=m["shingle_count"] or 0,
+        )
+
+    def get_article(self, article_id: int) -> Article | None:
+        with self._conn() as conn:
+            row = conn.execute(self._select_articles().where(articles.c.id == article_id)).first()
+        return self._to_article(row) if row else None
+
+    def get_article_by_url(self, url: str) -> Article | None:
+        with self._conn() as conn:
+            row = conn.execute(self._select_articles().where(articles.c.url == url)).first()
+        return self._to_article(row) if row else None
+
+    def get_articles(self, ids: Sequence[int]) -> list[Article]:
+        if not ids:
+            return []
+        with self._conn() as conn:
+            rows = conn.execute(self._select_articles().where(articles.c.id.in_(list(ids)))).all()
+        return [self._to_article(r) for r in rows]
+
+    def cluster_members(self, cluster_id: int) -> list[Article]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                self._select_articles().where(articles.c.cluster_id == cluster_id).order_by(articles.c.id)).all()
+        return [self._to_article(r) for r in rows]
+
+    def set_cluster(self, article_ids: Sequence[int], cluster_id: int | None) -> None:
+        if not article_ids:
+            return
+        with self._conn() as conn:
+            conn.execute(articles.update().where(articles.c.id.in_(list(article_ids))).values(cluster_id=cluster_id))
+
+    # -- clusters -----------------------------------------------------------------------------
+    def save_cluster(self, cluster: Cluster) -> None:
+        values = {"representative_id": cluster.representative_id, "size": cluster.size,
+                  "first_seen": cluster.first_seen, "last_seen": cluster.last_seen}
+        with self._conn() as conn:
+            updated = conn.execute(clusters.update().where(clusters.c.id == cluster.id).values(**values)).rowcount
+            if not updated:
+                conn.execute(clusters.insert().values(id=cluster.id, **values))
+
+    def delete_cluster(self, cluster_id: int) -> None:
+        with self._conn() as conn:
+            conn.execute(clusters.delete().where(clusters.c.id == cluster_id))
+
+    def get_cluster(self, cluster_id: int) -> Cluster | None:
+        with self._conn() as conn:
+            row = conn.execute(sa.select(clusters).where(clusters.c.id == cluster_id)).first()
+        return Cluster(**row._mapping) if row else None
+
+    def list_clusters(self, min_size: int, limit: int, before: tuple[str, int] | None) -> list[Cluster]:
+        query = sa.select(clusters).where(clusters.c.size >= min_size)
+        if before is not None:
+            last_seen, cid = before
+            query = query.where(sa.or_(clusters.c.last_seen < last_seen,
+                                       sa.and_(clusters.c.last_seen == last_seen, clusters.c.id < cid)))
+        query = query.order_by(clusters.c.last_seen.desc(), clusters.c.id.desc()).limit(limit)
+        with self._conn() as conn:
+            return [Cluster(**r._mapping) for r in conn.execute(query).all()]
+
+    def add_alias(self, old_id: int, new_id: int) -> None:
+        with self._conn() as conn:
+            conn.execute(cluster_aliases.update().where(cluster_aliases.c.new_id == old_id).values(new_id=new_id))
+            conn.execute(cluster_aliases.delete().where(cluster_aliases.c.old_id == old_id))
+            conn.execute(cluster_aliases.insert().values(old_id=old_id, new_id=new_id))
+
+    def resolve_alias(self, cluster_id: int) -> int | None:
+        with self._conn() as conn:
+            return conn.execute(
+                sa.select(cluster_aliases.c.new_id).where(cluster_aliases.c.old_id == cluster_id)).scalar()
+
+    # -- scans --------------------------------------------------------------------------------
+    def iter_signatures(self, batch: int = 10_000) -> Iterator[tuple[int, str, bytes]]:
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(signatures.c.article_id, signatures.c.version, signatures.c.hashvalues)
+                    .where(signatures.c.article_id > last).order_by(signatures.c.article_id).limit(batch)).all()
+            if not rows:
+                return
+            for r in rows:
+                yield r[0], r[1], bytes(r[2])
+            last = rows[-1][0]
+
+    def iter_articles(self, batch: int = 1_000) -> Iterator[Article]:
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    self._select_articles().where(articles.c.id > last).order_by(articles.c.id).limit(batch)).all()
+            if not rows:
+                return
+            yield from (self._to_article(r) for r in rows)
+            last = rows[-1]._mapping["id"]
+
+    def counts(self) -> dict[str, int]:
+        with self._conn() as conn:
+            n_articles = conn.execute(sa.select(sa.func.count()).select_from(articles)).scalar() or 0
+            n_clusters = conn.execute(sa.select(sa.func.count()).select_from(clusters)).scalar() or 0
+            n_multi = conn.execute(
+                sa.select(sa.func.count()).select_from(clusters).where(clusters.c.size >= 2)).scalar() or 0
+        return {"articles": n_articles, "clusters": n_clusters, "clusters_with_duplicates": n_multi}
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str) -> SqlStore:
+    return SqlStore(url)

@@ -1,0 +1,159 @@
+"""The duplicate decision: exact scores over shingle sets, then a guard against template twins.
+
+MinHash only proposes candidates; every verdict is made here from exact Jaccard and
+containment. High scores alone cannot tell a repost from a templated item about a
+different event (二次会议 vs 三次会议), because such twins share almost every
+shingle. Reposts change wording around the story (captions, footers, cuts, typos)
+but never its facts, so an aligned substitution of a number, date, time word or
+name on both sides vetoes the match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .config import DecisionConfig
+
+_NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
+# jieba part-of-speech tags of facts: times, person/place/organisation/other proper names.
+# HMM is off: its guesses tag typo-garbled characters as names.
+_FACT_TAGS = ("t", "nr", "ns", "nt", "nz")
+_CONTEXT = 6
+# Interior passages this long are more than a typo.
+_PASSAGE = 3
+_ANCHOR = 8
+# Alignment cost grows with the product of the lengths; beyond this many characters a side
+# is compared on its first part only, which still holds the facts that make a template twin.
+_ALIGN_LIMIT = 6000
+
+
+@dataclass(frozen=True)
+class Scores:
+    jaccard: float
+    containment: float
+    shared: int
+    size_a: int
+    size_b: int
+
+
+@dataclass(frozen=True)
+class Conflict:
+    a: str
+    b: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    is_duplicate: bool
+    scores: Scores
+    reason: str
+    conflicts: tuple[Conflict, ...] = field(default_factory=tuple)
+
+
+def exact_scores(a: np.ndarray, b: np.ndarray) -> Scores:
+    """Exact Jaccard and containment (shared / smaller set) of two sorted unique hash sets."""
+    if len(a) == 0 or len(b) == 0:
+        return Scores(0.0, 0.0, 0, len(a), len(b))
+    shared = int(np.intersect1d(a, b, assume_unique=True).size)
+    union = len(a) + len(b) - shared
+    return Scores(shared / union, shared / min(len(a), len(b)), shared, len(a), len(b))
+
+
+@lru_cache(maxsize=1)
+def _posseg():  # type: ignore[no-untyped-def]
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(60)
+    return jieba.posseg
+
+
+def _tags_over(text: str, start: int, end: int) -> set[str]:
+    """jieba tags of the words overlapping text[start:end], read in a small window around it."""
+    lo = max(0, start - _CONTEXT)
+    window = text[lo:end + _CONTEXT]
+    tags: set[str] = set()
+    pos = lo
+    for pair in _posseg().cut(window, HMM=False):
+        w_start, pos = pos, pos + len(pair.word)
+        if w_start < end and pos > start:
+            tags.add(pair.flag)
+    return tags
+
+
+def _is_fact(tags: set[str]) -> bool:
+    return any(tag.startswith(_FACT_TAGS) for tag in tags)
+
+
+def _interior_ops(a: str, b: str) -> list[tuple[str, int, int, int, int]]:
+    """Edit operations between the first and last aligned passage: edits at the edges are cuts and additions.
+
+    A passage is an aligned run of at least _ANCHOR characters; shorter runs at the edges are chance.
+    """
+    matcher = difflib.SequenceMatcher(None, a[:_ALIGN_LIMIT], b[:_ALIGN_LIMIT], autojunk=False)
+    ops = matcher.get_opcodes()
+    anchors = [k for k, op in enumerate(ops) if op[0] == "equal" and op[2] - op[1] >= _ANCHOR]
+    if not anchors:
+        return []
+    return [op for op in ops[anchors[0]:anchors[-1] + 1] if op[0] != "equal"]
+
+
+def _rewrite(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> Conflict | None:
+    """Both texts hold interior passages of their own: one story rewritten into another.
+
+    A repost may lose passages (cuts) or gain them at the edges (captions, footers), and typos
+    touch a character or two; only a rewrite puts new words inside on both sides.
+    """
+    only_a = [a[i1:i2] for _, i1, i2, _, _ in ops if i2 - i1 >= _PASSAGE]
+    only_b = [b[j1:j2] for _, _, _, j1, j2 in ops if j2 - j1 >= _PASSAGE]
+    if only_a and only_b:
+        return Conflict(max(only_a, key=len), max(only_b, key=len), "rewrite")
+    return None
+
+
+def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
+    """Rewritten passages, or substituted numbers, dates, times or names, between two normalized texts."""
+    ops = _interior_ops(a, b)
+    found: list[Conflict] = []
+    rewrite = _rewrite(ops, a, b)
+    if rewrite:
+        found.append(rewrite)
+    for op, i1, i2, j1, j2 in ops:
+        if op != "replace" or len(found) >= limit:
+            continue
+        seg_a, seg_b = a[i1:i2], b[j1:j2]
+        if _NUMERAL.search(seg_a) and _NUMERAL.search(seg_b):
+            found.append(Conflict(seg_a, seg_b, "number"))
+        elif _is_fact(_tags_over(a, i1, i2)) and _is_fact(_tags_over(b, j1, j2)):
+            found.append(Conflict(seg_a, seg_b, "name"))
+    return tuple(found)
+
+
+def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Verdict:
+    scores = exact_scores(sh_a, sh_b)
+    if scores.size_a == 0 or scores.size_b == 0:
+        return Verdict(False, scores, "an empty text matches nothing")
+    needed = min(config.min_shared_shingles, scores.size_a, scores.size_b)
+    if scores.shared < needed:
+        return Verdict(False, scores, f"only {scores.shared} shared shingles (need {needed})")
+    if scores.jaccard < config.jaccard and scores.containment < config.containment:
+        return Verdict(
+            False, scores,
+            f"jaccard {scores.jaccard:.2f} < {config.jaccard} and containment {scores.containment:.2f} < {config.containment}",
+        )
+    conflicts = fact_conflicts(text_a, text_b)
+    if conflicts:
+        shown = "; ".join(f"{c.a} / {c.b}" for c in conflicts[:3])
+        return Verdict(False, scores, f"template twin: differing facts ({shown})", conflicts)
+    if scores.jaccard >= config.jaccard:
+        return Verdict(True, scores, f"jaccard {scores.jaccard:.2f} >= {config.jaccard}, no differing facts")
+    return Verdict(
+        True, scores,
+        f"containment {scores.containment:.2f} >= {config.containment} (excerpt or cut repost), no differing facts",
+    )
