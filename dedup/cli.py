@@ -21,8 +21,8 @@ from .settings import Settings
 from .sources import iter_sources
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Near-duplicate detection for news articles.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="SQLite path or database URL (DEDUP_DATABASE_URL)")]
 _BATCH = 500

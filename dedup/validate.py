@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from .errors import EmptyText, InvalidArticle
@@ -64,7 +64,7 @@ def published_at(value: str | None) -> str | None:
     if parsed is None:
         raise InvalidArticle(f"published_at {text[:40]!r} is not a date (use ISO 8601, e.g. 2024-05-27)")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     if len(text) <= 10 and parsed.hour == parsed.minute == parsed.second == 0:
         return parsed.date().isoformat()
     return parsed.isoformat()

@@ -23,6 +23,8 @@ _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]
 # jieba part-of-speech tags of facts: times, person/place/organisation/other proper names.
 # HMM is off: its guesses tag typo-garbled characters as names.
 _FACT_TAGS = ("t", "nr", "ns", "nt", "nz")
+# Single characters that stand for a country or place (法, 俄, 美, 德).
+_ABBREVIATION_TAGS = ("j", "ns")
 _CONTEXT = 6
 # Interior passages this long are more than a typo.
 _PASSAGE = 3
@@ -74,31 +76,49 @@ def _posseg():  # type: ignore[no-untyped-def]
     return jieba.posseg
 
 
-def _tags_over(text: str, start: int, end: int) -> set[str]:
-    """jieba tags of the words overlapping text[start:end], read in a small window around it."""
+def _words_over(text: str, start: int, end: int) -> list[tuple[str, str]]:
+    """jieba (word, tag) pairs overlapping text[start:end], read in a small window around it."""
     lo = max(0, start - _CONTEXT)
     window = text[lo:end + _CONTEXT]
-    tags: set[str] = set()
+    words: list[tuple[str, str]] = []
     pos = lo
     for pair in _posseg().cut(window, HMM=False):
         w_start, pos = pos, pos + len(pair.word)
         if w_start < end and pos > start:
-            tags.add(pair.flag)
-    return tags
+            words.append((pair.word, pair.flag))
+    return words
 
 
-def _is_fact(tags: set[str]) -> bool:
-    return any(tag.startswith(_FACT_TAGS) for tag in tags)
+def _is_fact_word(words: list[tuple[str, str]]) -> bool:
+    return any(tag.startswith(_FACT_TAGS) for _, tag in words)
+
+
+def _names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
+    """Whole dictionary words differ on both sides and both are names, places, organisations or times.
+
+    A typo breaks a word into single characters or into a common word, so it does not yield fact
+    words on both sides. A single substituted abbreviation (法/俄 in 法文版/俄文版) counts too.
+    """
+    if i2 - i1 == 1 and j2 - j1 == 1:
+        char_a, char_b = _words_over(a[i1], 0, 1), _words_over(b[j1], 0, 1)
+        if all(tag in _ABBREVIATION_TAGS for _, tag in char_a + char_b):
+            return True
+    words_a, words_b = _words_over(a, i1, i2), _words_over(b, j1, j2)
+    if not words_a or not words_b or any(len(w) < 2 for w, _ in words_a + words_b):
+        return False
+    return _is_fact_word(words_a) and _is_fact_word(words_b)
 
 
 def _interior_ops(a: str, b: str) -> list[tuple[str, int, int, int, int]]:
     """Edit operations between the first and last aligned passage: edits at the edges are cuts and additions.
 
-    A passage is an aligned run of at least _ANCHOR characters; shorter runs at the edges are chance.
+    A passage is an aligned run of at least _ANCHOR characters (fewer in short texts); shorter runs at
+    the edges are chance.
     """
     matcher = difflib.SequenceMatcher(None, a[:_ALIGN_LIMIT], b[:_ALIGN_LIMIT], autojunk=False)
     ops = matcher.get_opcodes()
-    anchors = [k for k, op in enumerate(ops) if op[0] == "equal" and op[2] - op[1] >= _ANCHOR]
+    anchor = max(3, min(_ANCHOR, min(len(a), len(b)) // 10))
+    anchors = [k for k, op in enumerate(ops) if op[0] == "equal" and op[2] - op[1] >= anchor]
     if not anchors:
         return []
     return [op for op in ops[anchors[0]:anchors[-1] + 1] if op[0] != "equal"]
@@ -130,7 +150,7 @@ def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
         seg_a, seg_b = a[i1:i2], b[j1:j2]
         if _NUMERAL.search(seg_a) and _NUMERAL.search(seg_b):
             found.append(Conflict(seg_a, seg_b, "number"))
-        elif _is_fact(_tags_over(a, i1, i2)) and _is_fact(_tags_over(b, j1, j2)):
+        elif _names_differ(a, i1, i2, b, j1, j2):
             found.append(Conflict(seg_a, seg_b, "name"))
     return tuple(found)
 
@@ -145,7 +165,8 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
     if scores.jaccard < config.jaccard and scores.containment < config.containment:
         return Verdict(
             False, scores,
-            f"jaccard {scores.jaccard:.2f} < {config.jaccard} and containment {scores.containment:.2f} < {config.containment}",
+            f"jaccard {scores.jaccard:.2f} < {config.jaccard} and "
+            f"containment {scores.containment:.2f} < {config.containment}",
         )
     conflicts = fact_conflicts(text_a, text_b)
     if conflicts:

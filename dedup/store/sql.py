@@ -54,8 +54,10 @@ _ARTICLE_COLUMNS = [c for c in articles.c if c.name != "id"]
 
 def database_url(value: str) -> str:
     """A bare path means a SQLite file; anything with a scheme is a SQLAlchemy URL."""
+    if value.startswith("postgresql://"):
+        return value.replace("postgresql://", "postgresql+psycopg://", 1)
     if "://" in value:
-        return value.replace("postgresql://", "postgresql+psycopg://", 1) if value.startswith("postgresql://") else value
+        return value
     Path(value).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(value).expanduser()}"
 

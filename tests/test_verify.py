@@ -1,0 +1,53 @@
+"""The decision rule: reposts are duplicates, template twins about different events are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from dedup.config import DecisionConfig, NormalizationConfig, SignatureConfig
+from dedup.normalize import normalize_text
+from dedup.shingle import shingle_hashes
+from dedup.verify import decide
+
+BODY = ("央视网消息（新闻联播）：十四届全国人大二次会议今天上午在北京人民大会堂开幕。国家主席习近平等党和国家领导人出席大会。"
+        "国务院总理李强代表国务院向大会作政府工作报告，回顾过去一年的工作，提出今年经济社会发展的总体要求和主要目标。"
+        "会议听取了全国人大常委会工作报告，审议了有关法律草案，代表们认真履职，积极建言献策。")
+
+
+def verdict(a: str, b: str):
+    norm, sig = NormalizationConfig(), SignatureConfig()
+    ta, tb = normalize_text(a, norm).text, normalize_text(b, norm).text
+    return decide(ta, tb, shingle_hashes(ta, sig), shingle_hashes(tb, sig), DecisionConfig())
+
+
+@pytest.mark.parametrize("a, b", [
+    ("本台明天将直播十四届全国人大二次会议开幕会", "本台明天将直播十四届全国人大三次会议开幕会"),
+    ("李强举行仪式欢迎新西兰总理访华", "李强举行仪式欢迎斯洛伐克总理访华"),
+    ("《习近平关于城市工作论述摘编》法文版出版发行", "《习近平关于城市工作论述摘编》俄文版出版发行"),
+])
+def test_template_twins_about_different_events_are_not_duplicates(a, b):
+    assert not verdict(a, b).is_duplicate
+
+
+def test_twin_with_long_shared_body_is_vetoed_by_the_differing_numeral():
+    other = BODY.replace("二次会议", "三次会议")
+    result = verdict(BODY, other)
+    assert result.scores.jaccard > 0.85
+    assert not result.is_duplicate
+    assert "template twin" in result.reason
+
+
+def test_cut_tail_and_excerpt_are_duplicates():
+    cut = BODY[: len(BODY) // 2]
+    result = verdict(BODY, cut)
+    assert result.is_duplicate and result.scores.containment > 0.95
+
+
+def test_repost_with_caption_footer_and_typo_is_duplicate():
+    repost = "图为会议现场。\n" + BODY.replace("积极", "积") + "\n（文章来源：人民网）\n版权所有 © 某网站"
+    assert verdict(BODY, repost).is_duplicate
+
+
+def test_rewritten_story_sharing_a_template_is_not_duplicate():
+    rewrite = BODY.replace("回顾过去一年的工作", "总结五年来的重大成就和宝贵经验")
+    assert not verdict(BODY, rewrite).is_duplicate
