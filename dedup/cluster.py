@@ -15,11 +15,15 @@ from collections.abc import Callable, Iterable, Sequence
 from .models import Article, Cluster
 
 
-def representative_key(article: Article) -> tuple[int, str, int]:
+def rep_key(published_at: str | None, article_id: int) -> tuple[int, str, int]:
     """Earliest published first; articles without a date come after dated ones, by ingest order."""
-    if article.published_at:
-        return (0, article.published_at, article.id)
-    return (1, "", article.id)
+    if published_at:
+        return (0, published_at, article_id)
+    return (1, "", article_id)
+
+
+def representative_key(article: Article) -> tuple[int, str, int]:
+    return rep_key(article.published_at, article.id)
 
 
 def pick_representative(members: Iterable[Article]) -> Article:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,11 +11,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from . import validate
-from .cluster import pick_representative, representative_key, summarize
+from .batch import ClusterBook
+from .cluster import pick_representative, rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import EmptyText, NotFound
+from .errors import DedupError, EmptyText, NotFound
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex
+from .known import Known, KnownCache
 from .models import Article, ArticleIn, Cluster, IngestResult, Match
 from .normalize import Normalized, normalize_text
 from .settings import Settings
@@ -25,7 +26,6 @@ from .signature import minhash_values
 from .store import SqlStore, open_store
 from .verify import Verdict, decide
 
-_CACHE_SIZE = 20_000
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
 _ESTIMATE_MARGIN = 0.15
@@ -41,7 +41,7 @@ class Prepared:
 
 @dataclass(frozen=True)
 class ScoredMatch:
-    article: Article
+    article: Known
     verdict: Verdict
 
 
@@ -60,8 +60,8 @@ class Engine:
         self.store = store or open_store(settings.database_url)
         self.index = index or SignatureIndex(self.sig_config, self.decision.lsh_threshold,
                                              redis_url=settings.redis_url, prefix=settings.redis_prefix)
+        self.known = KnownCache(self.store, self.sig_config)
         self._lock = threading.RLock()
-        self._shingle_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         if rebuild:
             self.sync_index()
 
@@ -75,127 +75,194 @@ class Engine:
         digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
         return Prepared(normalized, shingles, values, digest)
 
-    def _shingles_of(self, article: Article) -> np.ndarray:
-        cached = self._shingle_cache.get(article.id)
-        if cached is None:
-            cached = shingle_hashes(article.norm_text, self.sig_config)
-            self._shingle_cache[article.id] = cached
-            if len(self._shingle_cache) > _CACHE_SIZE:
-                self._shingle_cache.popitem(last=False)
-        return cached
+    def _shingles_of(self, article: Article | Known) -> np.ndarray:
+        if isinstance(article, Known):
+            return self.known.shingles(article)
+        known = self.known.get(article.id)
+        if known is not None and known.norm_text == article.norm_text:
+            return self.known.shingles(known)
+        return shingle_hashes(article.norm_text, self.sig_config)
 
-    def _promising(self, prepared: Prepared, candidates: list[Article]) -> list[Article]:
+    def _promising(self, prepared: Prepared, candidates: list[Known]) -> list[Known]:
         """Drop candidates whose MinHash estimates sit far below both thresholds (a filter, not a verdict)."""
-        usable = [c for c in candidates if c.hashvalues and c.sig_version == self.version]
-        if not usable:
-            return [c for c in candidates if c.sig_version != self.version]
-        matrix = np.frombuffer(b"".join(c.hashvalues for c in usable), dtype=np.uint32).reshape(len(usable), -1)
-        jaccard = (matrix == prepared.values).mean(axis=1)
+        current = [c for c in candidates if c.version == self.version]
+        stale = [c for c in candidates if c.version != self.version]
+        if not current:
+            return stale
+        jaccard = (np.stack([c.values for c in current]) == prepared.values).mean(axis=1)
         n = len(prepared.shingles)
-        sizes = np.array([c.shingle_count for c in usable], dtype=np.float64)
+        sizes = np.array([c.shingle_count for c in current], dtype=np.float64)
         shared = jaccard * (n + sizes) / (1.0 + jaccard)
         containment = shared / np.maximum(1.0, np.minimum(n, sizes))
         keep = (jaccard >= self.decision.jaccard - _ESTIMATE_MARGIN) | (
             containment >= self.decision.containment - _ESTIMATE_MARGIN)
-        stale = [c for c in candidates if c.sig_version != self.version]
-        return [c for c, k in zip(usable, keep) if k] + stale
+        return [c for c, k in zip(current, keep) if k] + stale
 
-    def _verified(self, prepared: Prepared, exclude: int | None = None) -> list[ScoredMatch]:
+    def _verified(self, prepared: Prepared, exclude: int | None = None,
+                  book: ClusterBook | None = None) -> list[ScoredMatch]:
         ids = [i for i in self.index.query(prepared.values) if i != exclude]
         found = []
-        for article in self._promising(prepared, self.store.get_articles(ids)):
-            verdict = decide(prepared.normalized.text, article.norm_text, prepared.shingles,
-                             self._shingles_of(article), self.decision)
+        for known in self._promising(prepared, self.known.get_many(ids)):
+            verdict = decide(prepared.normalized.text, known.norm_text, prepared.shingles,
+                             self.known.shingles(known), self.decision)
             if verdict.is_duplicate:
-                found.append(ScoredMatch(article, verdict))
+                found.append(ScoredMatch(known, verdict))
+        if found:
+            fresh = self.store.cluster_ids([m.article.id for m in found])
+            for m in found:
+                assigned = book.assigned.get(m.article.id) if book else None
+                m.article.cluster_id = assigned if assigned is not None else fresh.get(m.article.id)
         found.sort(key=lambda m: (-m.verdict.scores.containment, -m.verdict.scores.jaccard, m.article.id))
         return found
 
-    def _duplicates(self, a: Article, b: Article) -> bool:
+    def _duplicates(self, a: Article | Known, b: Article | Known) -> bool:
         return decide(a.norm_text, b.norm_text, self._shingles_of(a), self._shingles_of(b),
                       self.decision).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn) -> IngestResult:
-        fields = validate.article_fields(item)
-        prepared = self.prepare(fields.raw, is_html=fields.is_html)
-        with self._lock, self.store.transaction():
-            return self._ingest_prepared(item, fields, prepared)
+        result = self.ingest_many([item])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def ingest_many(self, items: Sequence[ArticleIn]) -> list[IngestResult | Exception]:
         """Ingest in order in one transaction; a bad item yields its error and does not stop the others."""
-        ready: list[tuple[int, ArticleIn, validate.Fields, Prepared]] = []
+        ready: list[tuple[int, validate.Fields, Prepared]] = []
         results: list[IngestResult | Exception] = [None] * len(items)  # type: ignore[list-item]
         for pos, item in enumerate(items):
             try:
                 fields = validate.article_fields(item)
-                ready.append((pos, item, fields, self.prepare(fields.raw, is_html=fields.is_html)))
-            except Exception as exc:  # noqa: BLE001 - reported per item
+                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html)))
+            except DedupError as exc:
                 results[pos] = exc
-        with self._lock, self.store.transaction():
-            for pos, item, fields, prepared in ready:
-                results[pos] = self._ingest_prepared(item, fields, prepared)
+        if not ready:
+            return results
+        with self._lock:
+            book = ClusterBook(self.store)
+            try:
+                with self.store.transaction():
+                    heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
+                    for pos, fields, prepared in ready:
+                        results[pos] = self._ingest_one(fields, prepared, heads, book)
+                    book.flush()
+            except BaseException:
+                self._forget_indexed(book.indexed)
+                raise
         return results
 
-    def _ingest_prepared(self, item: ArticleIn, fields: validate.Fields, prepared: Prepared) -> IngestResult:
-        existing = self.store.get_article_by_url(fields.url)
-        if existing is not None and existing.content_hash == prepared.content_hash \
-                and existing.sig_version == self.version:
-            return self._result_for(existing, "unchanged")
-        article = Article(
-            id=existing.id if existing else 0, url=fields.url,
-            title=fields.title or prepared.normalized.title, source=fields.source,
+    def _forget_indexed(self, article_ids: list[int]) -> None:
+        """Undo index insertions of a batch whose transaction did not commit."""
+        for article_id in article_ids:
+            self.index.remove(article_id)
+            self.known.drop(article_id)
+
+    def _ingest_one(self, fields: validate.Fields, prepared: Prepared, heads: dict[str, dict],
+                    book: ClusterBook) -> IngestResult:
+        head = heads.get(fields.url)
+        if head is not None and head["content_hash"] == prepared.content_hash and head["version"] == self.version:
+            book.flush()
+            return self._result_for(self.get_article(head["id"]), "unchanged")
+        article = self._new_article(fields, prepared, head["id"] if head else 0)
+        if head is not None:
+            book.flush()
+            self._leave_cluster(self.get_article(head["id"]))
+            self.store.update_article(article)
+            self.known.drop(article.id)
+        matches = self._verified(prepared, exclude=article.id or None, book=book)
+        target = self._choose_cluster(prepared, matches, book)
+        if head is None:
+            article.cluster_id = target
+            self.store.insert_article_row(article)
+            book.signatures.append(article)
+        self._place(article, target, book)
+        self.index.insert(article.id, prepared.values)
+        book.indexed.append(article.id)
+        self._remember(article, prepared)
+        heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
+                             "cluster_id": article.cluster_id}
+        return self._result(article, matches, "updated" if head else "created")
+
+    def _new_article(self, fields: validate.Fields, prepared: Prepared, article_id: int) -> Article:
+        return Article(
+            id=article_id, url=fields.url, title=fields.title or prepared.normalized.title, source=fields.source,
             published_at=fields.published_at or validate.published_at(prepared.normalized.date),
             ingested_at=_now(), raw_text=fields.raw, norm_text=prepared.normalized.text,
             content_hash=prepared.content_hash, cluster_id=None, sig_version=self.version,
             hashvalues=prepared.values.tobytes(), shingle_count=len(prepared.shingles),
         )
-        if existing is not None:
-            self._leave_cluster(existing)
-            self.store.update_article(article)
-            self._shingle_cache.pop(article.id, None)
-        else:
-            self.store.add_article(article)
-        matches = self._verified(prepared, exclude=article.id)
-        self._assign(article, matches)
-        self.index.insert(article.id, prepared.values)
-        self._shingle_cache[article.id] = prepared.shingles
-        return self._result(article, matches, "updated" if existing else "created")
 
-    def _assign(self, article: Article, matches: list[ScoredMatch]) -> None:
-        """Join the best-matching cluster whose representative this article duplicates; merge only verified reps."""
-        accepted: list[Cluster] = []
-        for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
-            cluster = self.store.get_cluster(cluster_id)
-            if cluster is None:
-                continue
-            rep = next((m.article for m in matches if m.article.id == cluster.representative_id), None)
-            if rep is None:
-                rep_article = self.store.get_article(cluster.representative_id)
-                if rep_article is None or not self._duplicates(article, rep_article):
-                    continue
-            accepted.append(cluster)
-        if not accepted:
-            self.store.set_cluster([article.id], article.id)
-            self.store.save_cluster(summarize(article.id, [article]))
+    def _remember(self, article: Article, prepared: Prepared) -> None:
+        known = Known(id=article.id, url=article.url, norm_text=article.norm_text,
+                      published_at=article.published_at, ingested_at=article.ingested_at, values=prepared.values,
+                      shingle_count=len(prepared.shingles), version=self.version, cluster_id=article.cluster_id)
+        known.shingles = prepared.shingles
+        self.known.put(known)
+
+    def _place(self, article: Article, target: int | None, book: ClusterBook) -> None:
+        """Record the article in its cluster: a new one it founds, or the chosen existing one."""
+        if target is None and self.store.get_cluster(article.id) is not None:
+            # An updated article whose old cluster still lives under its id: the old cluster moves
+            # to its earliest remaining member so the id can name the article's new cluster.
+            self._rename_cluster(article.id)
+        if target is None:
+            book.found(article)
             article.cluster_id = article.id
             return
+        if book.assigned.get(article.id) is None and article.cluster_id != target:
+            self.store.set_clusters([(article.id, target)])
+        cluster = book.get(target)
+        rep = book.rep_keys.get(target) or self._rep_key_of(cluster.representative_id)
+        book.join(target, article, rep)
+        article.cluster_id = target
+
+    def _rep_key_of(self, article_id: int) -> tuple:
+        known = self.known.get(article_id)
+        return rep_key(known.published_at if known else None, article_id)
+
+    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook) -> int | None:
+        """The best-matching cluster whose representative this article duplicates; merges only verified reps."""
+        accepted: list[Cluster] = []
+        for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
+            cluster = book.get(cluster_id)
+            if cluster is not None and self._duplicates_rep(prepared, cluster, matches):
+                accepted.append(cluster)
+        if not accepted:
+            return None
         target = accepted[0]
-        target_rep = self.store.get_article(target.representative_id)
-        merged = [target.id]
-        for other in accepted[1:]:
-            other_rep = self.store.get_article(other.representative_id)
-            if target_rep is not None and other_rep is not None and self._duplicates(target_rep, other_rep):
-                merged.append(other.id)
-        survivor = min(merged)
-        for cluster_id in merged:
+        target_rep = self.known.get(target.representative_id)
+        merged = [c.id for c in accepted[1:] if target_rep is not None
+                  and (other := self.known.get(c.representative_id)) is not None
+                  and self._duplicates(target_rep, other)]
+        if not merged:
+            return target.id
+        book.flush()
+        return self._merge([target.id, *merged], book)
+
+    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> bool:
+        if any(m.article.id == cluster.representative_id for m in matches):
+            return True
+        rep = self.known.get(cluster.representative_id)
+        return rep is not None and decide(prepared.normalized.text, rep.norm_text, prepared.shingles,
+                                          self.known.shingles(rep), self.decision).is_duplicate
+
+    def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
+        survivor = min(cluster_ids)
+        for cluster_id in cluster_ids:
             if cluster_id != survivor:
                 self.store.set_cluster([m.id for m in self.store.cluster_members(cluster_id)], survivor)
                 self.store.delete_cluster(cluster_id)
                 self.store.add_alias(cluster_id, survivor)
-        self.store.set_cluster([article.id], survivor)
-        article.cluster_id = survivor
         self._refresh_cluster(survivor)
+        book.forget(set(cluster_ids))
+        return survivor
+
+    def _rename_cluster(self, cluster_id: int) -> None:
+        members = self.store.cluster_members(cluster_id)
+        successor = min(m.id for m in members)
+        self.store.set_cluster([m.id for m in members], successor)
+        self.store.delete_cluster(cluster_id)
+        self._refresh_cluster(successor)
 
     def _refresh_cluster(self, cluster_id: int) -> None:
         members = self.store.cluster_members(cluster_id)
@@ -206,6 +273,7 @@ class Engine:
 
     def _leave_cluster(self, article: Article) -> None:
         self.index.remove(article.id)
+        self.known.drop(article.id)
         if article.cluster_id is not None:
             self.store.set_cluster([article.id], None)
             self._refresh_cluster(article.cluster_id)
@@ -219,11 +287,12 @@ class Engine:
             duplicate_of_id=dup_of.id if dup_of else None, matches=public, status=status,
         )
 
-    def _duplicate_of(self, article: Article, matches: list[ScoredMatch]) -> Article | None:
+    @staticmethod
+    def _duplicate_of(article: Article, matches: list[ScoredMatch]) -> Known | None:
         """The earliest (by representative order) article this one duplicates."""
         if not matches:
             return None
-        return pick_representative([m.article for m in matches])
+        return min((m.article for m in matches), key=lambda k: rep_key(k.published_at, k.id))
 
     def _result_for(self, article: Article, status: str) -> IngestResult:
         prepared_shingles = self._shingles_of(article)
@@ -264,7 +333,6 @@ class Engine:
             article = self.get_article(article_id)
             self._leave_cluster(article)
             self.store.delete_article(article_id)
-            self._shingle_cache.pop(article_id, None)
 
     def resolve_cluster_id(self, cluster_id: int) -> int:
         if self.store.get_cluster(cluster_id) is not None:

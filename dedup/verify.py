@@ -10,12 +10,12 @@ name on both sides vetoes the match.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from rapidfuzz.distance import Indel
 
 from .config import DecisionConfig
 
@@ -68,24 +68,27 @@ def exact_scores(a: np.ndarray, b: np.ndarray) -> Scores:
 
 
 @lru_cache(maxsize=1)
-def _posseg():  # type: ignore[no-untyped-def]
+def _jieba() -> tuple[object, dict[str, str]]:
+    """jieba's tokenizer and its dictionary's word -> part-of-speech table (loaded once)."""
     import jieba
     import jieba.posseg
 
     jieba.setLogLevel(60)
-    return jieba.posseg
+    jieba.initialize()
+    return jieba.dt, jieba.posseg.dt.word_tag_tab
 
 
 def _words_over(text: str, start: int, end: int) -> list[tuple[str, str]]:
-    """jieba (word, tag) pairs overlapping text[start:end], read in a small window around it."""
+    """Dictionary words (with tags) overlapping text[start:end], segmented in a small window around it."""
+    tokenizer, tags = _jieba()
     lo = max(0, start - _CONTEXT)
     window = text[lo:end + _CONTEXT]
     words: list[tuple[str, str]] = []
     pos = lo
-    for pair in _posseg().cut(window, HMM=False):
-        w_start, pos = pos, pos + len(pair.word)
+    for word in tokenizer.cut(window, HMM=False):  # type: ignore[attr-defined]
+        w_start, pos = pos, pos + len(word)
         if w_start < end and pos > start:
-            words.append((pair.word, pair.flag))
+            words.append((word, tags.get(word, "x")))
     return words
 
 
@@ -109,19 +112,37 @@ def _names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
     return _is_fact_word(words_a) and _is_fact_word(words_b)
 
 
+def _segments(a: str, b: str) -> list[list]:
+    """An LCS alignment (rapidfuzz, ~100x faster than difflib) as ["equal"|"diff", i1, i2, j1, j2]
+    segments; an insertion next to a deletion is one substitution."""
+    segments: list[list] = []
+    for op in Indel.opcodes(a[:_ALIGN_LIMIT], b[:_ALIGN_LIMIT]):
+        span = [op.src_start, op.src_end, op.dest_start, op.dest_end]
+        if op.tag == "equal":
+            segments.append(["equal", *span])
+        elif segments and segments[-1][0] == "diff":
+            segments[-1][2], segments[-1][4] = span[1], span[3]
+        else:
+            segments.append(["diff", *span])
+    return segments
+
+
 def _interior_ops(a: str, b: str) -> list[tuple[str, int, int, int, int]]:
-    """Edit operations between the first and last aligned passage: edits at the edges are cuts and additions.
+    """Differing regions between the first and last aligned passage: edits at the edges are cuts and additions.
 
     A passage is an aligned run of at least _ANCHOR characters (fewer in short texts); shorter runs at
     the edges are chance.
     """
-    matcher = difflib.SequenceMatcher(None, a[:_ALIGN_LIMIT], b[:_ALIGN_LIMIT], autojunk=False)
-    ops = matcher.get_opcodes()
     anchor = max(3, min(_ANCHOR, min(len(a), len(b)) // 10))
-    anchors = [k for k, op in enumerate(ops) if op[0] == "equal" and op[2] - op[1] >= anchor]
+    segments = _segments(a, b)
+    anchors = [k for k, seg in enumerate(segments) if seg[0] == "equal" and seg[2] - seg[1] >= anchor]
     if not anchors:
         return []
-    return [op for op in ops[anchors[0]:anchors[-1] + 1] if op[0] != "equal"]
+    interior = []
+    for _, i1, i2, j1, j2 in (seg for seg in segments[anchors[0]:anchors[-1]] if seg[0] == "diff"):
+        op = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
+        interior.append((op, i1, i2, j1, j2))
+    return interior
 
 
 def _rewrite(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> Conflict | None:
@@ -168,7 +189,7 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"jaccard {scores.jaccard:.2f} < {config.jaccard} and "
             f"containment {scores.containment:.2f} < {config.containment}",
         )
-    conflicts = fact_conflicts(text_a, text_b)
+    conflicts = () if text_a == text_b else fact_conflicts(text_a, text_b, limit=3)
     if conflicts:
         shown = "; ".join(f"{c.a} / {c.b}" for c in conflicts[:3])
         return Verdict(False, scores, f"template twin: differing facts ({shown})", conflicts)

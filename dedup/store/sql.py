@@ -62,6 +62,30 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser()}"
 
 
+_INSERT_ARTICLE = articles.insert()
+_INSERT_SIGNATURE = signatures.insert()
+_SET_CLUSTER = articles.update().where(articles.c.id == sa.bindparam("aid")).values(
+    cluster_id=sa.bindparam("cid"))
+_INSERT_CLUSTER = clusters.insert()
+_UPDATE_CLUSTER = clusters.update().where(clusters.c.id == sa.bindparam("cluster_id")).values(
+    representative_id=sa.bindparam("rep"), size=sa.bindparam("n"), first_seen=sa.bindparam("first"),
+    last_seen=sa.bindparam("last"))
+_CANDIDATE_COLUMNS = (articles.c.id, articles.c.url, articles.c.norm_text, articles.c.published_at,
+                      articles.c.ingested_at, articles.c.cluster_id, signatures.c.version, signatures.c.hashvalues,
+                      signatures.c.shingle_count)
+_SELECT_CANDIDATES = sa.select(*_CANDIDATE_COLUMNS).join(
+    signatures, signatures.c.article_id == articles.c.id).where(
+    articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+_SELECT_HEADS = sa.select(articles.c.id, articles.c.url, articles.c.content_hash, articles.c.cluster_id,
+                          signatures.c.version).join(
+    signatures, signatures.c.article_id == articles.c.id, isouter=True).where(
+    articles.c.url.in_(sa.bindparam("urls", expanding=True)))
+_SELECT_CLUSTER_IDS = sa.select(articles.c.id, articles.c.cluster_id).where(
+    articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+_SELECT_CLUSTERS = sa.select(clusters).where(clusters.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -264,6 +288,58 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- ingest hot path: prebuilt statements, light reads, executemany ----------------------
+
+    def insert_article_row(self, article: Article) -> int:
+        with self._conn() as conn:
+            article.id = conn.execute(_INSERT_ARTICLE, self._article_row(article)).inserted_primary_key[0]
+        return article.id
+
+    def insert_signatures(self, rows: Sequence[Article]) -> None:
+        if rows:
+            with self._conn() as conn:
+                conn.execute(_INSERT_SIGNATURE, [
+                    {"article_id": a.id, "version": a.sig_version, "hashvalues": a.hashvalues,
+                     "shingle_count": a.shingle_count} for a in rows])
+
+    def set_clusters(self, pairs: Sequence[tuple[int, int]]) -> None:
+        if pairs:
+            with self._conn() as conn:
+                conn.execute(_SET_CLUSTER, [{"aid": a, "cid": c} for a, c in pairs])
+
+    def write_clusters(self, new: Sequence[Cluster], changed: Sequence[Cluster]) -> None:
+        with self._conn() as conn:
+            if new:
+                conn.execute(_INSERT_CLUSTER, [vars(c) for c in new])
+            if changed:
+                conn.execute(_UPDATE_CLUSTER, [
+                    {"cluster_id": c.id, "rep": c.representative_id, "n": c.size, "first": c.first_seen,
+                     "last": c.last_seen} for c in changed])
+
+    def candidates(self, ids: Sequence[int]) -> list[dict]:
+        if not ids:
+            return []
+        with self._conn() as conn:
+            return [dict(r._mapping) for r in conn.execute(_SELECT_CANDIDATES, {"ids": list(ids)})]
+
+    def heads_by_url(self, urls: Sequence[str]) -> dict[str, dict]:
+        if not urls:
+            return {}
+        with self._conn() as conn:
+            return {r.url: dict(r._mapping) for r in conn.execute(_SELECT_HEADS, {"urls": list(urls)})}
+
+    def cluster_ids(self, ids: Sequence[int]) -> dict[int, int | None]:
+        if not ids:
+            return {}
+        with self._conn() as conn:
+            return dict(conn.execute(_SELECT_CLUSTER_IDS, {"ids": list(ids)}).all())  # type: ignore[arg-type]
+
+    def get_clusters(self, ids: Sequence[int]) -> dict[int, Cluster]:
+        if not ids:
+            return {}
+        with self._conn() as conn:
+            return {r.id: Cluster(**r._mapping) for r in conn.execute(_SELECT_CLUSTERS, {"ids": list(ids)})}
 
 
 def open_store(url: str) -> SqlStore:
