@@ -22,7 +22,7 @@ class PlainPipeline:
         self.lsh = MinHashLSH(threshold=0.7, num_perm=128)
         self.parent: dict[int, int] = {}
         self.db = sqlite3.connect(db_path or ":memory:")
-        self.db.execute("CREATE TABLE IF NOT EXISTS verdicts (id INTEGER PRIMARY KEY, url TEXT UNIQUE, cluster INTEGER)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS verdicts (id INTEGER PRIMARY KEY, url TEXT UNIQUE, cluster INT)")
         self.next_id = 0
 
     def normalize(self, text: str) -> str:

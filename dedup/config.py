@@ -48,6 +48,8 @@ class SignatureConfig:
     num_perm: int = 128
     seed: int = 1
     scheme: str = "affine32"
+    # Bump when the unit or n-gram hashing changes without a field changing.
+    shingle_rules: int = 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.ngram <= 16:

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from . import validate
+from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import pick_representative, rep_key, representative_key, summarize
 from .config import signature_version
 from .errors import DedupError, EmptyText, NotFound
 from .explain import Explanation, explain_pair
-from .index import SignatureIndex
+from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
 from .models import Article, ArticleIn, Cluster, IngestResult, Match
 from .normalize import Normalized, normalize_text
@@ -24,7 +25,7 @@ from .settings import Settings
 from .shingle import shingle_hashes
 from .signature import minhash_values
 from .store import SqlStore, open_store
-from .verify import Verdict, decide
+from .verify import Verdict, decide, warm_up
 
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
@@ -50,7 +51,8 @@ def _now() -> str:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store: SqlStore | None = None, index: SignatureIndex | None = None,
+    def __init__(self, settings: Settings, store: SqlStore | None = None,
+                 index: SignatureIndex | BandIndex | None = None,
                  *, rebuild: bool = True) -> None:
         self.settings = settings
         self.norm_config = settings.normalization()
@@ -58,10 +60,11 @@ class Engine:
         self.decision = settings.decision()
         self.version = signature_version(self.norm_config, self.sig_config)
         self.store = store or open_store(settings.database_url)
-        self.index = index or SignatureIndex(self.sig_config, self.decision.lsh_threshold,
-                                             redis_url=settings.redis_url, prefix=settings.redis_prefix)
+        self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
+                                         redis_url=settings.redis_url, prefix=settings.redis_prefix)
         self.known = KnownCache(self.store, self.sig_config)
         self._lock = threading.RLock()
+        warm_up()
         if rebuild:
             self.sync_index()
 
@@ -387,7 +390,7 @@ class Engine:
                 added += 1
         removed = 0
         if not self.index.shared:
-            for key in [k for k in self.index.lsh.keys.keys() if k not in stored]:
+            for key in [k for k in self.index.ids() if k not in stored]:
                 self.index.remove(key)
                 removed += 1
         return {"indexed": len(stored), "added": added, "removed": removed}

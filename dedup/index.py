@@ -1,4 +1,4 @@
-"""Candidate lookup: a datasketch MinHashLSH kept in process or in Redis.
+"""Candidate lookup: LSH bands in process (dedup.bands), or a datasketch MinHashLSH in Redis.
 
 The LSH threshold sits below the decision thresholds so that excerpts and cut reposts
 (low Jaccard, high containment) still come back as candidates; the verifier decides.
@@ -6,11 +6,13 @@ The LSH threshold sits below the decision thresholds so that excerpts and cut re
 
 from __future__ import annotations
 
+import pickle
 from urllib.parse import urlparse
 
 import numpy as np
 from datasketch import MinHashLSH
 
+from .bands import BandIndex
 from .config import SignatureConfig
 from .signature import as_lean_minhash
 
@@ -54,6 +56,15 @@ class SignatureIndex:
     def __len__(self) -> int:
         return len(self.lsh.keys.keys()) if not self.shared else self.lsh.keys.size()
 
-    def clear(self) -> None:
-        for key in list(self.lsh.keys.keys()):
-            self.lsh.remove(key if not self.shared else __import__("pickle").loads(key))
+    def ids(self) -> list[int]:
+        keys = self.lsh.keys.keys()
+        return [pickle.loads(k) for k in keys] if self.shared else list(keys)
+
+
+
+def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
+               prefix: str = "dedup") -> SignatureIndex | BandIndex:
+    """The shared datasketch index in Redis when a URL is given, else the fast in-process one."""
+    if redis_url:
+        return SignatureIndex(config, threshold, redis_url=redis_url, prefix=prefix)
+    return BandIndex(config.num_perm, threshold)

@@ -23,8 +23,11 @@ _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ"
 _SYLLABLE = rf"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouv{_TONED}]{{1,4}}(?:ng|n|r)?"
 # `建設(shè)`: a parenthesised run of lowercase pinyin syllables right after a CJK character.
 # Uppercase (GDP), CJK (扩大) and non-pinyin words (app) do not match.
-_PINYIN_NOTE = re.compile(rf"(?<=[{CJK_CLASS}])[ \u3000]?[(（](?:{_SYLLABLE}){{1,3}}[)）]")
+_PINYIN_NOTE = re.compile(rf"[(（](?:{_SYLLABLE}){{1,3}}[)）]")
+_CJK_CHAR = re.compile(rf"[{CJK_CLASS}]")
 _WORD_RUN = re.compile(r"[^\W_]+")
+# Letters of alphabetic scripts (Latin, Greek, Cyrillic...): only they keep spaces between words.
+_ALPHABETIC = re.compile(r"[A-Za-z\u00c0-\u024f\u0370-\u052f\uff21-\uff3a\uff41-\uff5a]")
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,21 @@ class Normalized:
 
 
 def strip_pinyin(text: str) -> str:
+    """Drop pinyin notes that directly follow a CJK character (one space allowed between)."""
     if "(" not in text and "（" not in text:
         return text
-    return _PINYIN_NOTE.sub("", text)
+    parts: list[str] = []
+    last = 0
+    for match in _PINYIN_NOTE.finditer(text):
+        start = match.start()
+        before = start - 1 if start > 0 and text[start - 1] not in " \u3000" else start - 2
+        if before >= 0 and _CJK_CHAR.match(text, before) and before >= last - 1:
+            parts.append(text[last:before + 1])
+            last = match.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _is_spaced_letter(ch: str) -> bool:
@@ -59,7 +74,10 @@ def join_words(runs: list[str]) -> str:
 
 def drop_punctuation(text: str) -> str:
     """Punctuation, symbols, `??` mojibake and U+FFFD go; spaces sprinkled between CJK or digits go."""
-    return join_words(_WORD_RUN.findall(text))
+    runs = _WORD_RUN.findall(text)
+    if _ALPHABETIC.search(text) is None:
+        return "".join(runs)
+    return join_words(runs)
 
 
 def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None) -> Normalized:

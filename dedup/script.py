@@ -9,8 +9,12 @@ that simplified, Taiwan and Hong Kong forms of a text normalize alike.
 
 from __future__ import annotations
 
-import re
+import atexit
+import json
+import shutil
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 
 import opencc
 
@@ -79,15 +83,32 @@ def variant_fold_table() -> dict[int, str]:
     return table
 
 
+def _absolute_files(node: object, base: Path) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("file"), str) and not Path(node["file"]).is_absolute():
+            node["file"] = str(base / node["file"])
+        for value in node.values():
+            _absolute_files(value, base)
+    elif isinstance(node, list):
+        for value in node:
+            _absolute_files(value, base)
+
+
 @lru_cache(maxsize=1)
-def _variant_pattern() -> re.Pattern[str]:
-    return re.compile("[" + "".join(sorted(chr(c) for c in variant_fold_table())) + "]")
+def _folding_converter() -> opencc.OpenCC:
+    """OpenCC's t2s with our variant fold appended as one more dictionary: one pass does both."""
+    share = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
+    config = json.loads((share / "t2s.json").read_text(encoding="utf-8"))
+    _absolute_files(config, share)
+    folder = Path(tempfile.mkdtemp(prefix="dedup-opencc-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    lines = (f"{chr(code)}\t{canonical}\n" for code, canonical in sorted(variant_fold_table().items()))
+    (folder / "fold.txt").write_text("".join(lines), encoding="utf-8")
+    config["conversion_chain"].append({"dict": {"type": "text", "file": str(folder / "fold.txt")}})
+    (folder / "t2s_fold.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    return opencc.OpenCC(str(folder / "t2s_fold.json"))
 
 
 def to_simplified(text: str) -> str:
     """Traditional (any regional variant) to simplified, then fold the variants OpenCC leaves apart."""
-    text = _t2s().convert(text)
-    if _variant_pattern().search(text) is None:
-        return text
-    table = variant_fold_table()
-    return _variant_pattern().sub(lambda m: table[ord(m.group())], text)
+    return _folding_converter().convert(text)

@@ -9,12 +9,16 @@ Python string per shingle, the costliest part of a plain pipeline after SHA-1.
 from __future__ import annotations
 
 import re
-import zlib
 
 import numpy as np
 
 from .config import SignatureConfig
 from .normalize import CJK_CLASS
+
+try:  # the optional C accelerator (setup.py); same values as the numpy path below
+    from . import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
 
 _WORD = re.compile(rf"[^\W_{CJK_CLASS}]+")
 _PRIVATE_PLANE = 0xF0000
@@ -24,8 +28,11 @@ EMPTY = np.empty(0, dtype=np.uint32)
 
 
 def _word_unit(match: re.Match[str]) -> str:
-    """One private-use character per word, so a word is one unit of the n-gram."""
-    return chr(_PRIVATE_PLANE + zlib.crc32(match.group().encode()) % _PRIVATE_SIZE)
+    """One private-use character per word (FNV-1a of its code points), so a word is one n-gram unit."""
+    h = 2166136261
+    for ch in match.group():
+        h = ((h ^ ord(ch)) * 16777619) & 0xFFFFFFFF
+    return chr(_PRIVATE_PLANE + h % _PRIVATE_SIZE)
 
 
 def to_units(text: str) -> tuple[str, int]:
@@ -50,8 +57,10 @@ def ngram_size(unit_count: int, word_count: int, config: SignatureConfig) -> int
     return config.word_ngram if word_count * 2 > unit_count else config.ngram
 
 
-def shingle_hashes(text: str, config: SignatureConfig) -> np.ndarray:
+def shingle_hashes(text: str, config: SignatureConfig, *, accelerated: bool = True) -> np.ndarray:
     """Sorted unique uint32 hashes of the text's n-grams; a text shorter than n is one shingle."""
+    if accelerated and _native is not None:
+        return np.frombuffer(_native.shingles(text, config.ngram, config.word_ngram), dtype=np.uint32)
     units, words = to_units(text)
     if not units:
         return EMPTY

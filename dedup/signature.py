@@ -16,6 +16,11 @@ from datasketch.minhash import _fmix
 
 from .config import SignatureConfig
 
+try:  # the optional C accelerator (setup.py); same values as the numpy path below
+    from . import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
+
 
 @lru_cache(maxsize=8)
 def permutations(config: SignatureConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -23,10 +28,19 @@ def permutations(config: SignatureConfig) -> tuple[np.ndarray, np.ndarray]:
     return a.reshape(-1, 1), b.reshape(-1, 1)
 
 
-def minhash_values(shingles: np.ndarray, config: SignatureConfig) -> np.ndarray:
+@lru_cache(maxsize=8)
+def _permutation_bytes(config: SignatureConfig) -> tuple[bytes, bytes]:
+    a, b = permutations(config)
+    return a.astype(np.uint32).tobytes(), b.astype(np.uint32).tobytes()
+
+
+def minhash_values(shingles: np.ndarray, config: SignatureConfig, *, accelerated: bool = True) -> np.ndarray:
     """uint32 signature of a non-empty shingle hash set."""
     if len(shingles) == 0:
         raise ValueError("an empty shingle set has no signature; reject empty texts before signing")
+    if accelerated and _native is not None:
+        a_bytes, b_bytes = _permutation_bytes(config)
+        return np.frombuffer(_native.minhash(shingles.astype(np.uint32).tobytes(), a_bytes, b_bytes), dtype=np.uint32)
     a, b = permutations(config)
     mixed = _fmix(shingles.astype(np.uint32), 32)
     with np.errstate(over="ignore"):

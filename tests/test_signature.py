@@ -54,3 +54,15 @@ def test_short_unrelated_texts_never_match(a, b):
         return
     sh_a, sh_b = shingle_hashes(a, SIG), shingle_hashes(b, SIG)
     assert not decide(a, b, sh_a, sh_b, DecisionConfig()).is_duplicate
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from("的一是在不了有和人这中大为上个国我 abc xyz 123"), max_size=400),
+       st.integers(min_value=1, max_value=9))
+def test_accelerated_and_numpy_paths_agree(text, n):
+    config = SignatureConfig(ngram=n, word_ngram=min(n, 8))
+    fast = shingle_hashes(text, config)
+    slow = shingle_hashes(text, config, accelerated=False)
+    assert np.array_equal(fast, slow)
+    if len(slow):
+        assert np.array_equal(minhash_values(fast, config), minhash_values(slow, config, accelerated=False))

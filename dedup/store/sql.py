@@ -62,7 +62,6 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser()}"
 
 
-_INSERT_ARTICLE = articles.insert()
 _INSERT_SIGNATURE = signatures.insert()
 _SET_CLUSTER = articles.update().where(articles.c.id == sa.bindparam("aid")).values(
     cluster_id=sa.bindparam("cid"))
@@ -70,19 +69,6 @@ _INSERT_CLUSTER = clusters.insert()
 _UPDATE_CLUSTER = clusters.update().where(clusters.c.id == sa.bindparam("cluster_id")).values(
     representative_id=sa.bindparam("rep"), size=sa.bindparam("n"), first_seen=sa.bindparam("first"),
     last_seen=sa.bindparam("last"))
-_CANDIDATE_COLUMNS = (articles.c.id, articles.c.url, articles.c.norm_text, articles.c.published_at,
-                      articles.c.ingested_at, articles.c.cluster_id, signatures.c.version, signatures.c.hashvalues,
-                      signatures.c.shingle_count)
-_SELECT_CANDIDATES = sa.select(*_CANDIDATE_COLUMNS).join(
-    signatures, signatures.c.article_id == articles.c.id).where(
-    articles.c.id.in_(sa.bindparam("ids", expanding=True)))
-_SELECT_HEADS = sa.select(articles.c.id, articles.c.url, articles.c.content_hash, articles.c.cluster_id,
-                          signatures.c.version).join(
-    signatures, signatures.c.article_id == articles.c.id, isouter=True).where(
-    articles.c.url.in_(sa.bindparam("urls", expanding=True)))
-_SELECT_CLUSTER_IDS = sa.select(articles.c.id, articles.c.cluster_id).where(
-    articles.c.id.in_(sa.bindparam("ids", expanding=True)))
-_SELECT_CLUSTERS = sa.select(clusters).where(clusters.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 
@@ -110,6 +96,7 @@ class SqlStore:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._local = threading.local()
+        self._ph = "?" if self.is_sqlite else "%s"
         if create:
             metadata.create_all(self.engine)
 
@@ -224,9 +211,7 @@ class SqlStore:
             conn.execute(clusters.delete().where(clusters.c.id == cluster_id))
 
     def get_cluster(self, cluster_id: int) -> Cluster | None:
-        with self._conn() as conn:
-            row = conn.execute(sa.select(clusters).where(clusters.c.id == cluster_id)).first()
-        return Cluster(**row._mapping) if row else None
+        return self.get_clusters([cluster_id]).get(cluster_id)
 
     def list_clusters(self, min_size: int, limit: int, before: tuple[str, int] | None) -> list[Cluster]:
         query = sa.select(clusters).where(clusters.c.size >= min_size)
@@ -292,8 +277,9 @@ class SqlStore:
     # -- ingest hot path: prebuilt statements, light reads, executemany ----------------------
 
     def insert_article_row(self, article: Article) -> int:
-        with self._conn() as conn:
-            article.id = conn.execute(_INSERT_ARTICLE, self._article_row(article)).inserted_primary_key[0]
+        row = self._article_row(article)
+        sql = (f"INSERT INTO articles ({', '.join(row)}) VALUES ({self._marks(len(row))}) RETURNING id")
+        article.id = self._raw(sql, list(row.values()))[0][0]
         return article.id
 
     def insert_signatures(self, rows: Sequence[Article]) -> None:
@@ -317,30 +303,49 @@ class SqlStore:
                     {"cluster_id": c.id, "rep": c.representative_id, "n": c.size, "first": c.first_seen,
                      "last": c.last_seen} for c in changed])
 
+    def _raw(self, sql: str, params: Sequence) -> list[tuple]:
+        """A plain DB-API query: the hot reads skip SQLAlchemy's per-call statement handling."""
+        with self._conn() as conn:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(sql.replace("?", self._ph), tuple(params))
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+    def _marks(self, count: int) -> str:
+        return ",".join("?" * count)
+
     def candidates(self, ids: Sequence[int]) -> list[dict]:
         if not ids:
             return []
-        with self._conn() as conn:
-            return [dict(r._mapping) for r in conn.execute(_SELECT_CANDIDATES, {"ids": list(ids)})]
+        rows = self._raw(
+            "SELECT a.id, a.url, a.norm_text, a.published_at, a.ingested_at, a.cluster_id, s.version, "
+            f"s.hashvalues, s.shingle_count FROM articles a JOIN signatures s ON s.article_id = a.id "
+            f"WHERE a.id IN ({self._marks(len(ids))})", ids)
+        names = ("id", "url", "norm_text", "published_at", "ingested_at", "cluster_id", "version", "hashvalues",
+                 "shingle_count")
+        return [dict(zip(names, row)) for row in rows]
 
     def heads_by_url(self, urls: Sequence[str]) -> dict[str, dict]:
         if not urls:
             return {}
-        with self._conn() as conn:
-            return {r.url: dict(r._mapping) for r in conn.execute(_SELECT_HEADS, {"urls": list(urls)})}
+        rows = self._raw(
+            "SELECT a.id, a.url, a.content_hash, a.cluster_id, s.version FROM articles a "
+            f"LEFT JOIN signatures s ON s.article_id = a.id WHERE a.url IN ({self._marks(len(urls))})", urls)
+        return {row[1]: dict(zip(("id", "url", "content_hash", "cluster_id", "version"), row)) for row in rows}
 
     def cluster_ids(self, ids: Sequence[int]) -> dict[int, int | None]:
         if not ids:
             return {}
-        with self._conn() as conn:
-            return dict(conn.execute(_SELECT_CLUSTER_IDS, {"ids": list(ids)}).all())  # type: ignore[arg-type]
+        return dict(self._raw(f"SELECT id, cluster_id FROM articles WHERE id IN ({self._marks(len(ids))})", ids))
 
     def get_clusters(self, ids: Sequence[int]) -> dict[int, Cluster]:
         if not ids:
             return {}
-        with self._conn() as conn:
-            return {r.id: Cluster(**r._mapping) for r in conn.execute(_SELECT_CLUSTERS, {"ids": list(ids)})}
-
+        rows = self._raw("SELECT id, representative_id, size, first_seen, last_seen FROM clusters "
+                         f"WHERE id IN ({self._marks(len(ids))})", ids)
+        return {row[0]: Cluster(*row) for row in rows}
 
 def open_store(url: str) -> SqlStore:
     return SqlStore(url)

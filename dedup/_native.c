@@ -1,0 +1,141 @@
+/* Shingle hashing and affine32 MinHash in one pass over a unit string.
+ *
+ * Same arithmetic as dedup/shingle.py and dedup/signature.py (numpy), which stay as the
+ * fallback and as the reference the tests compare against; this only removes the numpy
+ * temporaries and Python overhead from the per-article hot path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint64_t BASE = 0x9E3779B97F4A7C15ULL;
+
+static inline uint64_t mix64(uint64_t h) {
+    h ^= h >> 30; h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 27; h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 31);
+}
+
+static inline uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16; h *= 0x85EBCA6BU;
+    h ^= h >> 13; h *= 0xC2B2AE35U;
+    return h ^ (h >> 16);
+}
+
+static int cmp_u32(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void affine_min(const uint32_t *mixed, Py_ssize_t n, const uint32_t *a, const uint32_t *b,
+                       uint32_t *out, Py_ssize_t perms) {
+    for (Py_ssize_t p = 0; p < perms; p++) out[p] = UINT32_MAX;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        uint32_t h = mixed[j];
+        for (Py_ssize_t p = 0; p < perms; p++) {
+            uint32_t v = a[p] * h + b[p];
+            out[p] = v < out[p] ? v : out[p];
+        }
+    }
+}
+
+static inline int is_cjk(Py_UCS4 c) {
+    return (c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0x20000 && c <= 0x3134F);
+}
+
+/* Units of a normalized text: a CJK character is one unit, a run of other word characters (a word
+ * or a number) is one unit in the private-use plane named by FNV-1a of its code points, spaces
+ * separate. Returns the number of units; *words counts the word units. */
+static Py_ssize_t to_units(int kind, const void *data, Py_ssize_t len, uint32_t *units, Py_ssize_t *words) {
+    Py_ssize_t count = 0;
+    *words = 0;
+    for (Py_ssize_t i = 0; i < len;) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (is_cjk(c)) { units[count++] = c; i++; continue; }
+        if (!Py_UNICODE_ISALNUM(c)) { i++; continue; }
+        uint32_t h = 2166136261U;
+        while (i < len) {
+            c = PyUnicode_READ(kind, data, i);
+            if (is_cjk(c) || !Py_UNICODE_ISALNUM(c)) break;
+            h = (h ^ (uint32_t)c) * 16777619U;
+            i++;
+        }
+        units[count++] = 0xF0000U + h % 0xFFFEU;
+        (*words)++;
+    }
+    return count;
+}
+
+/* shingles(text: str, ngram: int, word_ngram: int) -> bytes of sorted unique uint32 shingle hashes */
+static PyObject *shingles(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t ngram, word_ngram, words;
+    if (!PyArg_ParseTuple(args, "Unn", &text, &ngram, &word_ngram)) return NULL;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (len == 0) return PyBytes_FromStringAndSize(NULL, 0);
+    uint32_t *units = PyMem_Malloc(sizeof(uint32_t) * len);
+    if (!units) return PyErr_NoMemory();
+    Py_ssize_t nunits = to_units(PyUnicode_KIND(text), PyUnicode_DATA(text), len, units, &words);
+    if (nunits == 0) { PyMem_Free(units); return PyBytes_FromStringAndSize(NULL, 0); }
+    Py_ssize_t n = words * 2 > nunits ? word_ngram : ngram;
+    if (n > nunits) n = nunits;
+    if (n < 1) n = 1;
+    Py_ssize_t count = nunits - n + 1;
+    uint32_t *hashes = PyMem_Malloc(sizeof(uint32_t) * count);
+    if (!hashes) { PyMem_Free(units); return PyErr_NoMemory(); }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t h = (uint64_t)units[i];
+        for (Py_ssize_t k = 1; k < n; k++) h = h * BASE + (uint64_t)units[i + k];
+        hashes[i] = (uint32_t)(mix64(h) >> 32);
+    }
+    PyMem_Free(units);
+    qsort(hashes, count, sizeof(uint32_t), cmp_u32);
+    Py_ssize_t unique = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (unique == 0 || hashes[i] != hashes[unique - 1]) hashes[unique++] = hashes[i];
+    PyObject *result = PyBytes_FromStringAndSize((const char *)hashes, sizeof(uint32_t) * unique);
+    PyMem_Free(hashes);
+    return result;
+}
+
+/* minhash(shingles: bytes, a: bytes, b: bytes) -> bytes of uint32 signature values */
+static PyObject *minhash(PyObject *self, PyObject *args) {
+    Py_buffer sh, a, b;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &sh, &a, &b)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = sh.len / 4, perms = a.len / 4;
+    uint32_t *mixed = NULL, *out = NULL;
+    if (a.len != b.len || n == 0) {
+        PyErr_SetString(PyExc_ValueError, "need a non-empty shingle set and equal-length permutation arrays");
+        goto done;
+    }
+    mixed = PyMem_Malloc(sizeof(uint32_t) * n);
+    out = PyMem_Malloc(sizeof(uint32_t) * perms);
+    if (!mixed || !out) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t j = 0; j < n; j++) mixed[j] = fmix32(((const uint32_t *)sh.buf)[j]);
+    affine_min(mixed, n, (const uint32_t *)a.buf, (const uint32_t *)b.buf, out, perms);
+    result = PyBytes_FromStringAndSize((const char *)out, sizeof(uint32_t) * perms);
+done:
+    PyMem_Free(mixed);
+    PyMem_Free(out);
+    PyBuffer_Release(&sh);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"shingles", shingles, METH_VARARGS, "Sorted unique uint32 n-gram hashes of a unit string."},
+    {"minhash", minhash, METH_VARARGS, "affine32 MinHash values of a uint32 shingle set."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
