@@ -24,9 +24,21 @@ static inline uint32_t fmix32(uint32_t h) {
     return h ^ (h >> 16);
 }
 
-static int cmp_u32(const void *x, const void *y) {
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
+/* LSD radix sort, four 8-bit passes: a few times faster than qsort for a few hundred keys. */
+static int radix_sort(uint32_t *keys, Py_ssize_t n) {
+    uint32_t *tmp = PyMem_Malloc(sizeof(uint32_t) * (n ? n : 1));
+    if (!tmp) return -1;
+    uint32_t *src = keys, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        Py_ssize_t counts[257];
+        memset(counts, 0, sizeof(counts));
+        for (Py_ssize_t i = 0; i < n; i++) counts[((src[i] >> shift) & 0xFF) + 1]++;
+        for (int b = 0; b < 256; b++) counts[b + 1] += counts[b];
+        for (Py_ssize_t i = 0; i < n; i++) dst[counts[(src[i] >> shift) & 0xFF]++] = src[i];
+        uint32_t *swap = src; src = dst; dst = swap;
+    }
+    PyMem_Free(tmp);
+    return 0;
 }
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
@@ -95,7 +107,7 @@ static PyObject *shingles(PyObject *self, PyObject *args) {
         hashes[i] = (uint32_t)(mix64(h) >> 32);
     }
     PyMem_Free(units);
-    qsort(hashes, count, sizeof(uint32_t), cmp_u32);
+    if (radix_sort(hashes, count) < 0) { PyMem_Free(hashes); return PyErr_NoMemory(); }
     Py_ssize_t unique = 0;
     for (Py_ssize_t i = 0; i < count; i++)
         if (unique == 0 || hashes[i] != hashes[unique - 1]) hashes[unique++] = hashes[i];

@@ -105,9 +105,13 @@ class Engine:
                   book: ClusterBook | None = None) -> list[ScoredMatch]:
         ids = [i for i in self.index.query(prepared.values) if i != exclude]
         found = []
+        by_text: dict[str, Verdict] = {}  # candidates with identical text get the identical verdict
         for known in self._promising(prepared, self.known.get_many(ids)):
-            verdict = decide(prepared.normalized.text, known.norm_text, prepared.shingles,
-                             self.known.shingles(known), self.decision)
+            verdict = by_text.get(known.norm_text)
+            if verdict is None:
+                verdict = decide(prepared.normalized.text, known.norm_text, prepared.shingles,
+                                 self.known.shingles(known), self.decision)
+                by_text[known.norm_text] = verdict
             if verdict.is_duplicate:
                 found.append(ScoredMatch(known, verdict))
         if found:
