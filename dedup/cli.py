@@ -247,3 +247,21 @@ def main() -> None:
     app()
 
 
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    db: DbOption = None,
+) -> None:
+    """Run the HTTP service (SQLite and an in-process index unless the settings name PostgreSQL / Redis)."""
+    import os
+
+    import uvicorn
+
+    if db:
+        os.environ["DEDUP_DATABASE_URL"] = db  # the edge passes it on to the worker processes
+    _settings(db)
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
