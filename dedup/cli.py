@@ -29,13 +29,32 @@ _BATCH = 500
 _PROGRESS_AT = 200
 
 
-def _settings(db: str | None, **overrides: object) -> Settings:
+# Settings given as global options (dedup --ngram 4 ingest ...); they override the environment.
+_overrides: dict[str, object] = {}
+
+
+@app.callback()
+def _global_options(
+    ngram: Annotated[int | None, typer.Option(help="Characters per CJK shingle (DEDUP_NGRAM)")] = None,
+    num_perm: Annotated[int | None, typer.Option(help="MinHash permutations (DEDUP_NUM_PERM)")] = None,
+    jaccard: Annotated[float | None, typer.Option(help="Jaccard threshold (DEDUP_JACCARD_THRESHOLD)")] = None,
+    containment: Annotated[float | None, typer.Option(
+        help="Containment threshold (DEDUP_CONTAINMENT_THRESHOLD)")] = None,
+    lsh_threshold: Annotated[float | None, typer.Option(help="LSH candidate threshold (DEDUP_LSH_THRESHOLD)")] = None,
+) -> None:
+    """Near-duplicate detection for news articles."""
+    _overrides.clear()
+    _overrides.update({"ngram": ngram, "num_perm": num_perm, "jaccard_threshold": jaccard,
+                       "containment_threshold": containment, "lsh_threshold": lsh_threshold})
+
+
+def _settings(db: str | None) -> Settings:
     try:
         base = Settings()
-        update = {k: v for k, v in overrides.items() if v is not None}
+        update = {k: v for k, v in _overrides.items() if v is not None}
         if db:
             update["database_url"] = db
-        settings = base.model_copy(update=update)
+        settings = Settings(**{**base.model_dump(), **update})
         settings.decision()
         settings.signature()
         return settings
