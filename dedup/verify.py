@@ -106,19 +106,25 @@ def _is_fact_over(text: str, start: int, end: int) -> bool:
     return _word_tags().get(_longest_word_over(text, start, end), "").startswith(_FACT_TAGS)
 
 
-def _words_over(text: str, start: int, end: int) -> list[tuple[str, str]]:
+def _words_over(text: str, start: int, end: int) -> tuple[tuple[str, str], ...]:
     """Dictionary words (with tags) overlapping text[start:end], segmented in a small window around it."""
+    lo = max(0, start - _CONTEXT)
+    return _window_words(text[lo:end + _CONTEXT], start - lo, end - lo)
+
+
+@lru_cache(maxsize=65_536)
+def _window_words(window: str, start: int, end: int) -> tuple[tuple[str, str], ...]:
+    """Cached: an original's windows recur in its comparisons with every repost."""
     import jieba
 
     tags = _word_tags()
-    lo = max(0, start - _CONTEXT)
     words: list[tuple[str, str]] = []
-    pos = lo
-    for word in jieba.dt.cut(text[lo:end + _CONTEXT], HMM=False):
+    pos = 0
+    for word in jieba.dt.cut(window, HMM=False):
         w_start, pos = pos, pos + len(word)
         if w_start < end and pos > start:
             words.append((word, tags.get(word, "x")))
-    return words
+    return tuple(words)
 
 
 def _segmented_as_facts(text: str, start: int, end: int) -> bool:
