@@ -57,3 +57,9 @@ class SignatureIndex:
     def clear(self) -> None:
         for key in list(self.lsh.keys.keys()):
             self.lsh.remove(key if not self.shared else __import__("pickle").loads(key))
+
+    def ids(self) -> set[int]:
+        """Every indexed article id in one call (Redis keys are pickled by datasketch; unpickle them here)."""
+        if not self.shared:
+            return set(self.lsh.keys.keys())
+        return {__import__("pickle").loads(key) for key in self.lsh.keys.keys()}
