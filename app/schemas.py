@@ -36,7 +36,7 @@ class SearchBody(BaseModel):
     text: str | None = None
     html: str | None = None
     threshold: float | None = Field(None, gt=0.0, le=1.0,
-                                    description="Keep only matches whose Jaccard or containment reaches this")
+                                    description="Keep only verified matches whose exact Jaccard reaches this")
 
 
 class MatchOut(BaseModel):

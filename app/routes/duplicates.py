@@ -28,11 +28,11 @@ def duplicates_of_url(url: Annotated[str, Query(min_length=1, max_length=4096)],
 
 @router.post("/duplicates/search", response_model=SearchOut, responses=_ERRORS)
 def search(body: SearchBody, engine: EngineDep) -> SearchOut:
-    """Duplicates of a text or HTML page, without storing it. `threshold` keeps only stronger matches."""
+    """Duplicates of a text or HTML page, without storing it. `threshold` keeps matches with at least that Jaccard."""
     if (body.text is None) == (body.html is None):
         raise ApiError(422, "validation_error", "text: give exactly one of text or html")
     matches = engine.query_text(body.text if body.text is not None else body.html,  # type: ignore[arg-type]
                                 is_html=True if body.html is not None else None)
     if body.threshold is not None:
-        matches = [m for m in matches if max(m.jaccard, m.containment) >= body.threshold]
+        matches = [m for m in matches if m.jaccard >= body.threshold]
     return SearchOut(matches=[match_out(m) for m in matches])
