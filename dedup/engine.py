@@ -310,14 +310,19 @@ class Engine:
         """Make the index hold exactly the stored signatures of the current version."""
         stored: set[int] = set()
         present = self.index.ids()
+        missing: list[tuple[int, np.ndarray]] = []
         added = 0
         for article_id, version, blob in self.store.iter_signatures():
             if version != self.version:
                 continue
             stored.add(article_id)
             if article_id not in present:
-                self.index.insert(article_id, np.frombuffer(blob, dtype=np.uint32))
-                added += 1
+                missing.append((article_id, np.frombuffer(blob, dtype=np.uint32)))
+            if len(missing) >= 5_000:
+                self.index.insert_many(missing)
+                added, missing = added + len(missing), []
+        self.index.insert_many(missing)
+        added += len(missing)
         removed = 0
         for key in present - stored:
             self.index.remove(key)
