@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Query, Request
 
 from dedup.engine import Engine
 from dedup.settings import Settings
 
 from .errors import ApiError
+
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER; larger ids cannot exist and must not reach the database
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Article id")]
+ClusterId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cluster id")]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Article id")]
+UrlQuery = Annotated[str, Query(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                description="The article's URL, exactly as ingested")]
 
 
 def get_engine(request: Request) -> Engine:

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -88,6 +88,12 @@ async def _on_http(_request: Request, exc: StarletteHTTPException) -> JSONRespon
     return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
+async def _on_data(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses (out-of-range number, NUL byte) is the caller's error, not ours."""
+    log.info("database refused a value: %s", type(exc).__name__)
+    return error_response(422, "invalid_value", "a value in the request cannot be stored or looked up")
+
+
 async def _on_backend(_request: Request, exc: Exception) -> JSONResponse:
     log.warning("backend unavailable: %s", type(exc).__name__)
     return error_response(503, "unavailable", "the database or the index is unreachable; retry later")
@@ -103,6 +109,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _on_data)
+    app.add_exception_handler(UnicodeEncodeError, _on_data)
     app.add_exception_handler(OperationalError, _on_backend)
     app.add_exception_handler(PoolTimeout, _on_backend)
     app.add_exception_handler(RedisError, _on_backend)

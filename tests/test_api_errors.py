@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from dedup.settings import Settings
-from tests.api_backends import STORY
+from tests.api_backends import STORY, backend_settings
 
 KEY = "s3cret-key"
 
@@ -117,10 +117,21 @@ def test_unknown_ids_routes_and_methods(client):
     error_of(client.get("/v1/explain", params={"a": 1}), 422)
 
 
-def test_no_500_on_odd_input(client):
+@pytest.mark.parametrize("kind", ["sqlite", "services"])
+def test_no_500_on_odd_input(kind, tmp_path):
     odd = [{"url": "https://a.example/\u0000", "text": STORY}, {"url": "https://a.example/1", "text": "\ud800" * 3},
+           {"url": "https://a.example/2", "text": STORY + "\ud800"}, {"url": "https://a.example/3", "text": STORY,
+                                                                       "title": "标题\udfff"},
            {"url": "h" * 5000, "text": STORY}, {"url": "https://a.example/1", "text": STORY, "title": "t" * 5000},
            {"url": "https://a.example/1", "text": STORY, "published_at": "2024-13-45"}, {"url": None, "text": STORY}]
-    for item in odd:
-        r = client.post("/v1/articles", content=json.dumps(item).encode(), headers={"content-type": "application/json"})
-        assert 400 <= r.status_code < 500, (item, r.status_code, r.text)
+    with backend_settings(kind, tmp_path) as settings, \
+            TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        for item in odd:
+            r = client.post("/v1/articles", content=json.dumps(item).encode(),
+                            headers={"content-type": "application/json"})
+            assert r.status_code < 500, (item, r.status_code, r.text)
+        for path in ("/v1/articles/99999999999999999999", "/v1/articles/0", "/v1/clusters/99999999999",
+                     "/v1/articles?url=%00", "/v1/duplicates?url=https://a.example/%01",
+                     "/v1/explain?a=1&b=99999999999", "/v1/clusters?min_size=99999999999999"):
+            r = client.get(path)
+            assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.status_code, r.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import ValidationError
 
 from dedup.engine import Engine
@@ -12,7 +12,7 @@ from dedup.errors import DedupError
 from dedup.models import ArticleIn
 from dedup.settings import Settings
 
-from ..deps import get_engine, get_settings, require_api_key
+from ..deps import ArticleId, UrlQuery, get_engine, get_settings, require_api_key
 from ..errors import ApiError, dedup_status, validation_message
 from ..schemas import ArticleBody, ArticleOut, BatchBody, BatchItemOut, BatchOut, ErrorBody, ErrorOut, IngestOut
 from ..shaping import article_out, ingest_out
@@ -88,18 +88,18 @@ def _batch_outcome(outcome: object) -> BatchItemOut:
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, responses=_ERRORS)
-def get_article(article_id: int, engine: EngineDep) -> ArticleOut:
+def get_article(article_id: ArticleId, engine: EngineDep) -> ArticleOut:
     return article_out(engine.get_article(article_id))
 
 
 @router.get("/articles", response_model=ArticleOut, responses=_ERRORS)
-def get_article_by_url(url: Annotated[str, Query(min_length=1, max_length=4096)], engine: EngineDep) -> ArticleOut:
+def get_article_by_url(url: UrlQuery, engine: EngineDep) -> ArticleOut:
     """Look an article up by its URL (exact match)."""
     return article_out(engine.get_article_by_url(url))
 
 
 @router.delete("/articles/{article_id}", status_code=204, responses=_ERRORS, dependencies=[Depends(require_api_key)])
-def delete_article(article_id: int, engine: EngineDep) -> Response:
+def delete_article(article_id: ArticleId, engine: EngineDep) -> Response:
     """Remove from the store, the index and its cluster; a cluster left empty disappears."""
     engine.delete_article(article_id)
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from dedup.engine import Engine
 from dedup.models import Cluster
 
-from ..deps import get_engine
+from ..deps import ClusterId, get_engine
 from ..errors import ApiError
 from ..keywords import keywords
 from ..schemas import ClusterDetail, ClusterPage, ClusterSummary, ErrorOut, MemberOut
@@ -40,8 +40,9 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 
 
 @router.get("/clusters", response_model=ClusterPage, responses=_ERRORS)
-def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1)] = 2,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> ClusterPage:
+def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1, le=2**31 - 1)] = 2,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClusterPage:
     """Newest first by last activity; pass `next_cursor` back as `cursor` for the next page."""
     before = decode_cursor(cursor) if cursor else None
     page = engine.list_clusters(min_size, limit + 1, before)
@@ -54,7 +55,7 @@ def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1)] = 2,
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=_ERRORS)
-def get_cluster(cluster_id: int, engine: EngineDep) -> ClusterDetail:
+def get_cluster(cluster_id: ClusterId, engine: EngineDep) -> ClusterDetail:
     """Members with exact scores against the representative, and keywords. Ids of merged clusters resolve."""
     cluster, members = engine.get_cluster(cluster_id)
     verdicts = engine.representative_scores(cluster, members)

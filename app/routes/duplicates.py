@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from dedup.engine import Engine
 
-from ..deps import get_engine
+from ..deps import UrlQuery, get_engine
 from ..errors import ApiError
 from ..schemas import DuplicatesOut, ErrorOut, SearchBody, SearchOut
 from ..shaping import match_out
@@ -19,7 +19,7 @@ _ERRORS = {404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": Er
 
 
 @router.get("/duplicates", response_model=DuplicatesOut, responses=_ERRORS)
-def duplicates_of_url(url: Annotated[str, Query(min_length=1, max_length=4096)], engine: EngineDep) -> DuplicatesOut:
+def duplicates_of_url(url: UrlQuery, engine: EngineDep) -> DuplicatesOut:
     """The stored article's verified duplicates, best first."""
     article = engine.get_article_by_url(url)
     return DuplicatesOut(id=article.id, url=article.url,

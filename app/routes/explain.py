@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from dedup.engine import Engine
 
-from ..deps import get_engine
+from ..deps import IdQuery, get_engine
 from ..schemas import ErrorOut, ExplainOut, PassageOut
 from ..shaping import article_ref
 
@@ -19,8 +19,7 @@ _MAX_PASSAGES = 200
 
 
 @router.get("/explain", response_model=ExplainOut, responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-def explain(a: Annotated[int, Query(description="Article id")], b: Annotated[int, Query(description="Article id")],
-            engine: EngineDep) -> ExplainOut:
+def explain(a: IdQuery, b: IdQuery, engine: EngineDep) -> ExplainOut:
     """Exact scores, the decision and its reason, and the shared and differing passages of the normalized texts."""
     x = engine.explain(a, b)
     s = x.verdict.scores
