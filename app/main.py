@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,9 @@ from .metrics import Metrics, MetricsMiddleware
 from .routes import articles, clusters, duplicates, explain, ops
 
 log = logging.getLogger("dedup.http")
+# An in-process index of many signatures is millions of long-lived objects; a full collection walking them
+# costs tens of milliseconds in some unlucky request. Frozen after start-up, the collector skips them.
+_FREEZE_AT = 10_000
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -30,6 +34,9 @@ def open_engine(settings: Settings) -> Engine:
     engine = Engine(settings, rebuild=False)
     report = engine.heal_index()
     log.info("index ready: %s", report)
+    if report["indexed"] >= _FREEZE_AT:
+        gc.collect()
+        gc.freeze()
     return engine
 
 

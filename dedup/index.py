@@ -46,6 +46,8 @@ class SignatureIndex:
             self.lsh.remove(article_id)
 
     def query(self, values: np.ndarray) -> list[int]:
+        if self.shared:
+            return self._query_pipelined(values)
         return sorted(self.lsh.query(as_lean_minhash(values, self.config)))
 
     def __contains__(self, article_id: int) -> bool:
@@ -69,3 +71,12 @@ class SignatureIndex:
         with self.lsh.insertion_session(buffer_size=10_000) as session:
             for article_id, values in items:
                 session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
+
+    def _query_pipelined(self, values: np.ndarray) -> list[int]:
+        """All band lookups in one Redis round trip; datasketch's own query makes one per band (28 at 0.2)."""
+        minhash = as_lean_minhash(values, self.config)
+        pipe = self.lsh.hashtables[0]._redis.pipeline(transaction=False)
+        for (start, end), table in zip(self.lsh.hashranges, self.lsh.hashtables):
+            pipe.smembers(table.redis_key(self.lsh._H(minhash.hashvalues[start:end])))
+        found: set[bytes] = set().union(*pipe.execute())
+        return sorted(__import__("pickle").loads(key) for key in found)
