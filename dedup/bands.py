@@ -63,5 +63,9 @@ class BandIndex:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def ids(self) -> list[int]:
-        return list(self._keys)
+    def ids(self) -> set[int]:
+        return set(self._keys)
+
+    def insert_many(self, items: list[tuple[int, np.ndarray]]) -> None:
+        for article_id, values in items:
+            self.insert(article_id, values)

@@ -384,19 +384,24 @@ class Engine:
     def sync_index(self) -> dict[str, int]:
         """Make the index hold exactly the stored signatures of the current version."""
         stored: set[int] = set()
+        present = self.index.ids()
+        missing: list[tuple[int, np.ndarray]] = []
         added = 0
         for article_id, version, blob in self.store.iter_signatures():
             if version != self.version:
                 continue
             stored.add(article_id)
-            if article_id not in self.index:
-                self.index.insert(article_id, np.frombuffer(blob, dtype=np.uint32))
-                added += 1
+            if article_id not in present:
+                missing.append((article_id, np.frombuffer(blob, dtype=np.uint32)))
+            if len(missing) >= 5_000:
+                self.index.insert_many(missing)
+                added, missing = added + len(missing), []
+        self.index.insert_many(missing)
+        added += len(missing)
         removed = 0
-        if not self.index.shared:
-            for key in [k for k in self.index.ids() if k not in stored]:
-                self.index.remove(key)
-                removed += 1
+        for key in present - stored:
+            self.index.remove(key)
+            removed += 1
         return {"indexed": len(stored), "added": added, "removed": removed}
 
     def representative_of(self, members: list[Article]) -> Article:
@@ -404,3 +409,12 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+    def heal_index(self) -> dict[str, int]:
+        """`sync_index` under the write locks (thread and, on PostgreSQL, cross-process), for start-up.
+
+        A worker starting beside running ones must not drop an id another worker has just indexed but not yet
+        committed; holding the writers' lock while comparing means no ingest is half-done meanwhile.
+        """
+        with self._lock, self.store.transaction():
+            return self.sync_index()

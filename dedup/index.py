@@ -48,6 +48,8 @@ class SignatureIndex:
             self.lsh.remove(article_id)
 
     def query(self, values: np.ndarray) -> list[int]:
+        if self.shared:
+            return self._query_pipelined(values)
         return sorted(self.lsh.query(as_lean_minhash(values, self.config)))
 
     def __contains__(self, article_id: int) -> bool:
@@ -56,10 +58,26 @@ class SignatureIndex:
     def __len__(self) -> int:
         return len(self.lsh.keys.keys()) if not self.shared else self.lsh.keys.size()
 
-    def ids(self) -> list[int]:
-        keys = self.lsh.keys.keys()
-        return [pickle.loads(k) for k in keys] if self.shared else list(keys)
+    def ids(self) -> set[int]:
+        """Every indexed article id in one call (Redis keys are pickled by datasketch; unpickle them here)."""
+        if not self.shared:
+            return set(self.lsh.keys.keys())
+        return {pickle.loads(key) for key in self.lsh.keys.keys()}
 
+    def insert_many(self, items: list[tuple[int, np.ndarray]]) -> None:
+        """Bulk insert of ids not yet indexed; on Redis one pipelined session instead of a round trip per band."""
+        with self.lsh.insertion_session(buffer_size=10_000) as session:
+            for article_id, values in items:
+                session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
+
+    def _query_pipelined(self, values: np.ndarray) -> list[int]:
+        """All band lookups in one Redis round trip; datasketch's own query makes one per band (28 at 0.2)."""
+        minhash = as_lean_minhash(values, self.config)
+        pipe = self.lsh.hashtables[0]._redis.pipeline(transaction=False)
+        for (start, end), table in zip(self.lsh.hashranges, self.lsh.hashtables):
+            pipe.smembers(table.redis_key(self.lsh._H(minhash.hashvalues[start:end])))
+        found: set[bytes] = set().union(*pipe.execute())
+        return sorted(pickle.loads(key) for key in found)
 
 
 def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,

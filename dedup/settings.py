@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
     max_batch: int = Field(1000, description="Most articles in one batch request")
+    max_batch_bytes: int = Field(32_000_000, description="Largest accepted batch request body")
 
     def normalization(self) -> NormalizationConfig:
         return NormalizationConfig()

@@ -110,6 +110,7 @@ class SqlStore:
         with self.engine.begin() as conn:
             self._local.conn = conn
             try:
+                self._serialize_writers(conn)
                 yield
             finally:
                 self._local.conn = None
@@ -346,6 +347,18 @@ class SqlStore:
         rows = self._raw("SELECT id, representative_id, size, first_seen, last_seen FROM clusters "
                          f"WHERE id IN ({self._marks(len(ids))})", ids)
         return {row[0]: Cluster(*row) for row in rows}
+
+    def _serialize_writers(self, conn: Connection) -> None:
+        """On PostgreSQL, hold a transaction-scoped advisory lock so that the read-decide-write of one ingest
+        never interleaves with another process's (same URL twice -> one article; two reposts -> one cluster).
+
+        The key is per schema, so separate schemas (tests, tenants) do not wait on each other. SQLite needs
+        nothing here: one process owns the file and the engine's lock serializes its threads.
+        """
+        if not self.is_sqlite:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('dedup-write:' || "
+                                 "coalesce(current_schema(), 'public')))"))
+
 
 def open_store(url: str) -> SqlStore:
     return SqlStore(url)

@@ -1,0 +1,46 @@
+"""Request dependencies: the engine and settings from app state, and the API-key guard."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Path, Query, Request
+
+from dedup.engine import Engine
+from dedup.settings import Settings
+
+from .errors import ApiError
+
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER; larger ids cannot exist and must not reach the database
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Article id")]
+ClusterId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cluster id")]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Article id")]
+UrlQuery = Annotated[str, Query(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                description="The article's URL, exactly as ingested")]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def require_api_key(request: Request) -> None:
+    """Guard write and admin routes when DEDUP_API_KEY is set; constant-time compare, the key is never logged."""
+    expected = request.app.state.settings.api_key
+    if not expected:
+        return
+    presented = _presented_key(request)
+    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer ... or X-API-Key)",
+                       headers={"WWW-Authenticate": "Bearer"})

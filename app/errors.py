@@ -1,0 +1,117 @@
+"""One error shape everywhere: {"error": {"code", "message"}} — engine errors, validation, routing, crashes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, Unavailable
+
+log = logging.getLogger("dedup.http")
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+                 422: "validation_error", 429: "too_many_requests", 503: "unavailable"}
+
+
+class ApiError(Exception):
+    """An error raised by the HTTP layer itself (auth, limits, bad cursors)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def error_body(code: str, message: str, fields: list[str] | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def error_response(status: int, code: str, message: str, *, fields: list[str] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, fields), status_code=status, headers=headers)
+
+
+def dedup_status(exc: DedupError) -> int:
+    """Engine errors to HTTP statuses; the engine itself knows nothing of HTTP."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, (InvalidArticle, EmptyText)):
+        return 422
+    if isinstance(exc, Unavailable):
+        return 503
+    return 400
+
+
+def field_name(loc: tuple | list) -> str:
+    """`("body", "articles", 3, "url")` -> `articles[3].url`; the request part (body/query/path) is dropped."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def validation_message(errors: list[dict]) -> tuple[str, list[str]]:
+    fields = [field_name(e.get("loc", ())) for e in errors]
+    parts = [f"{f}: {e.get('msg', 'invalid')}" for f, e in zip(fields, errors)]
+    return "; ".join(parts[:10]), list(dict.fromkeys(fields))
+
+
+async def _on_dedup(_request: Request, exc: DedupError) -> JSONResponse:
+    return error_response(dedup_status(exc), exc.code, str(exc))
+
+
+async def _on_api(_request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
+
+
+async def _on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(422, "invalid_json", "the body is not valid JSON: " + validation_message(errors)[0])
+    message, fields = validation_message(errors)
+    return error_response(422, "validation_error", message, fields=fields)
+
+
+async def _on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _STATUS_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def _on_data(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses (out-of-range number, NUL byte) is the caller's error, not ours."""
+    log.info("database refused a value: %s", type(exc).__name__)
+    return error_response(422, "invalid_value", "a value in the request cannot be stored or looked up")
+
+
+async def _on_backend(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("backend unavailable: %s", type(exc).__name__)
+    return error_response(503, "unavailable", "the database or the index is unreachable; retry later")
+
+
+async def _on_crash(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal", "internal error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DedupError, _on_dedup)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, _on_api)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _on_data)
+    app.add_exception_handler(UnicodeEncodeError, _on_data)
+    app.add_exception_handler(OperationalError, _on_backend)
+    app.add_exception_handler(PoolTimeout, _on_backend)
+    app.add_exception_handler(RedisError, _on_backend)
+    app.add_exception_handler(Exception, _on_crash)

@@ -1,0 +1,1 @@
+"""Route modules; each is a thin adapter: validate, call the engine, shape the response."""

@@ -1,0 +1,105 @@
+"""Ingest (one or a batch), read, delete. Plain `def` routes: the engine's CPU work runs in the threadpool."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import ValidationError
+
+from dedup.engine import Engine
+from dedup.errors import DedupError
+from dedup.models import ArticleIn
+from dedup.settings import Settings
+
+from ..deps import ArticleId, UrlQuery, get_engine, get_settings, require_api_key
+from ..errors import ApiError, dedup_status, validation_message
+from ..schemas import ArticleBody, ArticleOut, BatchBody, BatchItemOut, BatchOut, ErrorBody, ErrorOut, IngestOut
+from ..shaping import article_out, ingest_out
+
+router = APIRouter(prefix="/v1", tags=["articles"])
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+_ERRORS = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_STATUS = {"created": 201, "unchanged": 200, "updated": 200}
+
+
+def _article_in(body: ArticleBody) -> ArticleIn:
+    return ArticleIn(url=body.url, text=body.text, html=body.html, title=body.title,
+                     published_at=body.published_at, source=body.source)
+
+
+def _check_size(body: ArticleBody, limit: int) -> None:
+    size = len((body.text or body.html or "").encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise ApiError(413, "payload_too_large", f"the article text is {size} bytes; the limit is {limit}")
+
+
+@router.post("/articles", status_code=201, response_model=IngestOut, responses=_ERRORS,
+             dependencies=[Depends(require_api_key)])
+def ingest(body: ArticleBody, response: Response, engine: EngineDep, settings: SettingsDep) -> IngestOut:
+    """Store one article and say at once whether it duplicates a stored one. Same URL and content: 200, same
+    answer; same URL with new content: the article is updated and re-indexed (200)."""
+    _check_size(body, settings.max_article_bytes)
+    result = engine.ingest(_article_in(body))
+    response.status_code = _STATUS.get(result.status, 200)
+    return ingest_out(result)
+
+
+def _batch_item(pos: int, raw: object, limit: int) -> ArticleIn | BatchItemOut:
+    """Validate one item on its own; an error becomes that item's result."""
+    try:
+        body = ArticleBody.model_validate(raw)
+        _check_size(body, limit)
+    except ValidationError as exc:
+        message, fields = validation_message([{**e, "loc": ("articles", pos, *e["loc"])} for e in exc.errors()])
+        return BatchItemOut(index=0, status=422, error=ErrorBody(code="validation_error", message=message,
+                                                                 fields=fields))
+    except ApiError as exc:
+        return BatchItemOut(index=0, status=exc.status, error=ErrorBody(code=exc.code, message=exc.message))
+    return _article_in(body)
+
+
+@router.post("/articles:batch", response_model=BatchOut, response_model_exclude_none=True, responses=_ERRORS,
+             dependencies=[Depends(require_api_key)])
+def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep) -> BatchOut:
+    """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order."""
+    if len(body.articles) > settings.max_batch:
+        raise ApiError(422, "validation_error", f"articles: at most {settings.max_batch} items per batch, "
+                                                f"got {len(body.articles)}")
+    checked = [_batch_item(i, raw, settings.max_article_bytes) for i, raw in enumerate(body.articles)]
+    good = [(i, item) for i, item in enumerate(checked) if isinstance(item, ArticleIn)]
+    outcomes = engine.ingest_many([item for _, item in good])
+    results: list[BatchItemOut] = [item if isinstance(item, BatchItemOut) else None for item in checked]  # type: ignore[misc]
+    for (i, _), outcome in zip(good, outcomes):
+        results[i] = _batch_outcome(outcome)
+    for i, item in enumerate(results):
+        item.index = i
+    return BatchOut(results=results)
+
+
+def _batch_outcome(outcome: object) -> BatchItemOut:
+    if isinstance(outcome, DedupError):
+        return BatchItemOut(index=0, status=dedup_status(outcome), error=ErrorBody(code=outcome.code,
+                                                                                  message=str(outcome)))
+    if isinstance(outcome, Exception):
+        return BatchItemOut(index=0, status=500, error=ErrorBody(code="internal", message="internal error"))
+    return BatchItemOut(index=0, status=_STATUS.get(outcome.status, 200), result=ingest_out(outcome))  # type: ignore[attr-defined]
+
+
+@router.get("/articles/{article_id}", response_model=ArticleOut, responses=_ERRORS)
+def get_article(article_id: ArticleId, engine: EngineDep) -> ArticleOut:
+    return article_out(engine.get_article(article_id))
+
+
+@router.get("/articles", response_model=ArticleOut, responses=_ERRORS)
+def get_article_by_url(url: UrlQuery, engine: EngineDep) -> ArticleOut:
+    """Look an article up by its URL (exact match)."""
+    return article_out(engine.get_article_by_url(url))
+
+
+@router.delete("/articles/{article_id}", status_code=204, responses=_ERRORS, dependencies=[Depends(require_api_key)])
+def delete_article(article_id: ArticleId, engine: EngineDep) -> Response:
+    """Remove from the store, the index and its cluster; a cluster left empty disappears."""
+    engine.delete_article(article_id)
+    return Response(status_code=204)

@@ -1,0 +1,70 @@
+"""Clusters newest first (keyset pagination by an opaque cursor) and one cluster with its members."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from dedup.engine import Engine
+from dedup.models import Cluster
+
+from ..deps import ClusterId, get_engine
+from ..errors import ApiError
+from ..keywords import keywords
+from ..schemas import ClusterDetail, ClusterPage, ClusterSummary, ErrorOut, MemberOut
+from ..shaping import article_ref
+
+router = APIRouter(prefix="/v1", tags=["clusters"])
+EngineDep = Annotated[Engine, Depends(get_engine)]
+_ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+def encode_cursor(cluster: Cluster) -> str:
+    raw = json.dumps([cluster.last_seen, cluster.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        last_seen, cid = json.loads(raw)
+        if not isinstance(last_seen, str) or not isinstance(cid, int):
+            raise ValueError("bad cursor fields")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ApiError(422, "validation_error", "cursor: not a cursor returned by this API") from exc
+    return last_seen, cid
+
+
+@router.get("/clusters", response_model=ClusterPage, responses=_ERRORS)
+def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1, le=2**31 - 1)] = 2,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClusterPage:
+    """Newest first by last activity; pass `next_cursor` back as `cursor` for the next page."""
+    before = decode_cursor(cursor) if cursor else None
+    page = engine.list_clusters(min_size, limit + 1, before)
+    more = len(page) > limit
+    page = page[:limit]
+    reps = {a.id: a for a in engine.store.get_articles([c.representative_id for c in page])}
+    clusters = [ClusterSummary(id=c.id, size=c.size, representative=article_ref(reps.get(c.representative_id)),
+                               first_seen=c.first_seen, last_seen=c.last_seen) for c in page]
+    return ClusterPage(clusters=clusters, next_cursor=encode_cursor(page[-1]) if more and page else None)
+
+
+@router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=_ERRORS)
+def get_cluster(cluster_id: ClusterId, engine: EngineDep) -> ClusterDetail:
+    """Members with exact scores against the representative, and keywords. Ids of merged clusters resolve."""
+    cluster, members = engine.get_cluster(cluster_id)
+    verdicts = engine.representative_scores(cluster, members)
+    rep = next(m for m in members if m.id == cluster.representative_id)
+    out = [MemberOut(id=m.id, url=m.url, title=m.title, published_at=m.published_at, ingested_at=m.ingested_at,
+                     is_representative=m.id == rep.id, jaccard=round(verdicts[m.id].scores.jaccard, 4),
+                     containment=round(verdicts[m.id].scores.containment, 4),
+                     is_duplicate=verdicts[m.id].is_duplicate or m.id == rep.id, reason=verdicts[m.id].reason)
+           for m in members]
+    return ClusterDetail(id=cluster.id, size=cluster.size, representative=article_ref(rep),
+                         first_seen=cluster.first_seen, last_seen=cluster.last_seen,
+                         keywords=keywords(rep.norm_text), members=out)

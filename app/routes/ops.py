@@ -1,0 +1,50 @@
+"""Liveness, readiness, metrics, and the admin index repair."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from dedup.engine import Engine
+
+from ..deps import get_engine, require_api_key
+from ..errors import error_response
+
+router = APIRouter()
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+@router.get("/healthz", tags=["ops"])
+def healthz() -> dict[str, str]:
+    """The process is up; says nothing about the database or the index."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"])
+def readyz(engine: EngineDep) -> JSONResponse:
+    """Ready when the database answers and the index (in process or Redis) answers."""
+    checks: dict[str, str] = {}
+    for name, probe in (("database", engine.store.ping), ("index", lambda: len(engine.index))):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks[name] = f"unreachable: {type(exc).__name__}"
+    if all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "ready", **checks})
+    failed = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
+    return error_response(503, "unavailable", f"not ready: {failed}")
+
+
+@router.get("/metrics", tags=["ops"])
+def metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.post("/v1/admin/check", tags=["admin"], dependencies=[Depends(require_api_key)])
+def check(engine: EngineDep) -> dict[str, int]:
+    """Compare the index with the stored signatures and repair it (what `dedup check --repair` does)."""
+    return engine.heal_index()

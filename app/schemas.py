@@ -1,0 +1,164 @@
+"""Request and response bodies. Validation of shapes and types lives here; rules about content in `dedup.validate`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ArticleBody(BaseModel):
+    """One article to ingest: give `text` or `html`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"url": "https://news.example/a/1", "title": "标题", "text": "正文……",
+                      "published_at": "2024-05-27", "source": "新华社"}]})
+
+    url: str = Field(..., description="Absolute http(s) URL; the article's identity")
+    title: str | None = None
+    text: str | None = Field(None, description="Plain text (or give html)")
+    html: str | None = Field(None, description="An HTML page; markup and boilerplate are stripped")
+    published_at: str | None = Field(None, description="ISO 8601 date or date-time")
+    source: str | None = None
+
+
+class BatchBody(BaseModel):
+    """Items are validated one by one, so one malformed item does not reject the whole batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    articles: list[Any] = Field(..., description="Up to DEDUP_MAX_BATCH article objects")
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    html: str | None = None
+    threshold: float | None = Field(None, gt=0.0, le=1.0,
+                                    description="Keep only verified matches whose exact Jaccard reaches this")
+
+
+class MatchOut(BaseModel):
+    id: int
+    url: str
+    jaccard: float
+    containment: float
+    cluster_id: int | None = None
+    reason: str = ""
+
+
+class IngestOut(BaseModel):
+    id: int
+    url: str
+    cluster_id: int
+    is_duplicate: bool
+    duplicate_of: str | None
+    duplicate_of_id: int | None
+    status: str = Field(..., description="created | unchanged | updated")
+    matches: list[MatchOut]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: list[str] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    status: int = Field(..., description="The HTTP status this item alone would have had")
+    result: IngestOut | None = None
+    error: ErrorBody | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItemOut]
+
+
+class ArticleOut(BaseModel):
+    id: int
+    url: str
+    title: str | None
+    source: str | None
+    published_at: str | None
+    ingested_at: str
+    cluster_id: int | None
+    content_hash: str
+    text: str = Field(..., description="The text as submitted (HTML if html was given)")
+    normalized_text: str
+
+
+class DuplicatesOut(BaseModel):
+    id: int
+    url: str
+    matches: list[MatchOut]
+
+
+class SearchOut(BaseModel):
+    matches: list[MatchOut]
+
+
+class ArticleRef(BaseModel):
+    id: int
+    url: str
+    title: str | None = None
+
+
+class ClusterSummary(BaseModel):
+    id: int
+    size: int
+    representative: ArticleRef | None
+    first_seen: str
+    last_seen: str
+
+
+class ClusterPage(BaseModel):
+    clusters: list[ClusterSummary]
+    next_cursor: str | None
+
+
+class MemberOut(BaseModel):
+    id: int
+    url: str
+    title: str | None
+    published_at: str | None
+    ingested_at: str
+    is_representative: bool
+    jaccard: float
+    containment: float
+    is_duplicate: bool
+    reason: str
+
+
+class ClusterDetail(ClusterSummary):
+    keywords: list[str]
+    members: list[MemberOut]
+
+
+class PassageOut(BaseModel):
+    kind: str
+    a: str
+    b: str
+    a_start: int
+    b_start: int
+
+
+class ExplainOut(BaseModel):
+    a: ArticleRef
+    b: ArticleRef
+    decision: str = Field(..., description="duplicate | distinct")
+    is_duplicate: bool
+    reason: str
+    jaccard: float
+    containment: float
+    shared_shingles: int
+    shingles_a: int
+    shingles_b: int
+    conflicts: list[dict[str, str]]
+    shared: list[PassageOut]
+    differing: list[PassageOut]

@@ -1,0 +1,51 @@
+"""Alembic at start-up for PostgreSQL: bring the schema to the newest revision before the store opens.
+
+SQLite files stay on `metadata.create_all` (embedded default, nothing to coordinate). On PostgreSQL several
+workers may start at once, so the upgrade runs under a session advisory lock; a schema created earlier by
+`create_all` (e.g. by the CLI) is stamped as the first revision instead of being created twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from .sql import database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+_FIRST = "0001"
+
+
+def alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Run migrations to head on a PostgreSQL URL; does nothing for SQLite."""
+    full = database_url(url)
+    if full.startswith("sqlite"):
+        return
+    from alembic import command
+
+    engine = sa.create_engine(full)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext('dedup-migrate:' || "
+                                 "coalesce(current_schema(), 'public')))"))
+            conn.commit()
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            tables = set(sa.inspect(conn).get_table_names())
+            if "articles" in tables and "alembic_version" not in tables:
+                command.stamp(config, _FIRST)
+            command.upgrade(config, "head")
+            conn.commit()
+            conn.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+            conn.commit()
+    finally:
+        engine.dispose()
