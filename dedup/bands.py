@@ -20,6 +20,12 @@ class BandIndex:
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
         self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
         self._keys: dict[int, list[bytes]] = {}
+        # Signatures and shingle counts in contiguous arrays, so candidates are screened in one
+        # vectorized comparison instead of one Python object each.
+        self._rows: dict[int, int] = {}
+        self._free: list[int] = []
+        self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
+        self._sizes = np.zeros(1024, dtype=np.float64)
 
     def _band_keys(self, values: np.ndarray) -> list[bytes]:
         """Each band's rows as raw bytes: exact band identity, hashed by the dict (no collisions)."""
@@ -27,8 +33,9 @@ class BandIndex:
         width = 4 * self.rows
         return [raw[i:i + width] for i in range(0, len(raw), width)]
 
-    def insert(self, article_id: int, values: np.ndarray) -> None:
+    def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0) -> None:
         self.remove(article_id)
+        self._store_row(article_id, values, shingle_count)
         keys = self._band_keys(values)
         for table, key in zip(self._tables, keys):
             bucket = table.get(key)
@@ -38,7 +45,27 @@ class BandIndex:
                 bucket.append(article_id)
         self._keys[article_id] = keys
 
+    def _store_row(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = len(self._rows)
+            if row >= len(self._signatures):
+                self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
+                self._sizes = np.concatenate([self._sizes, np.zeros_like(self._sizes)])
+        self._signatures[row] = values
+        self._sizes[row] = shingle_count
+        self._rows[article_id] = row
+
+    def estimates(self, values: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Estimated Jaccard of each candidate with `values`, and each candidate's shingle count (0: unknown)."""
+        rows = np.fromiter((self._rows[i] for i in ids), dtype=np.int64, count=len(ids))
+        return (self._signatures[rows] == values).mean(axis=1), self._sizes[rows]
+
     def remove(self, article_id: int) -> None:
+        row = self._rows.pop(article_id, None)
+        if row is not None:
+            self._free.append(row)
         keys = self._keys.pop(article_id, None)
         if keys is None:
             return
@@ -66,6 +93,6 @@ class BandIndex:
     def ids(self) -> set[int]:
         return set(self._keys)
 
-    def insert_many(self, items: list[tuple[int, np.ndarray]]) -> None:
-        for article_id, values in items:
-            self.insert(article_id, values)
+    def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
+        for article_id, values, shingle_count in items:
+            self.insert(article_id, values, shingle_count)

@@ -86,27 +86,40 @@ class Engine:
             return self.known.shingles(known)
         return shingle_hashes(article.norm_text, self.sig_config)
 
-    def _promising(self, prepared: Prepared, candidates: list[Known]) -> list[Known]:
-        """Drop candidates whose MinHash estimates sit far below both thresholds (a filter, not a verdict)."""
+    def _screen(self, prepared: Prepared, ids: list[int]) -> list[Known]:
+        """Candidates in order of estimated similarity, without those whose MinHash estimates sit far
+        below both thresholds (a filter and an order, not a verdict)."""
+        if not ids:
+            return []
+        if isinstance(self.index, BandIndex):
+            jaccard, sizes = self.index.estimates(prepared.values, ids)
+            order = self._keep_order(prepared, jaccard, sizes)
+            return self.known.get_many([ids[k] for k in order])
+        candidates = self.known.get_many(ids)
         current = [c for c in candidates if c.version == self.version]
         stale = [c for c in candidates if c.version != self.version]
         if not current:
             return stale
         jaccard = (np.stack([c.values for c in current]) == prepared.values).mean(axis=1)
-        n = len(prepared.shingles)
         sizes = np.array([c.shingle_count for c in current], dtype=np.float64)
+        return [current[k] for k in self._keep_order(prepared, jaccard, sizes)] + stale
+
+    def _keep_order(self, prepared: Prepared, jaccard: np.ndarray, sizes: np.ndarray) -> list[int]:
+        n = len(prepared.shingles)
         shared = jaccard * (n + sizes) / (1.0 + jaccard)
-        containment = shared / np.maximum(1.0, np.minimum(n, sizes))
+        containment = np.where(sizes > 0, shared / np.maximum(1.0, np.minimum(n, sizes)), 1.0)
         keep = (jaccard >= self.decision.jaccard - _ESTIMATE_MARGIN) | (
             containment >= self.decision.containment - _ESTIMATE_MARGIN)
-        return [c for c, k in zip(current, keep) if k] + stale
+        score = np.maximum(jaccard, np.minimum(containment, 1.0))
+        return [int(k) for k in np.argsort(-score, kind="stable") if keep[k]]
 
     def _verified(self, prepared: Prepared, exclude: int | None = None,
                   book: ClusterBook | None = None) -> list[ScoredMatch]:
+        """Verified duplicates, best estimated first, at most `max_matches` of them."""
         ids = [i for i in self.index.query(prepared.values) if i != exclude]
         found = []
         by_text: dict[str, Verdict] = {}  # candidates with identical text get the identical verdict
-        for known in self._promising(prepared, self.known.get_many(ids)):
+        for known in self._screen(prepared, ids):
             verdict = by_text.get(known.norm_text)
             if verdict is None:
                 verdict = decide(prepared.normalized.text, known.norm_text, prepared.shingles,
@@ -114,6 +127,8 @@ class Engine:
                 by_text[known.norm_text] = verdict
             if verdict.is_duplicate:
                 found.append(ScoredMatch(known, verdict))
+                if len(found) >= self.settings.max_matches:
+                    break
         if found:
             fresh = self.store.cluster_ids([m.article.id for m in found])
             for m in found:
@@ -183,12 +198,18 @@ class Engine:
             self.store.insert_article_row(article)
             book.signatures.append(article)
         self._place(article, target, book)
-        self.index.insert(article.id, prepared.values)
+        self._index_insert(article.id, prepared)
         book.indexed.append(article.id)
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
         return self._result(article, matches, "updated" if head else "created")
+
+    def _index_insert(self, article_id: int, prepared: Prepared) -> None:
+        if isinstance(self.index, BandIndex):
+            self.index.insert(article_id, prepared.values, len(prepared.shingles))
+        else:
+            self.index.insert(article_id, prepared.values)
 
     def _new_article(self, fields: validate.Fields, prepared: Prepared, article_id: int) -> Article:
         return Article(
@@ -385,14 +406,14 @@ class Engine:
         """Make the index hold exactly the stored signatures of the current version."""
         stored: set[int] = set()
         present = self.index.ids()
-        missing: list[tuple[int, np.ndarray]] = []
+        missing: list[tuple[int, np.ndarray, int]] = []
         added = 0
-        for article_id, version, blob in self.store.iter_signatures():
+        for article_id, version, blob, shingle_count in self.store.iter_signatures():
             if version != self.version:
                 continue
             stored.add(article_id)
             if article_id not in present:
-                missing.append((article_id, np.frombuffer(blob, dtype=np.uint32)))
+                missing.append((article_id, np.frombuffer(blob, dtype=np.uint32), shingle_count))
             if len(missing) >= 5_000:
                 self.index.insert_many(missing)
                 added, missing = added + len(missing), []

@@ -64,10 +64,10 @@ class SignatureIndex:
             return set(self.lsh.keys.keys())
         return {pickle.loads(key) for key in self.lsh.keys.keys()}
 
-    def insert_many(self, items: list[tuple[int, np.ndarray]]) -> None:
+    def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
         """Bulk insert of ids not yet indexed; on Redis one pipelined session instead of a round trip per band."""
         with self.lsh.insertion_session(buffer_size=10_000) as session:
-            for article_id, values in items:
+            for article_id, values, *_ in items:
                 session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
 
     def _query_pipelined(self, values: np.ndarray) -> list[int]:

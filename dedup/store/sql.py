@@ -236,17 +236,19 @@ class SqlStore:
                 sa.select(cluster_aliases.c.new_id).where(cluster_aliases.c.old_id == cluster_id)).scalar()
 
     # -- scans --------------------------------------------------------------------------------
-    def iter_signatures(self, batch: int = 10_000) -> Iterator[tuple[int, str, bytes]]:
+    def iter_signatures(self, batch: int = 10_000) -> Iterator[tuple[int, str, bytes, int]]:
+        """(article id, signature version, hash values, shingle count), in id order."""
         last = 0
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(signatures.c.article_id, signatures.c.version, signatures.c.hashvalues)
+                    sa.select(signatures.c.article_id, signatures.c.version, signatures.c.hashvalues,
+                              signatures.c.shingle_count)
                     .where(signatures.c.article_id > last).order_by(signatures.c.article_id).limit(batch)).all()
             if not rows:
                 return
             for r in rows:
-                yield r[0], r[1], bytes(r[2])
+                yield r[0], r[1], bytes(r[2]), r[3]
             last = rows[-1][0]
 
     def iter_articles(self, batch: int = 1_000) -> Iterator[Article]:
