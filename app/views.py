@@ -47,6 +47,7 @@ class ClusterRow:
 @dataclass
 class Side:
     article: Article
+    title: str
     source: str
     segments: list[Segment]
     removed: list[Removed]
@@ -119,4 +120,5 @@ def segments(x: Explanation, side: str) -> list[Segment]:
 def side(x: Explanation, which: str, engine: Engine) -> Side:
     article = x.a if which == "a" else x.b
     removed = removed_lines(article.raw_text, article.norm_text, engine.settings.normalization())
-    return Side(article=article, source=source_of(article), segments=segments(x, which), removed=removed)
+    return Side(article=article, title=title_of(article), source=source_of(article), segments=segments(x, which),
+                removed=removed)
