@@ -178,6 +178,8 @@ def _assert_comparison(browser) -> None:
     # The repost's captions: differing passages of B's compared text.
     diffs = "".join(d.text for d in _by_css(browser, "#side-b .diff"))
     assert "新竣工通车的宝" in diffs and "宝清高速公路" in diffs
+    # The section the repost cut (the reporter's note at the end of the original) is marked on A's side.
+    assert any("创新让难事变易" in d.text for d in _by_css(browser, "#side-a .diff.only"))
     # The copyright footer and the source line: removed by normalization, struck out with the reason.
     notices = _by_css(browser, "#side-b li.dropped.notice")
     assert any("版權(quán)及免責聲明" in n.text for n in notices)

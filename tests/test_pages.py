@@ -149,3 +149,20 @@ def test_access_log_is_one_json_line_per_request_with_the_request_id(client, cap
     assert isinstance(line["duration_ms"], float) and line["level"] == "info"
     assert "secret-key" not in json.dumps(line)
     assert records[1].route == "/clusters/{cluster_id}"
+
+
+def test_compare_of_a_template_twin_shows_the_numbers_that_differ(tmp_path):
+    from tests.api_backends import STORY
+
+    twin = STORY.replace("3月13日", "3月20日")
+    with TestClient(create_app(Settings(database_url=str(tmp_path / "twin.db"), redis_url=None))) as c:
+        a = c.post("/v1/articles", json={"url": "https://a.example/1", "text": STORY, "title": "<b>原稿</b>"}).json()
+        b = c.post("/v1/articles", json={"url": "https://b.example/1", "text": twin}).json()
+        assert a["cluster_id"] != b["cluster_id"]
+        r = c.get("/compare", params={"a": a["id"], "b": b["id"]})
+    assert 'class="decision">Distinct<' in r.text and "template twin" in r.text
+    assert 'number: <strong class="num">13</strong> ≠ <strong class="num">20</strong>' in r.text
+    left, right = r.text.split('id="side-b"', 1)
+    assert '<span class="diff changed"><strong class="num">13</strong></span>' in left
+    assert '<span class="diff changed"><strong class="num">20</strong></span>' in right
+    assert "&lt;b&gt;原稿&lt;/b&gt;" in left and "<b>原稿</b>" not in r.text  # titles are escaped

@@ -154,7 +154,7 @@ def cluster_page(request: Request, cluster_id: str, engine: EngineDep) -> HTMLRe
         raise PageError(404, str(exc)) from None
     verdicts = engine.representative_scores(cluster, members)
     rep = next(m for m in members if m.id == cluster.representative_id)
-    rows = [(m, views.source_of(m), verdicts[m.id]) for m in members]
+    rows = [(m, views.title_of(m), views.source_of(m), verdicts[m.id]) for m in members]
     return _render(request, "cluster.html", {"cluster": cluster, "rep": rep, "title": views.title_of(rep),
                                              "rows": rows, "keywords": keywords(rep.norm_text)})
 
