@@ -199,10 +199,11 @@ def test_comparison_is_usable_at_phone_width(server, browser):
     assert b.rect["y"] >= a.rect["y"] + a.rect["height"], "the two sides should stack on a phone"
     assert a.rect["width"] <= width
     _screenshot(browser, "compare-phone", 390, max_height=1600)
-    browser.get(server + "/")
-    assert browser.execute_script("return document.documentElement.scrollWidth") <= browser.execute_script(
-        "return window.innerWidth")
-    _screenshot(browser, "index-phone", 390)
+    for path, name in (("/", "index-phone"), ("/clusters/1", "cluster-phone")):
+        browser.get(server + path)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= browser.execute_script(
+            "return window.innerWidth"), f"{path} scrolls sideways on a phone"
+        _screenshot(browser, name, 390)
 
 
 def test_search_by_pasted_text_in_the_browser(server, browser):

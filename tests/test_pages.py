@@ -68,7 +68,7 @@ def test_cluster_page_has_members_with_source_date_url_and_scores(client):
     assert re.findall(r'data-article-id="(\d+)"', r.text) == ["1", "2"]
     assert "https://site001.example/news/001_378b6d9d75648ce9" in r.text
     assert "source 001" in r.text and "representative" in r.text
-    assert '<td class="num">1.00</td>' in r.text and '<td class="num">0.86</td>' in r.text
+    assert '<td class="num" data-label="Jaccard">1.00</td>' in r.text and '<td class="num" data-label="Jaccard">0.86</td>' in r.text
     assert 'href="/compare?a=1&amp;b=2"' in r.text
 
 
