@@ -22,7 +22,8 @@ from .limits import ASGIApp, Message, Receive, Scope, Send
 access = logging.getLogger("dedup.access")
 # A client-supplied id is echoed and logged, so it must be short and harmless (no spaces, quotes, newlines).
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_STD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# Record attributes that are not extra fields; uvicorn's color_message duplicates the message with ANSI codes.
+_STD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 
 
 class LogSettings(BaseSettings):
@@ -57,8 +58,9 @@ def configure_logging(level: str | None = None) -> None:
         handler._dedup_json = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     logging.getLogger("uvicorn.access").disabled = True
-    for handler in logging.getLogger("uvicorn.error").handlers:
-        handler.setFormatter(JsonFormatter())
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn.error propagates to the handler on "uvicorn"
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def request_id(scope: Scope) -> str:

@@ -166,3 +166,12 @@ def test_compare_of_a_template_twin_shows_the_numbers_that_differ(tmp_path):
     assert '<span class="diff changed"><strong class="num">13</strong></span>' in left
     assert '<span class="diff changed"><strong class="num">20</strong></span>' in right
     assert "&lt;b&gt;原稿&lt;/b&gt;" in left and "<b>原稿</b>" not in r.text  # titles are escaped
+
+
+def test_json_formatter_keeps_extras_and_drops_ansi_duplicates():
+    from app.access_log import JsonFormatter
+
+    record = logging.makeLogRecord({"name": "uvicorn.error", "levelname": "INFO", "msg": "Started %d", "args": (7,),
+                                    "color_message": "Started \x1b[36m%d\x1b[0m", "worker": 2})
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "Started 7" and line["worker"] == 2 and "color_message" not in line
