@@ -24,8 +24,10 @@ COPY alembic.ini ./
 COPY alembic ./alembic
 RUN mkdir -p data && chown dedup:dedup data
 USER dedup
+# Alone, the image runs on its embedded SQLite file and in-process index: one worker (several would each keep
+# their own index). The compose stack, on PostgreSQL + Redis, sets the workers from DEDUP_WORKERS.
 ENV DEDUP_DATABASE_URL=/srv/dedup/data/dedup.db \
-    DEDUP_WORKERS=2 \
+    DEDUP_WORKERS=1 \
     PYTHONUNBUFFERED=1
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \

@@ -14,9 +14,10 @@ from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 
 from . import errors
+from .access_log import AccessLog, configure_logging
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
-from .routes import articles, clusters, duplicates, explain, ops
+from .routes import articles, clusters, duplicates, explain, ops, pages
 
 log = logging.getLogger("dedup.http")
 # An in-process index of many signatures is millions of long-lived objects; a full collection walking them
@@ -42,6 +43,7 @@ def open_engine(settings: Settings) -> Engine:
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,8 +65,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     errors.install(app)
     for module in (articles, duplicates, clusters, explain, ops):
         app.include_router(module.router)
+    pages.install(app)
     app.add_middleware(BodyGuard, limit_for=lambda path: _body_limit(settings, path))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(AccessLog)  # outermost: logs every response, the body guard's 413s too
     return app
 
 

@@ -17,11 +17,21 @@ ROOT = Path(__file__).resolve().parents[2]
 _FIRST = "0001"
 
 
+def migrations_root() -> Path:
+    """The checkout holding alembic.ini; installed from a wheel (the Docker image) the package sits in
+    site-packages, and the migrations are in the working directory (the image's WORKDIR) instead."""
+    for root in (ROOT, Path.cwd()):
+        if (root / "alembic.ini").is_file() and (root / "alembic" / "env.py").is_file():
+            return root
+    return ROOT
+
+
 def alembic_config():  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
+    root = migrations_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
     return config
 
 

@@ -1,0 +1,220 @@
+"""The cluster browser in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+
+The app runs in a uvicorn subprocess on a loopback port with a temporary SQLite file; the seeds go in through
+the HTTP API, then the browser walks / -> the Shuangyashan cluster -> the comparison. Screenshots land in
+test-artifacts/; with DEDUP_UPDATE_SCREENSHOTS=1 the comparison also replaces docs/screenshots/compare.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES, ROOT, SEEDS
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-extensions", "--lang=zh-CN")
+# Draws two different CJK characters; identical pixels mean both fell back to the same missing-glyph box.
+CJK_GLYPHS_JS = """
+const draw = ch => { const c = document.createElement('canvas'); c.width = c.height = 40;
+  const x = c.getContext('2d'); x.font = '32px sans-serif'; x.fillText(ch, 2, 32); return c.toDataURL(); };
+return draw('双') !== draw('鸭') && draw('雙') !== draw('鴨');
+"""
+
+
+def _require_browser() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed (apt-get install chromium chromium-driver; .ci/run does it)"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"CI requires the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """The app in its own process, as deployed; seeds ingested through the API."""
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEDUP_")}
+    env["DEDUP_DATABASE_URL"] = str(tmp / "browser.db")
+    log = tmp / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
+                                 "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            _wait_ready(client, proc, log)
+            for path in sorted(SEEDS.glob("*.txt")):
+                r = client.post("/v1/articles", json={"url": f"https://site{path.stem[:3]}.example/{path.stem}",
+                                                      "text": path.read_text(), "source": f"site{path.stem[:3]}"})
+                assert r.status_code == 201, r.text
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(client: httpx.Client, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"server not ready in 60 s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument("--window-size=1280,1000")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def _screenshot(driver, name: str, width: int, max_height: int = 2400) -> Path:
+    """Whole page up to max_height: headless Chromium captures the window, so size the window to the page."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height, 600), max_height))
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def _wait_for(driver, selector: str, timeout: float = 30):
+    """Clicks return before the next page has loaded; wait for an element of the page we expect."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, selector)))
+
+
+def _by_css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def test_browse_from_the_cluster_list_to_the_comparison(server, browser):
+    browser.set_window_size(1280, 1000)
+    browser.get(server + "/")
+    assert browser.execute_script(CJK_GLYPHS_JS), "CJK characters render as missing-glyph boxes: no CJK font"
+    clusters = _by_css(browser, "li.cluster")
+    assert len(clusters) == 1
+    assert "双鸭山组建招商" in clusters[0].text and "2 articles" in clusters[0].text
+    assert "site000.example" not in clusters[0].text and "site001" in clusters[0].text
+    _screenshot(browser, "index", 1280)
+
+    _by_css(browser, "li.cluster a.title")[0].click()
+    _wait_for(browser, "#members")
+    assert browser.current_url.endswith("/clusters/1")
+    rows = _by_css(browser, "#members tbody tr")
+    assert [r.get_attribute("data-article-id") for r in rows] == ["1", "2"]
+    assert "representative" in rows[0].text and "0.86" in rows[1].text and "duplicate" in rows[1].text
+    _screenshot(browser, "cluster", 1280)
+
+    _by_css(browser, "#members a.compare")[0].click()
+    _wait_for(browser, "#verdict")
+    assert "/compare?a=1&b=2" in browser.current_url
+    _assert_comparison(browser)
+    shot = _screenshot(browser, "compare", 1280, max_height=1500)
+    if os.environ.get("DEDUP_UPDATE_SCREENSHOTS") == "1":
+        target = ROOT / "docs" / "screenshots" / "compare.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def _assert_comparison(browser) -> None:
+    verdict = _by_css(browser, "#verdict")[0].text
+    assert "Duplicate" in verdict and "0.86" in verdict and "0.99" in verdict
+    shared = _by_css(browser, "#side-a mark.shared")
+    assert shared and any("今年以来双鸭山市在抗击疫情的同时" in m.text for m in shared)
+    background = shared[0].value_of_css_property("background-color")
+    assert background in ("rgba(215, 245, 220, 1)", "rgb(215, 245, 220)"), background
+    # The repost's captions: differing passages of B's compared text.
+    diffs = "".join(d.text for d in _by_css(browser, "#side-b .diff"))
+    assert "新竣工通车的宝" in diffs and "宝清高速公路" in diffs
+    # The section the repost cut (the reporter's note at the end of the original) is marked on A's side.
+    assert any("创新让难事变易" in d.text for d in _by_css(browser, "#side-a .diff.only"))
+    # The copyright footer and the source line: removed by normalization, struck out with the reason.
+    notices = _by_css(browser, "#side-b li.dropped.notice")
+    assert any("版權(quán)及免責聲明" in n.text for n in notices)
+    assert all("copyright" in n.find_element("css selector", ".why").text for n in notices)
+    struck = notices[0].find_element("css selector", "del")
+    assert "line-through" in struck.value_of_css_property("text-decoration")
+    assert any("轉(zhuǎn)自" in s.text for s in _by_css(browser, "#side-b li.dropped.source"))
+    assert not _by_css(browser, "#side-a li.dropped.notice")  # the original has no footer
+
+
+def test_comparison_is_usable_at_phone_width(server, browser):
+    browser.set_window_size(390, 844)
+    browser.get(server + "/compare?a=1&b=2")
+    width = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    a, b = _by_css(browser, "#side-a")[0], _by_css(browser, "#side-b")[0]
+    assert b.rect["y"] >= a.rect["y"] + a.rect["height"], "the two sides should stack on a phone"
+    assert a.rect["width"] <= width
+    _screenshot(browser, "compare-phone", 390, max_height=1600)
+    for path, name in (("/", "index-phone"), ("/clusters/1", "cluster-phone")):
+        browser.get(server + path)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= browser.execute_script(
+            "return window.innerWidth"), f"{path} scrolls sideways on a phone"
+        _screenshot(browser, name, 390)
+
+
+def test_search_by_pasted_text_in_the_browser(server, browser):
+    browser.set_window_size(1280, 1000)
+    browser.get(server + "/")
+    _by_css(browser, "details.paste summary")[0].click()
+    box = _by_css(browser, "#paste-form textarea")[0]
+    text = (SEEDS / "001_378b6d9d75648ce9.txt").read_text()[:600]
+    browser.execute_script("arguments[0].value = arguments[1]", box, text)
+    _by_css(browser, "#paste-form button")[0].click()
+    _wait_for(browser, "#matches")
+    urls = [e.text for e in _by_css(browser, "#matches small")]
+    assert sorted(u.rsplit("/", 1)[-1][:3] for u in urls) == ["000", "001"]
+    _screenshot(browser, "search", 1280)

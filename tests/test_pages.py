@@ -1,0 +1,177 @@
+"""The cluster browser's pages at the HTTP level (the real-browser tests are in test_browser.py), and the JSON
+access log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from dedup.config import NormalizationConfig
+from dedup.explain_raw import removed_lines
+from dedup.normalize import normalize_text
+from dedup.settings import Settings
+
+COPYRIGHT = "版權(quán)及免責聲明"
+CAPTION = "新竣工通車的寶山至寶清高速公路"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, seed_files):
+    db = tmp_path_factory.mktemp("pages") / "pages.db"
+    with TestClient(create_app(Settings(database_url=str(db), redis_url=None, api_key=None))) as c:
+        for path in seed_files:
+            r = c.post("/v1/articles", json={"url": f"https://site{path.stem[:3]}.example/news/{path.stem}",
+                                             "text": path.read_text(), "source": f"source {path.stem[:3]}"})
+            assert r.status_code == 201, r.text
+        yield c
+
+
+def _text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_index_lists_the_shuangyashan_cluster_with_sources_and_keywords(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'charset="utf-8"' in r.text and 'name="viewport"' in r.text
+    clusters = re.findall(r'data-cluster-id="(\d+)"', r.text)
+    assert clusters == ["1"]  # min size 2 by default: only the repost pair
+    assert "双鸭山组建招商" in r.text and "2 articles" in r.text
+    assert "source 000" in r.text and "source 001" in r.text
+    assert re.search(r'class="kw">[^<]*招商', r.text)
+    everything = client.get("/", params={"min_size": 1}).text
+    assert len(re.findall(r"data-cluster-id=", everything)) == 4
+
+
+def test_index_date_filters(client):
+    assert 'data-cluster-id="1"' in client.get("/", params={"until": "2999-01-01"}).text
+    assert "data-cluster-id" not in client.get("/", params={"since": "2999-01-01"}).text
+    assert "data-cluster-id" not in client.get("/", params={"until": "2000-01-01"}).text
+
+
+@pytest.mark.parametrize("query", ["min_size=0", "min_size=abc", "since=yesterday", "cursor=%%%"])
+def test_index_bad_filters_give_an_html_400(client, query):
+    r = client.get(f"/?{query}")
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+    assert 'id="error-message"' in r.text
+
+
+def test_cluster_page_has_members_with_source_date_url_and_scores(client):
+    r = client.get("/clusters/1")
+    assert r.status_code == 200
+    assert re.findall(r'data-article-id="(\d+)"', r.text) == ["1", "2"]
+    assert "https://site001.example/news/001_378b6d9d75648ce9" in r.text
+    assert "source 001" in r.text and "representative" in r.text
+    assert '<td class="num" data-label="Jaccard">1.00</td>' in r.text and '<td class="num" data-label="Jaccard">0.86</td>' in r.text
+    assert 'href="/compare?a=1&amp;b=2"' in r.text
+
+
+@pytest.mark.parametrize(("path", "status"), [("/clusters/999", 404), ("/clusters/0", 400), ("/clusters/x", 400)])
+def test_cluster_page_errors_are_html(client, path, status):
+    r = client.get(path)
+    assert r.status_code == status and "text/html" in r.headers["content-type"]
+
+
+def test_compare_page_highlights_shared_and_marks_differences(client):
+    r = client.get("/compare", params={"a": 1, "b": 2})
+    assert r.status_code == 200
+    assert 'class="decision">Duplicate<' in r.text and "0.86" in r.text and "0.99" in r.text
+    shared = [_text(m) for m in re.findall(r'<mark class="shared">(.*?)</mark>', r.text, re.S)]
+    assert any("今年以来双鸭山市在抗击疫情的同时" in s for s in shared)
+    # The captions the repost added are marked as differing passages of B's text.
+    b_side = r.text.split('id="side-b"', 1)[1]
+    diffs = _text("".join(re.findall(r'<span class="diff[^"]*">(.*?)</span>', b_side, re.S)))
+    assert "新竣工通车的宝" in diffs and "宝清高速公路" in diffs
+    # The copyright footer and the source line normalization removed are shown, struck out, with why.
+    removed = re.findall(r'<li class="dropped (\w+)">.*?<del lang="zh">(.*?)</del>', b_side, re.S)
+    assert ("notice", ) == tuple({k for k, line in removed if COPYRIGHT in unescape(line)})
+    assert any(kind == "source" and "黑龍江日報" in line for kind, line in removed)
+    assert any(kind == "note" and "記者任志勇" in line for kind, line in removed)
+
+
+def test_compare_of_distinct_articles_says_distinct(client):
+    r = client.get("/compare", params={"a": 3, "b": 5})
+    assert r.status_code == 200 and 'class="decision">Distinct<' in r.text
+
+
+@pytest.mark.parametrize(("query", "status"), [("a=1", 400), ("a=1&b=x", 400), ("a=1&b=99", 404)])
+def test_compare_errors_are_html(client, query, status):
+    r = client.get(f"/compare?{query}")
+    assert r.status_code == status and 'id="error-message"' in r.text
+
+
+def test_search_by_url_shows_the_duplicates(client):
+    r = client.get("/search", params={"q": "https://site000.example/news/000_989723cdbefbd512"})
+    assert r.status_code == 200
+    assert "https://site001.example/news/001_378b6d9d75648ce9" in r.text and "/compare?a=1&amp;b=2" in r.text
+    missing = client.get("/search", params={"q": "https://nowhere.example/x"})
+    assert missing.status_code == 200 and "No stored article has this URL" in missing.text
+
+
+def test_search_by_pasted_text_shows_the_matches_without_storing(client, seed_files):
+    text = seed_files[1].read_text()[:1500]
+    r = client.post("/search", data={"q": text})
+    assert r.status_code == 200
+    urls = re.findall(r"<small>(.*?)</small>", r.text)
+    assert sorted(u.rsplit("/", 1)[-1][:3] for u in urls) == ["000", "001"]
+    assert client.get("/v1/clusters", params={"min_size": 1}).json()["clusters"].__len__() == 4
+    assert client.post("/search", data={"q": "   "}).status_code == 400
+
+
+def test_removed_lines_explain_what_normalization_dropped(seed_files):
+    raw = seed_files[1].read_text()
+    norm = normalize_text(raw, NormalizationConfig()).text
+    kinds = [(r.kind, r.line[:8]) for r in removed_lines(raw, norm)]
+    assert kinds[0] == ("note", "(國林岳楊軍記者")
+    assert ("source", "轉(zhuǎn)") in kinds
+    assert [k for k, _ in kinds].count("notice") == 2
+    story = seed_files[4].read_text()
+    assert removed_lines(story, normalize_text(story, NormalizationConfig()).text) == []
+
+
+def test_access_log_is_one_json_line_per_request_with_the_request_id(client, caplog):
+    with caplog.at_level(logging.INFO, logger="dedup.access"):
+        r = client.get("/v1/articles/1", headers={"X-Request-ID": "abc-123", "X-API-Key": "secret-key"})
+        bad = client.get("/clusters/1", headers={"X-Request-ID": "has space\"quote"})
+    assert r.headers["x-request-id"] == "abc-123"
+    assert re.fullmatch(r"[0-9a-f]{32}", bad.headers["x-request-id"])
+    records = [rec for rec in caplog.records if rec.name == "dedup.access"]
+    line = json.loads(logging.getLogger("dedup").handlers[0].format(records[0]))
+    assert {k: line[k] for k in ("request_id", "method", "route", "path", "status")} == {
+        "request_id": "abc-123", "method": "GET", "route": "/v1/articles/{article_id}", "path": "/v1/articles/1",
+        "status": 200}
+    assert isinstance(line["duration_ms"], float) and line["level"] == "info"
+    assert "secret-key" not in json.dumps(line)
+    assert records[1].route == "/clusters/{cluster_id}"
+
+
+def test_compare_of_a_template_twin_shows_the_numbers_that_differ(tmp_path):
+    from tests.api_backends import STORY
+
+    twin = STORY.replace("3月13日", "3月20日")
+    with TestClient(create_app(Settings(database_url=str(tmp_path / "twin.db"), redis_url=None))) as c:
+        a = c.post("/v1/articles", json={"url": "https://a.example/1", "text": STORY, "title": "<b>原稿</b>"}).json()
+        b = c.post("/v1/articles", json={"url": "https://b.example/1", "text": twin}).json()
+        assert a["cluster_id"] != b["cluster_id"]
+        r = c.get("/compare", params={"a": a["id"], "b": b["id"]})
+    assert 'class="decision">Distinct<' in r.text and "template twin" in r.text
+    assert 'number: <strong class="num">13</strong> ≠ <strong class="num">20</strong>' in r.text
+    left, right = r.text.split('id="side-b"', 1)
+    assert '<span class="diff changed"><strong class="num">13</strong></span>' in left
+    assert '<span class="diff changed"><strong class="num">20</strong></span>' in right
+    assert "&lt;b&gt;原稿&lt;/b&gt;" in left and "<b>原稿</b>" not in r.text  # titles are escaped
+
+
+def test_json_formatter_keeps_extras_and_drops_ansi_duplicates():
+    from app.access_log import JsonFormatter
+
+    record = logging.makeLogRecord({"name": "uvicorn.error", "levelname": "INFO", "msg": "Started %d", "args": (7,),
+                                    "color_message": "Started \x1b[36m%d\x1b[0m", "worker": 2})
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "Started 7" and line["worker"] == 2 and "color_message" not in line
