@@ -41,6 +41,9 @@ class SignatureIndex:
     def insert(self, article_id: int, values: np.ndarray) -> None:
         if article_id in self:
             self.lsh.remove(article_id)
+        if self.shared:
+            self._insert_pipelined(article_id, values)
+            return
         self.lsh.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
 
     def remove(self, article_id: int) -> None:
@@ -78,6 +81,18 @@ class SignatureIndex:
             pipe.smembers(table.redis_key(self.lsh._H(minhash.hashvalues[start:end])))
         found: set[bytes] = set().union(*pipe.execute())
         return sorted(pickle.loads(key) for key in found)
+
+    def _insert_pipelined(self, article_id: int, values: np.ndarray) -> None:
+        """datasketch's layout written in one Redis transaction instead of two round trips per band."""
+        lsh = self.lsh
+        minhash = as_lean_minhash(values, self.config)
+        key = pickle.dumps(article_id)
+        bands = [lsh._H(minhash.hashvalues[start:end]) for start, end in lsh.hashranges]
+        pipe = lsh.keys._redis.pipeline(transaction=True)
+        lsh.keys._insert(pipe, key, *bands)
+        for band, table in zip(bands, lsh.hashtables):
+            table._insert(pipe, band, key)
+        pipe.execute()
 
 
 def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,

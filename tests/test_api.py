@@ -181,3 +181,16 @@ def test_openapi_docs(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/articles", "/v1/articles:batch", "/v1/clusters/{cluster_id}", "/v1/explain"} <= set(paths)
+
+
+def test_engine_work_stays_off_the_event_loop():
+    """Routes are plain functions, so Starlette runs them in its thread pool, never in the event loop."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from app.routes import articles, clusters, duplicates, explain, ops
+
+    routes = [r for m in (articles, clusters, duplicates, explain, ops) for r in m.router.routes
+              if isinstance(r, APIRoute)]
+    assert len(routes) >= 12 and not [r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)]

@@ -91,3 +91,25 @@ def test_index_heals_at_start_up(backend):
         found = client.post("/v1/duplicates/search", json={"text": STORY + "（记者 张三）"}).json()["matches"]
         assert [m["id"] for m in found] == [a["id"]]
         assert client.post("/v1/admin/check").json() == {"indexed": 2, "added": 0, "removed": 0}
+
+
+def test_cli_check_repairs_the_shared_index(tmp_path):
+    """`dedup check --repair` heals the Redis index the service uses (keys there are pickled by datasketch)."""
+    from typer.testing import CliRunner
+
+    from dedup.cli import app as cli
+
+    with backend_settings("services", tmp_path) as settings:
+        with TestClient(create_app(settings)) as client:
+            a = client.post("/v1/articles", json={"url": "https://a.example/1", "text": STORY}).json()
+            engine = client.app.state.engine
+            engine.index.remove(a["id"])
+            engine.index.insert(424242, np.frombuffer(engine.get_article(a["id"]).hashvalues, dtype=np.uint32))
+        env = {"DEDUP_REDIS_URL": settings.redis_url, "DEDUP_REDIS_PREFIX": settings.redis_prefix}
+        result = CliRunner().invoke(cli, ["check", "--db", settings.database_url], env=env)
+        assert result.exit_code == 0, result.output
+        engine = Engine(settings, rebuild=False)
+        try:
+            assert engine.index.ids() == {a["id"]}
+        finally:
+            engine.close()

@@ -135,3 +135,31 @@ def test_no_500_on_odd_input(kind, tmp_path):
                      "/v1/explain?a=1&b=99999999999", "/v1/clusters?min_size=99999999999999"):
             r = client.get(path)
             assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.status_code, r.text)
+
+
+def test_unreachable_backends_are_503(client, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from sqlalchemy.exc import OperationalError
+
+    engine = client.app.state.engine
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(engine.store, "ping", down)
+    err = error_of(client.get("/readyz"), 503, "unavailable")
+    assert "database" in err["message"]
+    assert client.get("/healthz").status_code == 200
+    monkeypatch.setattr(engine.store, "get_article", down)
+    error_of(client.get("/v1/articles/1"), 503, "unavailable")
+
+    def redis_down(*_args, **_kwargs):
+        raise RedisConnectionError("connection refused")
+
+    monkeypatch.setattr(engine.index, "query", redis_down)
+    error_of(client.post("/v1/duplicates/search", json={"text": STORY}), 503, "unavailable")
+
+
+def test_non_json_content_type_is_422(client):
+    r = client.post("/v1/articles", content=b"url=https://a.example/1", headers={"content-type": "text/plain"})
+    assert r.status_code == 422 and "error" in r.json()

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from dedup.engine import Engine
 from dedup.errors import DedupError
-from dedup.models import ArticleIn
+from dedup.models import ArticleIn, IngestResult
 from dedup.settings import Settings
 
 from ..deps import ArticleId, UrlQuery, get_engine, get_settings, require_api_key
@@ -68,23 +68,20 @@ def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep) -> B
         raise ApiError(422, "validation_error", f"articles: at most {settings.max_batch} items per batch, "
                                                 f"got {len(body.articles)}")
     checked = [_batch_item(i, raw, settings.max_article_bytes) for i, raw in enumerate(body.articles)]
-    good = [(i, item) for i, item in enumerate(checked) if isinstance(item, ArticleIn)]
-    outcomes = engine.ingest_many([item for _, item in good])
-    results: list[BatchItemOut] = [item if isinstance(item, BatchItemOut) else None for item in checked]  # type: ignore[misc]
-    for (i, _), outcome in zip(good, outcomes):
-        results[i] = _batch_outcome(outcome)
+    outcomes = iter(engine.ingest_many([item for item in checked if isinstance(item, ArticleIn)]))
+    results = [item if isinstance(item, BatchItemOut) else _batch_outcome(next(outcomes)) for item in checked]
     for i, item in enumerate(results):
         item.index = i
     return BatchOut(results=results)
 
 
-def _batch_outcome(outcome: object) -> BatchItemOut:
+def _batch_outcome(outcome: IngestResult | Exception) -> BatchItemOut:
     if isinstance(outcome, DedupError):
         return BatchItemOut(index=0, status=dedup_status(outcome), error=ErrorBody(code=outcome.code,
                                                                                   message=str(outcome)))
     if isinstance(outcome, Exception):
         return BatchItemOut(index=0, status=500, error=ErrorBody(code="internal", message="internal error"))
-    return BatchItemOut(index=0, status=_STATUS.get(outcome.status, 200), result=ingest_out(outcome))  # type: ignore[attr-defined]
+    return BatchItemOut(index=0, status=_STATUS.get(outcome.status, 200), result=ingest_out(outcome))
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, responses=_ERRORS)
