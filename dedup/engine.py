@@ -95,14 +95,19 @@ class Engine:
             jaccard, sizes = self.index.estimates(prepared.values, ids)
             order = self._keep_order(prepared, jaccard, sizes)
             return self.known.get_many([ids[k] for k in order])
-        candidates = self.known.get_many(ids)
-        current = [c for c in candidates if c.version == self.version]
-        stale = [c for c in candidates if c.version != self.version]
+        # Shared index: screen on signatures alone (cached, or small rows without text), then load the
+        # texts of the survivors only.
+        rows = [(k.id, k.version, k.values.tobytes(), k.shingle_count) for k in self.known.cached(ids)]
+        seen = {r[0] for r in rows}
+        rows += self.store.signature_rows([i for i in ids if i not in seen])
+        current = [r for r in rows if r[1] == self.version]
+        stale = [r[0] for r in rows if r[1] != self.version]
         if not current:
-            return stale
-        jaccard = (np.stack([c.values for c in current]) == prepared.values).mean(axis=1)
-        sizes = np.array([c.shingle_count for c in current], dtype=np.float64)
-        return [current[k] for k in self._keep_order(prepared, jaccard, sizes)] + stale
+            return self.known.get_many(stale)
+        jaccard = (np.frombuffer(b"".join(r[2] for r in current), dtype=np.uint32)
+                   .reshape(len(current), -1) == prepared.values).mean(axis=1)
+        sizes = np.array([r[3] for r in current], dtype=np.float64)
+        return self.known.get_many([current[k][0] for k in self._keep_order(prepared, jaccard, sizes)] + stale)
 
     def _keep_order(self, prepared: Prepared, jaccard: np.ndarray, sizes: np.ndarray) -> list[int]:
         n = len(prepared.shingles)

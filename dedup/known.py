@@ -60,6 +60,10 @@ class KnownCache:
             self.put(Known.from_row(row))
         return [self._items[i] for i in ids if i in self._items]
 
+    def cached(self, ids: Sequence[int]) -> list[Known]:
+        """The given ids' records that are in memory now (no store access)."""
+        return [self._items[i] for i in ids if i in self._items]
+
     def get(self, article_id: int) -> Known | None:
         found = self.get_many([article_id])
         return found[0] if found else None

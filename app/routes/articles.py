@@ -60,7 +60,7 @@ def _batch_item(pos: int, raw: object, limit: int) -> ArticleIn | BatchItemOut:
     return _article_in(body)
 
 
-@router.post("/articles:batch", response_model=BatchOut, response_model_exclude_none=True, responses=_ERRORS,
+@router.post("/articles:batch", response_model=BatchOut, responses=_ERRORS,
              dependencies=[Depends(require_api_key)])
 def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep) -> BatchOut:
     """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order."""

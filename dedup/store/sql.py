@@ -330,6 +330,14 @@ class SqlStore:
                  "shingle_count")
         return [dict(zip(names, row)) for row in rows]
 
+    def signature_rows(self, ids: Sequence[int]) -> list[tuple[int, str, bytes, int]]:
+        """(id, version, hash values, shingle count) of the given articles: what screening needs, no text."""
+        if not ids:
+            return []
+        rows = self._raw("SELECT article_id, version, hashvalues, shingle_count FROM signatures "
+                         f"WHERE article_id IN ({self._marks(len(ids))})", ids)
+        return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
     def heads_by_url(self, urls: Sequence[str]) -> dict[str, dict]:
         if not urls:
             return {}
