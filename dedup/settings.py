@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
     max_batch: int = Field(1000, description="Most articles in one batch request")
+    recluster_cron: str = Field("0 3 * * *", description="When the scheduler starts the nightly re-cluster (cron)")
+    recluster_workers: int = Field(2, description="Processes that verify candidate pairs in a re-cluster run")
+    recluster_engine: str = Field("local", description="Re-cluster engine of scheduled runs: local or spark")
+    spark_master: str = Field("local[2]", description="Spark master URL for `recluster --engine spark`")
 
     def normalization(self) -> NormalizationConfig:
         return NormalizationConfig()
