@@ -205,17 +205,22 @@ def candidate_pairs(matrix: np.ndarray, bands: int, rows: int, cap: int = BUCKET
     return found, capped
 
 
+def estimate_keep(ma: np.ndarray, mb: np.ndarray, ca: np.ndarray, cb: np.ndarray,
+                  decision: DecisionConfig) -> np.ndarray:
+    """The online pre-filter on MinHash estimates of row-aligned signature pairs: a cheap filter, not a verdict."""
+    jaccard = (ma == mb).mean(axis=1)
+    ca, cb = ca.astype(np.float64), cb.astype(np.float64)
+    shared = jaccard * (ca + cb) / (1.0 + jaccard)
+    containment = shared / np.maximum(1.0, np.minimum(ca, cb))
+    return (jaccard >= decision.jaccard - _ESTIMATE_MARGIN) | (containment >= decision.containment - _ESTIMATE_MARGIN)
+
+
 def promising(pairs: np.ndarray, matrix: np.ndarray, counts: np.ndarray, decision: DecisionConfig) -> np.ndarray:
-    """The online pre-filter on MinHash estimates, vectorized: a cheap filter before the exact rule, not a verdict."""
+    """`estimate_keep` over packed row-position pairs, in chunks that bound memory."""
     keep = np.zeros(len(pairs), dtype=bool)
     for start in range(0, len(pairs), _PAIR_CHUNK):
         i, j = unpack(pairs[start:start + _PAIR_CHUNK])
-        jaccard = (matrix[i] == matrix[j]).mean(axis=1)
-        ci, cj = counts[i].astype(np.float64), counts[j].astype(np.float64)
-        shared = jaccard * (ci + cj) / (1.0 + jaccard)
-        containment = shared / np.maximum(1.0, np.minimum(ci, cj))
-        keep[start:start + _PAIR_CHUNK] = (jaccard >= decision.jaccard - _ESTIMATE_MARGIN) | (
-            containment >= decision.containment - _ESTIMATE_MARGIN)
+        keep[start:start + _PAIR_CHUNK] = estimate_keep(matrix[i], matrix[j], counts[i], counts[j], decision)
     return keep
 
 

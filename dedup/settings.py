@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     recluster_workers: int = Field(2, description="Processes that verify candidate pairs in a re-cluster run")
     recluster_engine: str = Field("local", description="Re-cluster engine of scheduled runs: local or spark")
     spark_master: str = Field("local[2]", description="Spark master URL for `recluster --engine spark`")
+    spark_export_dir: str | None = Field(None, description="Where the Spark engine writes its Parquet export "
+                                         "(storage every executor can read); a temporary folder when unset")
 
     def normalization(self) -> NormalizationConfig:
         return NormalizationConfig()
