@@ -20,6 +20,8 @@ Steps 3-4 can also run on Spark (`dedup.recluster_spark`); 5-6 are always these 
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import multiprocessing
 import os
@@ -28,6 +30,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -73,6 +76,7 @@ class Snapshot:
     matrix: np.ndarray                  # uint32 [signed.sum(), num_perm]
     shingle_counts: np.ndarray          # int64 [signed.sum()]
     nodes: dict[int, Node]
+    content_hash: dict[int, str] = field(default_factory=dict)
 
     @property
     def signed_ids(self) -> np.ndarray:
@@ -83,9 +87,10 @@ def take_snapshot(engine: Engine, overrides: dict[int, tuple[np.ndarray, int]] |
     """Read ids, signatures and cluster ids in batches on short read transactions (ingest goes on)."""
     taken_at = now()
     overrides = overrides or {}
-    ids, old, signed, blobs, counts, nodes = [], [], [], [], [], {}
-    for aid, version, blob, count, cid, published, ingested in engine.store.snapshot_rows():
+    ids, old, signed, blobs, counts, nodes, hashes = [], [], [], [], [], {}, {}
+    for aid, version, blob, count, cid, published, ingested, content_hash in engine.store.snapshot_rows():
         ids.append(aid)
+        hashes[aid] = content_hash
         old.append(-1 if cid is None else cid)
         nodes[aid] = Node(aid, published, ingested)
         if aid in overrides:
@@ -100,7 +105,7 @@ def take_snapshot(engine: Engine, overrides: dict[int, tuple[np.ndarray, int]] |
     matrix = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(len(blobs), num_perm) if blobs \
         else np.empty((0, num_perm), dtype=np.uint32)
     return Snapshot(taken_at, np.array(ids, dtype=np.int64), np.array(old, dtype=np.int64),
-                    np.array(signed, dtype=bool), matrix, np.array(counts, dtype=np.int64), nodes)
+                    np.array(signed, dtype=bool), matrix, np.array(counts, dtype=np.int64), nodes, hashes)
 
 
 # -- stale signatures -------------------------------------------------------------------------
@@ -277,8 +282,75 @@ def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig,
     return {(a, b): score for chunk in results for a, b, score in chunk}
 
 
+class VerdictCache:
+    """Verdicts of earlier runs, reused only when they are provably what `decide` would say again.
+
+    A verdict is a pure function of the two normalized texts, the signature parameters (shingles),
+    the decision thresholds and the rule's code. A normalized text is a function of the raw text
+    (content_hash) and the signature version (the project bumps NORMALIZATION_RULES when a rule
+    changes). So the key hashes both content hashes, the version, the decision config and a
+    fingerprint of the rule's source (verify.py, shingle.py) and jieba's version; any difference
+    means the pair is verified again.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.context = hashlib.blake2b(
+            f"{engine.version}|{engine.decision}|{rule_fingerprint()}".encode(), digest_size=16).hexdigest()
+        self.packed = np.empty(0, dtype=np.int64)
+        self.keys = np.empty(0, dtype="S32")
+        self.scores = np.empty(0, dtype=np.float64)
+        self.fresh: list[dict] = []
+
+    def load(self, store: Any) -> VerdictCache:
+        packed, keys, scores = [], [], []
+        for part in store.iter_verdicts():
+            packed.extend((a << 32) | b for a, b, _, _ in part)
+            keys.extend(k.encode() for _, _, k, _ in part)
+            scores.extend(np.nan if s is None else s for _, _, _, s in part)
+        order = np.argsort(np.array(packed, dtype=np.int64), kind="stable")
+        self.packed = np.array(packed, dtype=np.int64)[order]
+        self.keys = np.array(keys, dtype="S32")[order]
+        self.scores = np.array(scores, dtype=np.float64)[order]
+        return self
+
+    def pair_keys(self, id_pairs: np.ndarray, hashes: dict[int, str]) -> np.ndarray:
+        return np.array([hashlib.blake2b(f"{self.context}{hashes[a]}{hashes[b]}".encode(), digest_size=16)
+                         .hexdigest().encode() for a, b in id_pairs.tolist()], dtype="S32")
+
+    def split(self, id_pairs: np.ndarray, keys: np.ndarray) -> tuple[Verdicts, np.ndarray]:
+        """Reusable verdicts, and the mask of pairs still to verify."""
+        if not len(id_pairs) or not len(self.packed):
+            return {}, np.ones(len(id_pairs), dtype=bool)
+        packed = (id_pairs[:, 0] << 32) | id_pairs[:, 1]
+        pos = np.minimum(np.searchsorted(self.packed, packed), len(self.packed) - 1)
+        hit = (self.packed[pos] == packed) & (self.keys[pos] == keys)
+        found = {(int(a), int(b)): (None if np.isnan(s) else float(s))
+                 for (a, b), s in zip(id_pairs[hit].tolist(), self.scores[pos[hit]].tolist())}
+        return found, ~hit
+
+    def remember(self, verdicts: Verdicts, keys: dict[tuple[int, int], bytes]) -> None:
+        self.fresh.extend({"a": a, "b": b, "key": keys[(a, b)].decode(), "score": s} for (a, b), s in verdicts.items())
+
+    def save(self, store: Any, *, prune: bool) -> None:
+        with store.transaction():
+            store.save_verdicts(self.fresh)
+            if prune:
+                store.prune_verdicts()
+
+
+@lru_cache(maxsize=1)
+def rule_fingerprint() -> str:
+    """Changes whenever the code of the duplicate rule or of shingling changes."""
+    import jieba
+
+    from . import shingle, verify
+    source = inspect.getsource(verify) + inspect.getsource(shingle) + str(getattr(jieba, "__version__", ""))
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
 def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None, workers: int,
-                   stats: dict, fresh_texts: dict[int, str]) -> tuple[Verdicts, dict[int, str]]:
+                   stats: dict, fresh_texts: dict[int, str],
+                   cache: VerdictCache | None = None) -> tuple[Verdicts, dict[int, str]]:
     """Band, pre-filter and verify on this machine; returns verdicts and the texts it loaded."""
     bands, rows = band_layout(engine.sig_config, engine.decision.lsh_threshold)
     t = time.perf_counter()
@@ -290,14 +362,26 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     id_pairs = np.stack([ids[lo], ids[hi]], axis=1) if len(pairs) else np.empty((0, 2), dtype=np.int64)
     if scope is not None:
         id_pairs = id_pairs[np.isin(id_pairs, scope).any(axis=1)]
-    stats["pairs_verified"] = int(len(id_pairs))
+    stats["pairs_promising"] = int(len(id_pairs))
     stats["seconds_banding"] = round(time.perf_counter() - t, 3)
+    reused: Verdicts = {}
+    if cache is not None:
+        t = time.perf_counter()
+        keys = cache.pair_keys(id_pairs, snapshot.content_hash)
+        reused, todo = cache.split(id_pairs, keys)
+        id_pairs, keys = id_pairs[todo], keys[todo]
+        stats["pairs_reused"] = len(reused)
+        stats["seconds_cache"] = round(time.perf_counter() - t, 3)
+    stats["pairs_verified"] = int(len(id_pairs))
     t = time.perf_counter()
     texts = load_texts(engine, np.unique(id_pairs).tolist(), fresh_texts)
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)
+    if cache is not None:
+        cache.remember(verdicts, {(int(a), int(b)): k for (a, b), k in zip(id_pairs.tolist(), keys)})
+    verdicts.update(reused)
     return verdicts, texts
 
 
@@ -498,7 +582,8 @@ class RunReport:
 def _parameters(engine: Engine, settings: Settings, since: str | None) -> dict[str, Any]:
     bands, rows = band_layout(engine.sig_config, engine.decision.lsh_threshold)
     return {"signature_version": engine.version, "decision": asdict(engine.decision), "bands": bands,
-            "rows": rows, "bucket_cap": BUCKET_CAP, "since": since, "workers": settings.recluster_workers}
+            "rows": rows, "bucket_cap": BUCKET_CAP, "since": since, "workers": settings.recluster_workers,
+            "reuse_verdicts": settings.recluster_reuse_verdicts}
 
 
 def run_recluster(engine: Engine, settings: Settings, *, full: bool = True, since: str | None = None,
@@ -533,8 +618,13 @@ def _execute(engine: Engine, settings: Settings, report: RunReport, since: str |
         from .recluster_spark import spark_verdicts
         verdicts, texts = spark_verdicts(snapshot, engine, settings, scope, report.stats, fresh_texts)
     else:
+        cache = VerdictCache(engine).load(engine.store) if settings.recluster_reuse_verdicts else None
         verdicts, texts = local_verdicts(snapshot, engine, scope, settings.recluster_workers, report.stats,
-                                         fresh_texts)
+                                         fresh_texts, cache)
+        if cache is not None and not report.dry_run:
+            t = time.perf_counter()
+            cache.save(engine.store, prune=since is None)
+            report.stats["seconds_cache_save"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     groups, assignment, scope_old = cluster_and_name(snapshot, engine, verdicts, texts, scope)
     report.stats["seconds_components"] = round(time.perf_counter() - t, 3)

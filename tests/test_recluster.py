@@ -246,3 +246,23 @@ def test_batch_candidates_include_every_online_lsh_candidate(engine):
         online |= {(min(int(i), j), max(int(i), j)) for j in engine.index.query(values) if j != i}
     assert online == batch
     assert np.all(lo < hi)
+
+
+def test_verdicts_are_reused_only_when_provably_unchanged(engine, settings, bridged):
+    first = run_recluster(engine, settings)
+    assert first.stats["pairs_verified"] == first.stats["pairs_promising"] > 0
+    again = run_recluster(engine, settings)
+    assert again.stats["pairs_verified"] == 0
+    assert again.stats["pairs_reused"] == first.stats["pairs_promising"]
+    # new content under an old url: its pairs are verified again, the others reused
+    engine.ingest(ArticleIn(url="https://a.example/first", text=FIRST + "（记者 张三）", published_at="2026-03-14"))
+    edited = run_recluster(engine, settings)
+    assert 0 < edited.stats["pairs_verified"] < edited.stats["pairs_promising"]
+    # other thresholds: every verdict is made again
+    stricter = settings.model_copy(update={"jaccard_threshold": 0.6})
+    stricter_engine = Engine(stricter)
+    report = run_recluster(stricter_engine, stricter)
+    assert report.stats["pairs_verified"] == report.stats["pairs_promising"]
+    stricter_engine.close()
+    off = settings.model_copy(update={"recluster_reuse_verdicts": False})
+    assert "pairs_reused" not in run_recluster(engine, off).stats

@@ -267,10 +267,10 @@ class SqlStore:
 
     # -- re-clustering (used by dedup.recluster; appended, the methods above are unchanged) -------
     def snapshot_rows(self, batch: int = 50_000) -> Iterator[tuple]:
-        """(id, version, hashvalues, shingle_count, cluster_id, published_at, ingested_at) without texts, by id."""
+        """(id, version, hashvalues, shingle_count, cluster_id, published_at, ingested_at, content_hash), by id."""
         last = 0
         cols = (articles.c.id, signatures.c.version, signatures.c.hashvalues, signatures.c.shingle_count,
-                articles.c.cluster_id, articles.c.published_at, articles.c.ingested_at)
+                articles.c.cluster_id, articles.c.published_at, articles.c.ingested_at, articles.c.content_hash)
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
@@ -356,6 +356,33 @@ class SqlStore:
             rows = conn.execute(sa.select(recluster_runs).order_by(recluster_runs.c.id.desc()).limit(limit)).all()
         return [dict(r._mapping) for r in rows]
 
+    def iter_verdicts(self, batch: int = 100_000) -> Iterator[list[tuple]]:
+        """Stored pair verdicts (a, b, key, score) in batches."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(sa.select(pair_verdicts))
+            for part in result.partitions():
+                yield [tuple(r) for r in part]
+
+    def save_verdicts(self, rows: Sequence[dict]) -> None:
+        """Insert or replace pair verdicts ({a, b, key, score})."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = insert(pair_verdicts)
+        statement = statement.on_conflict_do_update(
+            index_elements=["a", "b"], set_={"key": statement.excluded.key, "score": statement.excluded.score})
+        with self._conn() as conn:
+            for start in range(0, len(rows), 20_000):
+                conn.execute(statement, list(rows[start:start + 20_000]))
+
+    def prune_verdicts(self) -> int:
+        """Forget verdicts about deleted articles."""
+        alive = sa.select(articles.c.id)
+        with self._conn() as conn:
+            return conn.execute(pair_verdicts.delete().where(
+                sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
+
 
 def open_store(url: str) -> SqlStore:
     return SqlStore(url)
@@ -373,4 +400,12 @@ recluster_runs = sa.Table(
     sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
     sa.Column("report", sa.Text),
     sa.Column("error", sa.Text),
+)
+# Verdicts of earlier runs, reused only under the same key (see dedup.recluster.VerdictCache).
+pair_verdicts = sa.Table(
+    "pair_verdicts", metadata,
+    sa.Column("a", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("b", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(32), nullable=False),
+    sa.Column("score", sa.Float),
 )
