@@ -21,7 +21,6 @@ Steps 3-4 can also run on Spark (`dedup.recluster_spark`); 5-6 are always these 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import multiprocessing
 import os
@@ -31,6 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -289,8 +289,8 @@ class VerdictCache:
     the decision thresholds and the rule's code. A normalized text is a function of the raw text
     (content_hash) and the signature version (the project bumps NORMALIZATION_RULES when a rule
     changes). So the key hashes both content hashes, the version, the decision config and a
-    fingerprint of the rule's source (verify.py, shingle.py) and jieba's version; any difference
-    means the pair is verified again.
+    fingerprint of the package's code and jieba's version; any difference means the pair is
+    verified again (after an upgrade, the first run is a cold one).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -338,14 +338,22 @@ class VerdictCache:
                 store.prune_verdicts()
 
 
+# Modules whose code cannot change a verdict; every other module of the package counts.
+_NOT_RULE = {"cli.py", "scheduler.py", "runs.py", "recluster.py", "recluster_spark.py", "evaluate.py", "sources.py"}
+
+
 @lru_cache(maxsize=1)
 def rule_fingerprint() -> str:
-    """Changes whenever the code of the duplicate rule or of shingling changes."""
+    """Changes whenever the code of the package that could reach a verdict changes (conservatively: every
+    module but the job's own and the CLI), or jieba's version (its dictionary tags names)."""
     import jieba
 
-    from . import shingle, verify
-    source = inspect.getsource(verify) + inspect.getsource(shingle) + str(getattr(jieba, "__version__", ""))
-    return hashlib.sha256(source.encode()).hexdigest()
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(str(getattr(jieba, "__version__", "")).encode())
+    for path in sorted(package.rglob("*.py")):
+        if path.name not in _NOT_RULE and "store" not in path.relative_to(package).parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None, workers: int,
@@ -520,8 +528,23 @@ def apply_assignment(engine: Engine, snapshot: Snapshot, groups: list[list[int]]
         for old, new in assignment.aliases.items():
             store.add_alias(old, new)
         refreshed = _fold_late(engine, late, assignment)
+    refreshed += _repair_stragglers(engine, assignment)
     return {"late_articles": len(late), "clusters_written": len(wanted), "clusters_removed": len(gone),
             "clusters_refreshed": refreshed}
+
+
+def _repair_stragglers(engine: Engine, assignment: Assignment) -> int:
+    """Another process may have put an article into an old id while the new clustering was written (its
+    transaction read the old state); a second short transaction moves such articles to the surviving id."""
+    moved = 0
+    with engine._lock, engine.store.transaction():
+        for old, new in assignment.aliases.items():
+            members = engine.store.cluster_members(old)
+            if members:
+                engine.store.set_cluster([m.id for m in members], new)
+                engine.store.save_cluster(summarize(new, engine.store.cluster_members(new)))
+                moved += 1
+    return moved
 
 
 def _fold_late(engine: Engine, late: dict[int, int | None], assignment: Assignment) -> int:
