@@ -513,6 +513,7 @@ def apply_assignment(engine: Engine, snapshot: Snapshot, groups: list[list[int]]
     """Write the new clustering in one short transaction; articles written since the snapshot keep their
     online cluster, mapped through the id changes, so nothing ingested during the run is lost."""
     store = engine.store
+    groups, assignment = _without_deleted(store.article_ids(), groups, assignment)
     current = store.cluster_rows()
     wanted = [c for c in cluster_summaries(groups, assignment, snapshot.nodes) if current.get(c.id) != c]
     kept = set(assignment.ids)
@@ -531,6 +532,20 @@ def apply_assignment(engine: Engine, snapshot: Snapshot, groups: list[list[int]]
     refreshed += _repair_stragglers(engine, assignment)
     return {"late_articles": len(late), "clusters_written": len(wanted), "clusters_removed": len(gone),
             "clusters_refreshed": refreshed}
+
+
+def _without_deleted(alive: set[int], groups: list[list[int]],
+                     assignment: Assignment) -> tuple[list[list[int]], Assignment]:
+    """Articles deleted during the run leave the new clustering (their clusters are summarized without them)."""
+    if all(m in alive for m in assignment.cluster_of):
+        return groups, assignment
+    kept = [([m for m in g if m in alive], cid) for g, cid in zip(groups, assignment.ids)]
+    kept = [(g, cid) for g, cid in kept if g]
+    cluster_of = {m: c for m, c in assignment.cluster_of.items() if m in alive}
+    live_ids = {cid for _, cid in kept}
+    aliases = {old: new for old, new in assignment.aliases.items() if new in live_ids}
+    trimmed = Assignment(cluster_of, [cid for _, cid in kept], aliases, assignment.restored, assignment.changes)
+    return [g for g, _ in kept], trimmed
 
 
 def _repair_stragglers(engine: Engine, assignment: Assignment) -> int:

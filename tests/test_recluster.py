@@ -266,3 +266,19 @@ def test_verdicts_are_reused_only_when_provably_unchanged(engine, settings, brid
     stricter_engine.close()
     off = settings.model_copy(update={"recluster_reuse_verdicts": False})
     assert "pairs_reused" not in run_recluster(engine, off).stats
+
+
+def test_an_article_deleted_during_a_run_leaves_the_new_clustering(engine, settings, bridged, monkeypatch):
+    first, second, other, bridge = bridged
+    original = rc.local_verdicts
+
+    def verdicts_then_delete(*args, **kwargs):
+        result = original(*args, **kwargs)
+        engine.delete_article(bridge)
+        engine.delete_article(other)
+        return result
+
+    monkeypatch.setattr(rc, "local_verdicts", verdicts_then_delete)
+    run_recluster(engine, settings)
+    assert engine.store.counts()["articles"] == 2
+    assert_consistent(engine)

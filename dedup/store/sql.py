@@ -356,6 +356,10 @@ class SqlStore:
             rows = conn.execute(sa.select(recluster_runs).order_by(recluster_runs.c.id.desc()).limit(limit)).all()
         return [dict(r._mapping) for r in rows]
 
+    def article_ids(self) -> set[int]:
+        with self._conn() as conn:
+            return set(conn.execute(sa.select(articles.c.id)).scalars().all())
+
     def iter_verdicts(self, batch: int = 100_000) -> Iterator[list[tuple]]:
         """Stored pair verdicts (a, b, key, score) in batches."""
         with self.engine.connect() as conn:
