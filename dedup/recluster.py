@@ -198,13 +198,18 @@ def bucket_pairs(keys: np.ndarray, members: np.ndarray, cap: int = BUCKET_CAP) -
 def candidate_pairs(matrix: np.ndarray, bands: int, rows: int, cap: int = BUCKET_CAP) -> tuple[np.ndarray, int]:
     """Unique packed pairs of row positions that share at least one band; one band in memory at a time."""
     members = np.arange(len(matrix), dtype=np.int64)
-    found = np.empty(0, dtype=np.int64)
-    capped = 0
+    parts: list[np.ndarray] = []
+    capped = pending = 0
     for band in range(bands):
         keys = band_keys(matrix[:, band * rows:(band + 1) * rows])
         pairs, big = bucket_pairs(keys, members, cap)
         capped += big
-        found = np.union1d(found, pairs)
+        parts.append(np.unique(pairs))
+        pending += len(parts[-1])
+        if pending > 50_000_000:  # bound memory: fold what we have into one sorted unique array
+            parts = [np.unique(np.concatenate(parts))]
+            pending = len(parts[0])
+    found = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
     if capped:
         log.warning("%d oversized LSH buckets (over %d members) were chained by windows of %d", capped, cap, _WINDOW)
     return found, capped
