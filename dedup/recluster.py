@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -630,11 +631,14 @@ def _parameters(engine: Engine, settings: Settings, since: str | None) -> dict[s
 
 
 def run_recluster(engine: Engine, settings: Settings, *, full: bool = True, since: str | None = None,
-                  dry_run: bool = False, engine_name: str = "local") -> RunReport:
+                  dry_run: bool = False, engine_name: str = "local",
+                  on_started: Callable[[int], None] | None = None) -> RunReport:
     """One run under the one-at-a-time lock, recorded in recluster_runs. Raises RunInProgress when busy."""
     mode = "full" if full or since is None else "since"
     with run_lock(engine.store):
         run_id = start_run(engine.store, engine=engine_name, mode=mode, dry_run=dry_run)
+        if on_started:
+            on_started(run_id)
         report = RunReport(run_id, engine_name, mode, dry_run, now(), parameters=_parameters(engine, settings, since))
         try:
             _execute(engine, settings, report, since if mode == "since" else None)
@@ -725,6 +729,33 @@ def _count(report: RunReport, groups: list[list[int]], assignment: Assignment, s
     report.merges, report.splits = changes["merges"], changes["splits"]
     report.moves, report.new_clusters = changes["moves"], changes["new_clusters"]
     report.changes = {k: changes[k] for k in ("merged", "split", "moved", "new")}
+
+
+def start_in_background(engine: Engine, settings: Settings, **options: Any) -> int:
+    """Start a run in a thread and return its run id once it holds the lock; raise RunInProgress at once
+    when another run holds it. What `POST /v1/admin/recluster` calls (202 with the id, or 409)."""
+    started = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def begin(run_id: int) -> None:
+        outcome["run_id"] = run_id
+        started.set()
+
+    def work() -> None:
+        try:
+            run_recluster(engine, settings, on_started=begin, **options)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller or recorded in the run row
+            outcome.setdefault("error", exc)
+            if "run_id" in outcome:
+                log.exception("re-cluster run %s failed", outcome["run_id"])
+        finally:
+            started.set()
+
+    threading.Thread(target=work, name="dedup-recluster", daemon=True).start()
+    started.wait()
+    if "run_id" not in outcome:
+        raise outcome["error"]
+    return outcome["run_id"]
 
 
 def default_workers() -> int:

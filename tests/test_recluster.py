@@ -282,3 +282,18 @@ def test_an_article_deleted_during_a_run_leaves_the_new_clustering(engine, setti
     run_recluster(engine, settings)
     assert engine.store.counts()["articles"] == 2
     assert_consistent(engine)
+
+
+def test_background_start_answers_with_the_run_id_or_run_in_progress(engine, settings, bridged):
+    from dedup.recluster import start_in_background
+
+    with run_lock(engine.store):
+        with pytest.raises(RunInProgress):
+            start_in_background(engine, settings)
+    run_id = start_in_background(engine, settings)
+    for _ in range(200):
+        run = next(r for r in list_runs(engine.store) if r["id"] == run_id)
+        if run["status"] != "running":
+            break
+        threading.Event().wait(0.05)
+    assert run["status"] == "succeeded" and run["report"]["merges"] == 1
