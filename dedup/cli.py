@@ -284,3 +284,82 @@ def serve(
         os.environ["DEDUP_DATABASE_URL"] = db  # the edge passes it on to the worker processes
     _settings(db)
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+# -- nightly re-clustering ----------------------------------------------------------------------
+@app.command()
+def recluster(
+    full: Annotated[bool, typer.Option("--full", help="Re-cluster the whole corpus (the default)")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="Only around articles written since this date")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and report, change nothing")] = False,
+    engine_name: Annotated[str, typer.Option("--engine", help="local or spark")] = "local",
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-cluster from stored signatures with stable ids; re-sign articles stored under old settings."""
+    from .recluster import run_recluster
+
+    if full and since:
+        _fail("give --full or --since, not both", 2)
+    if engine_name not in ("local", "spark"):
+        _fail(f"unknown engine {engine_name!r}; use local or spark", 2)
+    settings = _settings(db)
+    engine = _engine(settings)
+    try:
+        report = run_recluster(engine, settings, full=since is None, since=since, dry_run=dry_run,
+                               engine_name=engine_name)
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    out.print(f"run {report.run_id} ({report.engine}, {report.mode}{', dry run' if dry_run else ''}): "
+              f"{report.articles} articles, {report.resigned} re-signed, clusters {report.clusters_before} -> "
+              f"{report.clusters_after}, {report.merges} merges, {report.splits} splits, {report.moves} moves, "
+              f"{report.new_clusters} new, {report.late_articles} ingested during the run, {report.duration_s:.1f} s",
+              highlight=False)
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recorded re-cluster runs, newest first."""
+    from .runs import list_runs
+
+    engine = _engine(_settings(db))
+    found = list_runs(engine.store, limit)
+    engine.close()
+    if as_json:
+        out.print_json(json.dumps(found, ensure_ascii=False, default=str))
+        return
+    if not found:
+        out.print("no re-cluster runs yet")
+    for r in found:
+        rep = r["report"] or {}
+        out.print(f"run {r['id']} {r['status']} ({r['engine']}, {r['mode']}{', dry run' if r['dry_run'] else ''}) "
+                  f"started {r['started_at']} finished {r['finished_at'] or '-'}: {rep.get('duration_s', '-')} s, "
+                  f"{rep.get('articles', '-')} articles, clusters {rep.get('clusters_before', '-')} -> "
+                  f"{rep.get('clusters_after', '-')}, {rep.get('merges', '-')} merges, {rep.get('splits', '-')} "
+                  f"splits, {rep.get('moves', '-')} moves" + (f" error: {r['error']}" if r["error"] else ""),
+                  highlight=False)
+
+
+@app.command()
+def scheduler(
+    db: DbOption = None,
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression (DEDUP_RECLUSTER_CRON)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Wait for the next slot, run once, exit")] = False,
+) -> None:
+    """Run the re-cluster job on a cron schedule (default 03:00 every night) until stopped."""
+    from .scheduler import serve
+
+    settings = _settings(db, recluster_cron=cron)
+    try:
+        serve(settings, once=once)
+    except ValueError as exc:
+        _fail(str(exc))

@@ -210,6 +210,11 @@ class Engine:
                              "cluster_id": article.cluster_id}
         return self._result(article, matches, "updated" if head else "created")
 
+    def reindex(self, article_id: int, prepared: Prepared) -> None:
+        """Index a stored article's new signature (after re-signing) and forget its cached record."""
+        self.known.drop(article_id)
+        self._index_insert(article_id, prepared)
+
     def _index_insert(self, article_id: int, prepared: Prepared) -> None:
         if isinstance(self.index, BandIndex):
             self.index.insert(article_id, prepared.values, len(prepared.shingles))

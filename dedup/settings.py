@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
     max_batch: int = Field(1000, description="Most articles in one batch request")
     max_batch_bytes: int = Field(32_000_000, description="Largest accepted batch request body")
+    recluster_cron: str = Field("0 3 * * *", description="When the scheduler starts the nightly re-cluster (cron)")
+    recluster_workers: int = Field(2, description="Processes that verify candidate pairs in a re-cluster run")
+    recluster_engine: str = Field("local", description="Re-cluster engine of scheduled runs: local or spark")
+    recluster_reuse_verdicts: bool = Field(True, description="Reuse pair verdicts of earlier runs when provably "
+                                           "unchanged (same texts, version, thresholds and rule code)")
+    spark_master: str = Field("local[2]", description="Spark master URL for `recluster --engine spark`")
+    spark_export_dir: str | None = Field(None, description="Where the Spark engine writes its Parquet export "
+                                         "(storage every executor can read); a temporary folder when unset")
 
     def normalization(self) -> NormalizationConfig:
         return NormalizationConfig()

@@ -27,7 +27,7 @@ def test_migrations_match_the_store_tables():
         upgrade(url)
         upgrade(url)  # a second worker starting finds nothing to do
         diff, revision = _diff(url)
-        assert diff == [] and revision == "0001"
+        assert diff == [] and revision == "0002"
 
 
 def test_schema_made_by_create_all_is_stamped_not_recreated():
@@ -37,4 +37,15 @@ def test_schema_made_by_create_all_is_stamped_not_recreated():
         engine.dispose()
         upgrade(url)
         diff, revision = _diff(url)
-        assert diff == [] and revision == "0001"
+        assert diff == [] and revision == "0002"
+
+
+def test_schema_from_before_the_recluster_tables_is_upgraded():
+    with pg_schema(service_url("DEDUP_TEST_DATABASE_URL")) as url:
+        engine = sa.create_engine(database_url(url))
+        first = [metadata.tables[name] for name in ("articles", "signatures", "clusters", "cluster_aliases")]
+        metadata.create_all(engine, tables=first)
+        engine.dispose()
+        upgrade(url)
+        diff, revision = _diff(url)
+        assert diff == [] and revision == "0002"

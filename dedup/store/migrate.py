@@ -14,7 +14,21 @@ import sqlalchemy as sa
 from .sql import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-_FIRST = "0001"
+# The tables each revision creates, oldest first: a schema made by `create_all` is stamped at the
+# newest revision whose tables it already has, and upgraded from there.
+_REVISION_TABLES = (
+    ("0001", {"articles", "signatures", "clusters", "cluster_aliases"}),
+    ("0002", {"recluster_runs", "pair_verdicts"}),
+)
+
+
+def _present_revision(tables: set[str]) -> str | None:
+    present = None
+    for revision, created in _REVISION_TABLES:
+        if not created <= tables:
+            break
+        present = revision
+    return present
 
 
 def migrations_root() -> Path:
@@ -51,8 +65,9 @@ def upgrade(url: str) -> None:
             config = alembic_config()
             config.attributes["connection"] = conn
             tables = set(sa.inspect(conn).get_table_names())
-            if "articles" in tables and "alembic_version" not in tables:
-                command.stamp(config, _FIRST)
+            present = _present_revision(tables)
+            if present and "alembic_version" not in tables:
+                command.stamp(config, present)
             command.upgrade(config, "head")
             conn.commit()
             conn.execute(sa.text("SELECT pg_advisory_unlock_all()"))

@@ -369,6 +369,151 @@ class SqlStore:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('dedup-write:' || "
                                  "coalesce(current_schema(), 'public')))"))
 
+    # -- re-clustering (used by dedup.recluster; appended, the methods above are unchanged) -------
+    def snapshot_rows(self, batch: int = 50_000) -> Iterator[tuple]:
+        """(id, version, hashvalues, shingle_count, cluster_id, published_at, ingested_at, content_hash), by id."""
+        last = 0
+        cols = (articles.c.id, signatures.c.version, signatures.c.hashvalues, signatures.c.shingle_count,
+                articles.c.cluster_id, articles.c.published_at, articles.c.ingested_at, articles.c.content_hash)
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(*cols).join(signatures, signatures.c.article_id == articles.c.id, isouter=True)
+                    .where(articles.c.id > last).order_by(articles.c.id).limit(batch)).all()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
+
+    def norm_texts(self, ids: Sequence[int], batch: int = 5_000) -> dict[int, str]:
+        out: dict[int, str] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), batch):
+            with self._conn() as conn:
+                rows = conn.execute(sa.select(articles.c.id, articles.c.norm_text)
+                                    .where(articles.c.id.in_(ids[start:start + batch]))).all()
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
+    def stale_article_ids(self, version: str) -> list[int]:
+        """Articles whose signature was made under other parameters, or that have none."""
+        query = (sa.select(articles.c.id).join(signatures, signatures.c.article_id == articles.c.id, isouter=True)
+                 .where(sa.or_(signatures.c.version.is_(None), signatures.c.version != version))
+                 .order_by(articles.c.id))
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(query).all()]
+
+    def cluster_rows(self) -> dict[int, Cluster]:
+        with self._conn() as conn:
+            return {r.id: Cluster(**r._mapping) for r in conn.execute(sa.select(clusters)).all()}
+
+    def alias_map(self) -> dict[int, int]:
+        with self._conn() as conn:
+            return {r[0]: r[1] for r in conn.execute(sa.select(cluster_aliases)).all()}
+
+    def delete_alias(self, old_id: int) -> None:
+        with self._conn() as conn:
+            conn.execute(cluster_aliases.delete().where(cluster_aliases.c.old_id == old_id))
+
+    def assign_clusters(self, assignment: dict[int, int | None]) -> None:
+        """Set many articles' cluster ids in one statement per target cluster."""
+        by_target: dict[int | None, list[int]] = {}
+        for article_id, cluster_id in assignment.items():
+            by_target.setdefault(cluster_id, []).append(article_id)
+        for cluster_id, ids in by_target.items():
+            for start in range(0, len(ids), 5_000):
+                self.set_cluster(ids[start:start + 5_000], cluster_id)
+
+    def replace_clusters(self, upsert: Sequence[Cluster], delete: Sequence[int]) -> None:
+        """Delete and (re)write cluster rows in bulk."""
+        doomed = list(delete) + [c.id for c in upsert]
+        with self._conn() as conn:
+            for start in range(0, len(doomed), 5_000):
+                conn.execute(clusters.delete().where(clusters.c.id.in_(doomed[start:start + 5_000])))
+            if upsert:
+                conn.execute(clusters.insert(), [
+                    {"id": c.id, "representative_id": c.representative_id, "size": c.size,
+                     "first_seen": c.first_seen, "last_seen": c.last_seen} for c in upsert])
+
+    def articles_ingested_since(self, since: str) -> list[tuple[int, int | None]]:
+        """(id, cluster_id) of articles written at or after an ISO timestamp (ingest stamps every write)."""
+        with self._conn() as conn:
+            return [(r[0], r[1]) for r in conn.execute(
+                sa.select(articles.c.id, articles.c.cluster_id).where(articles.c.ingested_at >= since)).all()]
+
+    def add_run(self, values: dict) -> int:
+        with self._conn() as conn:
+            return conn.execute(recluster_runs.insert().values(**values)).inserted_primary_key[0]
+
+    def update_run(self, run_id: int, values: dict) -> None:
+        with self._conn() as conn:
+            conn.execute(recluster_runs.update().where(recluster_runs.c.id == run_id).values(**values))
+
+    def abandon_running_runs(self, finished_at: str) -> int:
+        """Runs left 'running' by a process that died; called only while holding the run lock."""
+        with self._conn() as conn:
+            return conn.execute(recluster_runs.update().where(recluster_runs.c.status == "running").values(
+                status="abandoned", finished_at=finished_at)).rowcount
+
+    def list_runs(self, limit: int = 20) -> list[dict]:
+        with self._conn() as conn:
+            rows = conn.execute(sa.select(recluster_runs).order_by(recluster_runs.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def article_ids(self) -> set[int]:
+        with self._conn() as conn:
+            return set(conn.execute(sa.select(articles.c.id)).scalars().all())
+
+    def iter_verdicts(self, batch: int = 100_000) -> Iterator[list[tuple]]:
+        """Stored pair verdicts (a, b, key, score) in batches."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(sa.select(pair_verdicts))
+            for part in result.partitions():
+                yield [tuple(r) for r in part]
+
+    def save_verdicts(self, rows: Sequence[dict]) -> None:
+        """Insert or replace pair verdicts ({a, b, key, score})."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = insert(pair_verdicts)
+        statement = statement.on_conflict_do_update(
+            index_elements=["a", "b"], set_={"key": statement.excluded.key, "score": statement.excluded.score})
+        with self._conn() as conn:
+            for start in range(0, len(rows), 20_000):
+                conn.execute(statement, list(rows[start:start + 20_000]))
+
+    def prune_verdicts(self) -> int:
+        """Forget verdicts about deleted articles."""
+        alive = sa.select(articles.c.id)
+        with self._conn() as conn:
+            return conn.execute(pair_verdicts.delete().where(
+                sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
+
 
 def open_store(url: str) -> SqlStore:
     return SqlStore(url)
+
+
+# -- re-clustering (nightly job) --------------------------------------------------------------
+recluster_runs = sa.Table(
+    "recluster_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("finished_at", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("engine", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("report", sa.Text),
+    sa.Column("error", sa.Text),
+)
+# Verdicts of earlier runs, reused only under the same key (see dedup.recluster.VerdictCache).
+pair_verdicts = sa.Table(
+    "pair_verdicts", metadata,
+    sa.Column("a", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("b", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(32), nullable=False),
+    sa.Column("score", sa.Float),
+)
