@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, Unavailable
+from dedup.runs import RunInProgress
 
 log = logging.getLogger("dedup.http")
 
@@ -49,6 +50,8 @@ def dedup_status(exc: DedupError) -> int:
         return 422
     if isinstance(exc, Unavailable):
         return 503
+    if isinstance(exc, RunInProgress):
+        return 409
     return 400
 
 

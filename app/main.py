@@ -17,7 +17,7 @@ from . import errors
 from .access_log import AccessLog, configure_logging
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
-from .routes import articles, clusters, duplicates, explain, ops, pages
+from .routes import articles, clusters, duplicates, explain, ops, pages, recluster
 
 log = logging.getLogger("dedup.http")
 # An in-process index of many signatures is millions of long-lived objects; a full collection walking them
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.metrics = Metrics(lambda: app.state.engine)
     errors.install(app)
-    for module in (articles, duplicates, clusters, explain, ops):
+    for module in (articles, duplicates, clusters, explain, recluster, ops):
         app.include_router(module.router)
     pages.install(app)
     app.add_middleware(BodyGuard, limit_for=lambda path: _body_limit(settings, path))

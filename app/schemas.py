@@ -138,6 +138,7 @@ class MemberOut(BaseModel):
 class ClusterDetail(ClusterSummary):
     keywords: list[str]
     members: list[MemberOut]
+    resolved_from: int | None = Field(None, description="The id asked for, when it was merged into this cluster")
 
 
 class PassageOut(BaseModel):

@@ -67,4 +67,5 @@ def get_cluster(cluster_id: ClusterId, engine: EngineDep) -> ClusterDetail:
            for m in members]
     return ClusterDetail(id=cluster.id, size=cluster.size, representative=article_ref(rep),
                          first_seen=cluster.first_seen, last_seen=cluster.last_seen,
-                         keywords=keywords(rep.norm_text), members=out)
+                         keywords=keywords(rep.norm_text), members=out,
+                         resolved_from=cluster_id if cluster_id != cluster.id else None)
