@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
     max_batch: int = Field(1000, description="Most articles in one batch request")
     max_batch_bytes: int = Field(32_000_000, description="Largest accepted batch request body")
+    startup_wait: float = Field(60.0, ge=0, description="Seconds the server retries an unreachable database or "
+                                                        "Redis at start-up before it exits (status 3)")
 
     def normalization(self) -> NormalizationConfig:
         return NormalizationConfig()
