@@ -180,12 +180,14 @@ def launcher(settings: Settings, log: Path, **extra_env: str) -> Iterator[Launch
 
 
 @contextmanager
-def uvicorn_process(settings: Settings, log: Path, **extra_env: str) -> Iterator[tuple[httpx.Client, subprocess.Popen]]:
-    """A plain `uvicorn` process (not forked), for the last restart and for start-up behaviour."""
+def uvicorn_process(settings: Settings, log: Path, workers: int = 1,
+                    **extra_env: str) -> Iterator[tuple[httpx.Client, subprocess.Popen]]:
+    """A plain `uvicorn` process (not forked), for the last restart, start-up behaviour and load."""
     port = free_port()
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
-                                 "127.0.0.1", "--port", str(port), "--log-level", "info"], cwd=ROOT,
+                                 "127.0.0.1", "--port", str(port), "--log-level", "info", "--no-access-log",
+                                 "--workers", str(workers)], cwd=ROOT,
                                 env=server_env(settings, **extra_env), stdout=out, stderr=subprocess.STDOUT)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
         try:
