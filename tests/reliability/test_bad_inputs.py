@@ -55,6 +55,8 @@ TABLE = [
      "empty_text", "empty after normalization"),
     ("javascript: URL", "POST", "/v1/articles", body(url="javascript:alert(1)"), 422, "invalid_article",
      "absolute http(s)"),
+    ("host that NFKC-folds into a colon", "POST", "/v1/articles", body(url="https://a\uff1ab.example/1"), 422,
+     "invalid_article", "url is not a valid URL"),
     ("data: URL", "POST", "/v1/articles", body(url="data:text/html,<script>x</script>"), 422, "invalid_article",
      "absolute http(s)"),
     ("SQL in published_at", "POST", "/v1/articles", body(published_at="2024-01-01" + SQL), 422, "invalid_article",
