@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Annotated
 
 from fastapi import Path, Query, Request
+from redis.exceptions import RedisError
 
 from dedup.engine import Engine
 from dedup.settings import Settings
 
 from .errors import ApiError
 
+log = logging.getLogger("dedup.http")
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER; larger ids cannot exist and must not reach the database
 ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Article id")]
 ClusterId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cluster id")]
@@ -44,3 +47,21 @@ def require_api_key(request: Request) -> None:
     if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer ... or X-API-Key)",
                        headers={"WWW-Authenticate": "Bearer"})
+
+
+def heal_index(request: Request) -> None:
+    """After a Redis outage seen by this worker, rebuild the shared index from the database before serving.
+
+    A Redis restarted without persistence comes back empty; without this, reposts would stop finding the
+    articles ingested before the outage. While Redis is still down the request goes on (reads of the database
+    work) and whatever needs the index answers 503.
+    """
+    state = request.app.state
+    if not getattr(state, "index_suspect", False) or state.engine is None:
+        return
+    try:
+        report = state.engine.heal_index()
+    except RedisError:
+        return
+    state.index_suspect = False
+    log.warning("shared index healed after an outage: %s", report)

@@ -102,6 +102,17 @@ async def _on_backend(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "unavailable", "the database or the index is unreachable; retry later")
 
 
+async def _on_redis(request: Request, exc: Exception) -> JSONResponse:
+    """Redis (the shared index) is down: the transaction was rolled back, so say that nothing changed.
+
+    A Redis that comes back may have lost the index; the next request heals it first (see deps.heal_index).
+    """
+    request.app.state.index_suspect = True
+    log.warning("shared index unavailable: %s", type(exc).__name__)
+    return error_response(503, "unavailable", "the shared index (Redis) is unreachable: nothing was stored or "
+                                              "changed; retry later", headers={"Retry-After": "5"})
+
+
 async def _on_crash(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal", "internal error")
@@ -116,5 +127,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UnicodeEncodeError, _on_data)
     app.add_exception_handler(OperationalError, _on_backend)
     app.add_exception_handler(PoolTimeout, _on_backend)
-    app.add_exception_handler(RedisError, _on_backend)
+    app.add_exception_handler(RedisError, _on_redis)
     app.add_exception_handler(Exception, _on_crash)

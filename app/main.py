@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from dedup.engine import Engine
 from dedup.settings import Settings
@@ -15,6 +21,7 @@ from dedup.store.migrate import upgrade
 
 from . import errors
 from .access_log import AccessLog, configure_logging
+from .deps import heal_index
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
 from .routes import articles, clusters, duplicates, explain, ops, pages, recluster
@@ -41,6 +48,48 @@ def open_engine(settings: Settings) -> Engine:
     return engine
 
 
+def _where(settings: Settings) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        return make_url(settings.database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a bare SQLite path is not a URL
+        return settings.database_url
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of the driver's message: enough to act on, no traceback."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0][:300]}"
+
+
+def open_engine_retrying(settings: Settings) -> Engine:
+    """`open_engine`, retried with backoff while the database or Redis is unreachable at start-up.
+
+    A server started before its database (a reboot, a compose stack) waits for it with one clear line per
+    attempt instead of dying with a stack trace and being restarted in a loop. After DEDUP_STARTUP_WAIT
+    seconds it logs why it gives up and exits with status 3, still without a traceback.
+    """
+    deadline = time.monotonic() + settings.startup_wait
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return open_engine(settings)
+        except (OperationalError, RedisError, OSError) as exc:
+            remaining = deadline - time.monotonic()
+            what = "Redis" if isinstance(exc, RedisError) else f"the database at {_where(settings)}"
+            if remaining <= 0:
+                log.critical("start-up failed: %s is unreachable (%s); gave up after %d attempts in %.0f s "
+                             "(DEDUP_STARTUP_WAIT)", what, _reason(exc), attempt, settings.startup_wait)
+                sys.stderr.flush()
+                os._exit(3)
+            delay = min(0.5 * 2 ** (attempt - 1), 10.0, remaining)
+            log.error("start-up: %s is unreachable (%s); attempt %d, retrying in %.1f s", what, _reason(exc),
+                      attempt, delay)
+            time.sleep(delay)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging()
@@ -49,7 +98,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = app.state.engine is None
         if own:
-            app.state.engine = open_engine(settings)
+            app.state.engine = open_engine_retrying(settings)
         try:
             yield
         finally:
@@ -57,7 +106,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 app.state.engine.close()
                 app.state.engine = None
 
-    app = FastAPI(title="dedup", version="1", lifespan=lifespan,
+    app = FastAPI(title="dedup", version="1", lifespan=lifespan, dependencies=[Depends(heal_index)],
                   description="Near-duplicate detection and story clustering for news reposts.")
     app.state.settings = settings
     app.state.engine = engine

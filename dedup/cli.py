@@ -68,9 +68,9 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _engine(settings: Settings) -> Engine:
+def _engine(settings: Settings, *, rebuild: bool = True) -> Engine:
     try:
-        return Engine(settings)
+        return Engine(settings, rebuild=rebuild)
     except Exception as exc:  # noqa: BLE001 - an unreachable database must not print a traceback
         _fail(f"cannot open the store at {settings.database_url}: {exc}")
         raise
@@ -255,11 +255,27 @@ def eval_command(
 
 @app.command()
 def check(db: DbOption = None,
-          repair: Annotated[bool, typer.Option("--repair", help="Re-index what the index lacks")] = True) -> None:
-    """Compare the index with the stored signatures and repair differences."""
-    engine = _engine(_settings(db))
-    report = engine.sync_index() if repair else {}
+          repair: Annotated[bool, typer.Option("--repair/--no-repair",
+                                               help="Repair (default) or only report the differences")] = True,
+          ) -> None:
+    """Compare the index with the stored signatures and repair differences.
+
+    Prints what it found before repairing (`added`: stored but not indexed, `removed`: indexed but not stored),
+    so a second run printing zeros shows the index and the database agree. The in-process index of the
+    embedded default exists only inside a server; here it is rebuilt, so there is nothing to differ.
+    """
+    engine = _engine(_settings(db), rebuild=False)
+    if not engine.index.shared:
+        engine.sync_index()
+    report = engine.heal_index() if repair else _differences(engine)
     out.print(json.dumps(report))
+
+
+def _differences(engine: Engine) -> dict[str, int]:
+    """What `check --repair` would change, without changing it."""
+    stored = {aid for aid, version, _, _ in engine.store.iter_signatures() if version == engine.version}
+    present = engine.index.ids()
+    return {"indexed": len(stored), "added": len(stored - present), "removed": len(present - stored)}
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 from datasketch import MinHashLSH
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from .bands import BandIndex
 from .config import SignatureConfig
@@ -19,7 +21,9 @@ from .signature import as_lean_minhash
 
 def _redis_config(url: str, prefix: str) -> dict:
     parsed = urlparse(url)
-    params: dict = {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379}
+    # A Redis outage must turn into a quick 503, not seconds of redis-py's default ten retries per call.
+    params: dict = {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379,
+                    "socket_connect_timeout": 2, "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2)}
     if parsed.path and parsed.path.strip("/"):
         params["db"] = int(parsed.path.strip("/"))
     if parsed.password:

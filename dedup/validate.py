@@ -32,7 +32,10 @@ def url(value: str | None) -> str:
     value = value.strip()
     if len(value) > _MAX_URL:
         raise InvalidArticle(f"url is longer than {_MAX_URL} characters")
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+    except ValueError as exc:  # e.g. a host with characters that NFKC-fold into `:` or `/` (full-width colon)
+        raise InvalidArticle(f"url is not a valid URL: {exc}"[:300]) from exc
     if parsed.scheme.lower() not in _SCHEMES or not (parsed.netloc or parsed.scheme == "file"):
         raise InvalidArticle(f"url must be an absolute http(s) or file URL, got {value[:100]!r}")
     if _CONTROL.search(value) or " " in value:

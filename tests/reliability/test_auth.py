@@ -1,0 +1,99 @@
+"""Auth: every write and admin route (taken from the OpenAPI schema, so a new route cannot be forgotten) refuses
+a missing or wrong key; reads and search stay open as documented; keys go through a constant-time compare and
+never reach a log line or a response."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+import app.deps
+from app.main import create_app
+from dedup.settings import Settings
+from tests.api_backends import STORY
+
+KEY = "k3y-Ab9f0c1d2e3f4a5b6c7d8e9f"
+OPEN_POSTS = {"/v1/duplicates/search"}  # documented: reads and search stay open
+WRONG = [None, {"X-API-Key": ""}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"},
+         {"Authorization": f"Bearer {KEY[:-1]}"}, {"X-API-Key": KEY + "x"}, {"Authorization": KEY},
+         {"Authorization": f"Basic {KEY}"}, {"X-API-Key": KEY.upper()}]
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    settings = Settings(database_url=str(tmp_path_factory.mktemp("auth") / "a.db"), redis_url=None, api_key=KEY)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _routes(client: TestClient) -> list[tuple[str, str]]:
+    schema = client.get("/openapi.json").json()
+    return [(method.upper(), path) for path, ops in schema["paths"].items() for method in ops]
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_write_and_admin_route_refuses_missing_or_wrong_keys(keyed):
+    guarded = [(m, p) for m, p in _routes(keyed) if m in ("POST", "PUT", "PATCH", "DELETE") and p not in OPEN_POSTS]
+    assert {("POST", "/v1/articles"), ("POST", "/v1/articles:batch"), ("DELETE", "/v1/articles/{article_id}"),
+            ("POST", "/v1/admin/check")} <= set(guarded)
+    for method, path in guarded:
+        for headers in WRONG:
+            r = keyed.request(method, _concrete(path), headers=headers, json={"url": "https://a.example/1",
+                                                                            "text": STORY, "articles": []})
+            assert r.status_code == 401, (method, path, headers, r.status_code)
+            assert r.json()["error"]["code"] == "unauthorized" and r.headers["www-authenticate"] == "Bearer"
+            assert KEY not in r.text
+    assert keyed.get("/metrics").text.count('dedup_articles 0.0') == 1, "a refused write stored something"
+
+
+def test_reads_follow_the_documented_policy(keyed):
+    created = keyed.post("/v1/articles", json={"url": "https://a.example/1", "text": STORY},
+                         headers={"Authorization": f"Bearer {KEY}"})
+    assert created.status_code == 201
+    assert keyed.post("/v1/articles", json={"url": "https://a.example/2", "text": STORY},
+                      headers={"X-API-Key": KEY}).status_code == 201
+    reads = [(m, p) for m, p in _routes(keyed) if m == "GET"]
+    for method, path in reads:
+        r = keyed.request(method, _concrete(path), params={"url": "https://a.example/1", "a": 1, "b": 2})
+        assert r.status_code != 401 and r.status_code < 500, (path, r.status_code, r.text[:200])
+    assert keyed.post("/v1/duplicates/search", json={"text": STORY}).status_code == 200
+
+
+def test_keys_are_compared_in_constant_time(keyed, monkeypatch):
+    """Every presented key goes through hmac.compare_digest, never `==` (whose time leaks the common prefix)."""
+    seen: list[tuple[bytes, bytes]] = []
+    real = app.deps.hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(app.deps.hmac, "compare_digest", recording)
+    for headers in WRONG[2:] + [{"X-API-Key": KEY}]:
+        keyed.post("/v1/admin/check", headers=headers)
+    presented = [h.get("X-API-Key") or h["Authorization"].split(" ", 1)[-1] for h in WRONG[2:] + [{"X-API-Key": KEY}]
+                 if not h.get("Authorization", "").startswith("Basic") and h.get("Authorization") != KEY]
+    assert [a.decode() for a, _ in seen][-len(presented):] == presented
+    assert all(b == KEY.encode() for _, b in seen)
+
+
+def test_keys_never_reach_the_logs(tmp_path, caplog):
+    """With every logger at DEBUG, right and wrong keys on every kind of request: the key is in no log record."""
+    settings = Settings(database_url=str(tmp_path / "l.db"), redis_url=None, api_key=KEY)
+    caplog.set_level(logging.DEBUG)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        for headers in ({"Authorization": f"Bearer {KEY}"}, {"X-API-Key": KEY}, {"X-API-Key": KEY + "-wrong"}):
+            client.post("/v1/articles", json={"url": "https://a.example/1", "text": STORY}, headers=headers)
+            client.post("/v1/articles", content=b"{bad json", headers={**headers, "content-type": "application/json"})
+            client.post("/v1/admin/check", headers=headers)
+            client.delete("/v1/articles/999", headers=headers)
+        metrics = client.get("/metrics").text
+    assert caplog.records, "nothing was logged at all: the check would be empty"
+    assert KEY not in caplog.text and KEY not in metrics
+    assert all(KEY not in str(record.__dict__) for record in caplog.records)
