@@ -18,8 +18,7 @@ class BandIndex:
 
     def __init__(self, num_perm: int, threshold: float) -> None:
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
-        self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
-        self._keys: dict[int, list[bytes]] = {}
+        self._tables: list[dict[bytes, int | list[int]]] = [{} for _ in range(self.bands)]
         # Signatures and shingle counts in contiguous arrays, so candidates are screened in one
         # vectorized comparison instead of one Python object each.
         self._rows: dict[int, int] = {}
@@ -36,14 +35,14 @@ class BandIndex:
     def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0) -> None:
         self.remove(article_id)
         self._store_row(article_id, values, shingle_count)
-        keys = self._band_keys(values)
-        for table, key in zip(self._tables, keys):
+        for table, key in zip(self._tables, self._band_keys(values)):
             bucket = table.get(key)
             if bucket is None:
-                table[key] = [article_id]
+                table[key] = article_id  # most buckets hold one id: a plain int, nothing for the GC to walk
+            elif isinstance(bucket, int):
+                table[key] = [bucket, article_id]
             else:
                 bucket.append(article_id)
-        self._keys[article_id] = keys
 
     def _store_row(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
         if self._free:
@@ -57,41 +56,47 @@ class BandIndex:
         self._sizes[row] = shingle_count
         self._rows[article_id] = row
 
-    def estimates(self, values: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Estimated Jaccard of each candidate with `values`, and each candidate's shingle count (0: unknown)."""
-        rows = np.fromiter((self._rows[i] for i in ids), dtype=np.int64, count=len(ids))
-        return (self._signatures[rows] == values).mean(axis=1), self._sizes[rows]
+    def estimates(self, values: np.ndarray, ids: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """For the ids still indexed (a lookup may race a delete): the ids, each one's estimated Jaccard with
+        `values`, and its shingle count (0: unknown)."""
+        present = [(i, row) for i in ids if (row := self._rows.get(i)) is not None]
+        rows = np.fromiter((row for _, row in present), dtype=np.int64, count=len(present))
+        return [i for i, _ in present], (self._signatures[rows] == values).mean(axis=1), self._sizes[rows]
 
     def remove(self, article_id: int) -> None:
         row = self._rows.pop(article_id, None)
-        if row is not None:
-            self._free.append(row)
-        keys = self._keys.pop(article_id, None)
-        if keys is None:
+        if row is None:
             return
-        for table, key in zip(self._tables, keys):
+        self._free.append(row)
+        for table, key in zip(self._tables, self._band_keys(self._signatures[row])):
             bucket = table.get(key)
-            if bucket is not None:
+            if bucket == article_id:
+                del table[key]
+            elif isinstance(bucket, list) and article_id in bucket:
                 bucket.remove(article_id)
-                if not bucket:
-                    del table[key]
+                if len(bucket) == 1:
+                    table[key] = bucket[0]
 
     def query(self, values: np.ndarray) -> list[int]:
         found: set[int] = set()
         for table, key in zip(self._tables, self._band_keys(values)):
             bucket = table.get(key)
-            if bucket:
+            if bucket is None:
+                continue
+            if isinstance(bucket, int):
+                found.add(bucket)
+            else:
                 found.update(bucket)
         return sorted(found)
 
     def __contains__(self, article_id: int) -> bool:
-        return article_id in self._keys
+        return article_id in self._rows
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._rows)
 
     def ids(self) -> set[int]:
-        return set(self._keys)
+        return set(self._rows)
 
     def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
         for article_id, values, shingle_count in items:

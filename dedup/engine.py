@@ -92,7 +92,7 @@ class Engine:
         if not ids:
             return []
         if isinstance(self.index, BandIndex):
-            jaccard, sizes = self.index.estimates(prepared.values, ids)
+            ids, jaccard, sizes = self.index.estimates(prepared.values, ids)
             order = self._keep_order(prepared, jaccard, sizes)
             return self.known.get_many([ids[k] for k in order])
         # Shared index: screen on signatures alone (cached, or small rows without text), then load the

@@ -52,7 +52,9 @@ def test_estimates_are_the_share_of_equal_values():
     index = BandIndex(SIG.num_perm, 0.2)
     for i, values in signatures.items():
         index.insert(i, values, 10 * i)
-    jaccard, sizes = index.estimates(signatures[1], [1, 2, 3])
+    index.remove(4)
+    ids, jaccard, sizes = index.estimates(signatures[1], [1, 2, 3, 4])
+    assert ids == [1, 2, 3]  # 4 was removed meanwhile
     assert jaccard[0] == 1.0 and list(sizes) == [10.0, 20.0, 30.0]
     expected = [(signatures[k] == signatures[1]).mean() for k in (1, 2, 3)]
     assert np.allclose(jaccard, expected)
