@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES, ROOT, SEEDS
+from tests.servers import stop, wait_ready
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -68,33 +68,14 @@ def server(tmp_path_factory) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            _wait_ready(client, proc, log)
+            wait_ready(client, proc, log)
             for path in sorted(SEEDS.glob("*.txt")):
                 r = client.post("/v1/articles", json={"url": f"https://site{path.stem[:3]}.example/{path.stem}",
                                                       "text": path.read_text(), "source": f"site{path.stem[:3]}"})
                 assert r.status_code == 201, r.text
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(client: httpx.Client, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"server not ready in 60 s:\n{log.read_text(errors='replace')}")
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

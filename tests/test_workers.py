@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.api_backends import STORY, backend_settings
+from tests.servers import stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,30 +39,11 @@ def worker(settings, log: Path) -> Iterator[httpx.Client]:
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-            _wait_ready(client, proc, log)
+            wait_ready(client, proc, log)
             yield client
             client.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(client: httpx.Client, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"worker exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"worker not ready in 60 s:\n{log.read_text(errors='replace')}")
+            stop(proc)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from dedup.settings import Settings
 from dedup.store.sql import database_url
+from tests.servers import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("DEDUP_FULL_RELIABILITY") == "1"
@@ -194,13 +195,7 @@ def uvicorn_process(settings: Settings, log: Path, workers: int = 1,
             yield client, proc
         finally:
             client.close()
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
 
 
 def integrity(url: str) -> dict[str, int]:
