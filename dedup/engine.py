@@ -13,7 +13,7 @@ import numpy as np
 from . import validate
 from .bands import BandIndex
 from .batch import ClusterBook
-from .cluster import pick_representative, rep_key, representative_key, summarize
+from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
 from .errors import DedupError, EmptyText, NotFound
 from .explain import Explanation, explain_pair
@@ -434,9 +434,6 @@ class Engine:
             self.index.remove(key)
             removed += 1
         return {"indexed": len(stored), "added": added, "removed": removed}
-
-    def representative_of(self, members: list[Article]) -> Article:
-        return pick_representative(members)
 
     def close(self) -> None:
         self.store.close()

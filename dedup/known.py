@@ -72,6 +72,3 @@ class KnownCache:
         if known.shingles is None:
             known.shingles = shingle_hashes(known.norm_text, self.config)
         return known.shingles
-
-    def clear(self) -> None:
-        self._items.clear()

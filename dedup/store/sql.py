@@ -137,11 +137,6 @@ class SqlStore:
                 shingle_count=article.shingle_count))
         return article.id
 
-    def add_articles(self, batch: Sequence[Article]) -> None:
-        """Insert many articles; ids are assigned and written back into the objects."""
-        for article in batch:
-            self.add_article(article)
-
     def update_article(self, article: Article) -> None:
         with self._conn() as conn:
             conn.execute(articles.update().where(articles.c.id == article.id).values(**self._article_row(article)))
