@@ -20,10 +20,41 @@ class ClusterBook:
         self.rep_keys: dict[int, tuple] = {}
         self.new: set[int] = set()
         self.changed: set[int] = set()
+        self.articles: list[Article] = []  # new articles, inserted at flush with their final cluster id
         self.signatures: list[Article] = []
+        self._ids: list[int] = []
+        self._unwritten: set[int] = set()
         self.founders: list[tuple[int, int]] = []
         self.assigned: dict[int, int] = {}
         self.indexed: list[int] = []
+        # Cluster ids read from the store during this batch. The batch holds the writers' lock, so
+        # only this batch changes them: through `assigned`, or by a rename/merge that calls `invalidate`.
+        self._read: dict[int, int | None] = {}
+
+    def reserve_ids(self, count: int) -> None:
+        """Ids for the new articles of this batch (once, inside its transaction)."""
+        self._ids = self.store.allocate_article_ids(count)[::-1]
+
+    def add_article(self, article: Article) -> None:
+        """Give a new article its id; its row is written at the next flush."""
+        article.id = self._ids.pop()
+        self.articles.append(article)
+        self.signatures.append(article)
+        self._unwritten.add(article.id)
+
+    def is_unwritten(self, article_id: int) -> bool:
+        return article_id in self._unwritten
+
+    def cluster_ids(self, article_ids: list[int]) -> dict[int, int | None]:
+        """Current cluster of each article: as assigned in this batch, else as stored."""
+        missing = [i for i in article_ids if i not in self.assigned and i not in self._read]
+        if missing:
+            self._read.update(self.store.cluster_ids(missing))
+        return {i: self.assigned[i] if i in self.assigned else self._read.get(i) for i in article_ids}
+
+    def invalidate(self) -> None:
+        """Forget cluster ids read from the store (after writes that move articles between clusters)."""
+        self._read.clear()
 
     def get(self, cluster_id: int) -> Cluster | None:
         if cluster_id not in self.clusters:
@@ -38,7 +69,8 @@ class ClusterBook:
                                             first_seen=article.ingested_at, last_seen=article.ingested_at)
         self.rep_keys[article.id] = rep_key(article.published_at, article.id)
         self.new.add(article.id)
-        self.founders.append((article.id, article.id))
+        if not self.is_unwritten(article.id):  # an unwritten article gets its cluster id with its row
+            self.founders.append((article.id, article.id))
         self.assigned[article.id] = article.id
 
     def join(self, cluster_id: int, article: Article, current_rep_key: tuple) -> None:
@@ -60,11 +92,16 @@ class ClusterBook:
             self.rep_keys.pop(cluster_id, None)
 
     def flush(self) -> None:
+        self.store.insert_articles(self.articles)
         self.store.insert_signatures(self.signatures)
         self.store.set_clusters(self.founders)
         self.store.write_clusters([self.clusters[i] for i in self.new if i in self.clusters],
                                   [self.clusters[i] for i in self.changed if i in self.clusters])
-        self.signatures, self.founders = [], []
+        self.articles, self.signatures, self.founders = [], [], []
+        self._unwritten.clear()
         self.new, self.changed = set(), set()
         self.clusters.clear()
         self.rep_keys.clear()
+        # The store now holds every assignment; reads from here on see later moves too.
+        self.assigned.clear()
+        self.invalidate()

@@ -25,7 +25,7 @@ from .settings import Settings
 from .shingle import shingle_hashes
 from .signature import minhash_values
 from .store import SqlStore, open_store
-from .verify import Verdict, decide, warm_up
+from .verify import Verdict, VerdictMemo, decide, warm_up
 
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
@@ -63,6 +63,7 @@ class Engine:
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
                                          redis_url=settings.redis_url, prefix=settings.redis_prefix)
         self.known = KnownCache(self.store, self.sig_config)
+        self.verdicts = VerdictMemo(self.decision)
         self._lock = threading.RLock()
         warm_up()
         if rebuild:
@@ -123,28 +124,27 @@ class Engine:
         """Verified duplicates, best estimated first, at most `max_matches` of them."""
         ids = [i for i in self.index.query(prepared.values) if i != exclude]
         found = []
-        by_text: dict[str, Verdict] = {}  # candidates with identical text get the identical verdict
         for known in self._screen(prepared, ids):
-            verdict = by_text.get(known.norm_text)
-            if verdict is None:
-                verdict = decide(prepared.normalized.text, known.norm_text, prepared.shingles,
-                                 self.known.shingles(known), self.decision)
-                by_text[known.norm_text] = verdict
+            verdict = self._decide(prepared, known)
             if verdict.is_duplicate:
                 found.append(ScoredMatch(known, verdict))
                 if len(found) >= self.settings.max_matches:
                     break
         if found:
-            fresh = self.store.cluster_ids([m.article.id for m in found])
+            ids = [m.article.id for m in found]
+            current = book.cluster_ids(ids) if book else self.store.cluster_ids(ids)
             for m in found:
-                assigned = book.assigned.get(m.article.id) if book else None
-                m.article.cluster_id = assigned if assigned is not None else fresh.get(m.article.id)
+                m.article.cluster_id = current.get(m.article.id)
         found.sort(key=lambda m: (-m.verdict.scores.containment, -m.verdict.scores.jaccard, m.article.id))
         return found
 
-    def _duplicates(self, a: Article | Known, b: Article | Known) -> bool:
-        return decide(a.norm_text, b.norm_text, self._shingles_of(a), self._shingles_of(b),
-                      self.decision).is_duplicate
+    def _decide(self, prepared: Prepared, known: Known) -> Verdict:
+        return self.verdicts.decide(prepared.normalized.text, known.norm_text, lambda: prepared.shingles,
+                                    lambda: self.known.shingles(known))
+
+    def _duplicates(self, a: Known, b: Known) -> bool:
+        return self.verdicts.decide(a.norm_text, b.norm_text, lambda: self.known.shingles(a),
+                                    lambda: self.known.shingles(b)).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn) -> IngestResult:
@@ -170,6 +170,7 @@ class Engine:
             try:
                 with self.store.transaction():
                     heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
+                    book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
                     for pos, fields, prepared in ready:
                         results[pos] = self._ingest_one(fields, prepared, heads, book)
                     book.flush()
@@ -199,9 +200,7 @@ class Engine:
         matches = self._verified(prepared, exclude=article.id or None, book=book)
         target = self._choose_cluster(prepared, matches, book)
         if head is None:
-            article.cluster_id = target
-            self.store.insert_article_row(article)
-            book.signatures.append(article)
+            book.add_article(article)
         self._place(article, target, book)
         self._index_insert(article.id, prepared)
         book.indexed.append(article.id)
@@ -239,15 +238,17 @@ class Engine:
 
     def _place(self, article: Article, target: int | None, book: ClusterBook) -> None:
         """Record the article in its cluster: a new one it founds, or the chosen existing one."""
-        if target is None and self.store.get_cluster(article.id) is not None:
+        unwritten = book.is_unwritten(article.id)
+        if target is None and not unwritten and self.store.get_cluster(article.id) is not None:
             # An updated article whose old cluster still lives under its id: the old cluster moves
             # to its earliest remaining member so the id can name the article's new cluster.
             self._rename_cluster(article.id)
+            book.invalidate()
         if target is None:
             book.found(article)
             article.cluster_id = article.id
             return
-        if book.assigned.get(article.id) is None and article.cluster_id != target:
+        if not unwritten and book.assigned.get(article.id) is None and article.cluster_id != target:
             self.store.set_clusters([(article.id, target)])
         cluster = book.get(target)
         rep = book.rep_keys.get(target) or self._rep_key_of(cluster.representative_id)
@@ -281,8 +282,7 @@ class Engine:
         if any(m.article.id == cluster.representative_id for m in matches):
             return True
         rep = self.known.get(cluster.representative_id)
-        return rep is not None and decide(prepared.normalized.text, rep.norm_text, prepared.shingles,
-                                          self.known.shingles(rep), self.decision).is_duplicate
+        return rep is not None and self._decide(prepared, rep).is_duplicate
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
         survivor = min(cluster_ids)

@@ -8,6 +8,7 @@ shingle; dedup.twins finds the facts that differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,8 +51,41 @@ def warm_up() -> None:
     to_simplified("预热")
 
 
+class VerdictMemo:
+    """Verdicts by the pair of normalized texts they were made on.
+
+    A verdict depends only on the two texts (and the engine's fixed decision config), and a story's
+    reposts often normalize to the same text, so the same pair comes back again and again. Keys are
+    the texts themselves: equality is exact, and the strings are already held by the known-article
+    cache. Each pair is decided in one canonical order, so whether A duplicates B never depends on
+    which of them arrived first (the conflicts of a non-duplicate verdict may name the texts in
+    either order). Oldest entries go first once `size` is reached.
+    """
+
+    def __init__(self, config: DecisionConfig, size: int = 100_000) -> None:
+        self.config = config
+        self.size = size
+        self._items: dict[tuple[str, str], Verdict] = {}
+
+    def decide(self, text_a: str, text_b: str, shingles_a: Callable[[], np.ndarray],
+               shingles_b: Callable[[], np.ndarray]) -> Verdict:
+        if text_b < text_a:
+            text_a, text_b, shingles_a, shingles_b = text_b, text_a, shingles_b, shingles_a
+        key = (text_a, text_b)
+        verdict = self._items.get(key)
+        if verdict is None:
+            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config)
+            if len(self._items) >= self.size:
+                del self._items[next(iter(self._items))]
+            self._items[key] = verdict
+        return verdict
+
+
 def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Verdict:
-    scores = exact_scores(sh_a, sh_b)
+    if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
+        scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))
+    else:
+        scores = exact_scores(sh_a, sh_b)
     if scores.size_a == 0 or scores.size_b == 0:
         return Verdict(False, scores, "an empty text matches nothing")
     needed = min(config.min_shared_shingles, scores.size_a, scores.size_b)

@@ -63,6 +63,7 @@ def database_url(value: str) -> str:
 
 
 _INSERT_SIGNATURE = signatures.insert()
+_INSERT_ARTICLE = articles.insert()
 _SET_CLUSTER = articles.update().where(articles.c.id == sa.bindparam("aid")).values(
     cluster_id=sa.bindparam("cid"))
 _INSERT_CLUSTER = clusters.insert()
@@ -274,11 +275,27 @@ class SqlStore:
 
     # -- ingest hot path: prebuilt statements, light reads, executemany ----------------------
 
-    def insert_article_row(self, article: Article) -> int:
-        row = self._article_row(article)
-        sql = (f"INSERT INTO articles ({', '.join(row)}) VALUES ({self._marks(len(row))}) RETURNING id")
-        article.id = self._raw(sql, list(row.values()))[0][0]
-        return article.id
+    def allocate_article_ids(self, count: int) -> list[int]:
+        """Ids for articles this transaction will insert, so a batch inserts them in one executemany.
+
+        Call once per transaction. SQLite: a write that changes nothing first takes the file's write
+        lock (held to commit), so the ids after the largest stored one stay free for this transaction
+        even with other processes on the file. PostgreSQL: drawn from the column's sequence, safe across
+        processes (an unused id is a gap, nothing more).
+        """
+        if self.is_sqlite:
+            self._raw("UPDATE articles SET id = id WHERE 0", [])
+            start = self._raw("SELECT COALESCE(MAX(id), 0) FROM articles", [])[0][0] + 1
+            return list(range(start, start + count))
+        rows = self._raw("SELECT nextval(pg_get_serial_sequence('articles', 'id')) "
+                         "FROM generate_series(1, ?)", [count])
+        return [r[0] for r in rows]
+
+    def insert_articles(self, rows: Sequence[Article]) -> None:
+        """Insert articles whose ids were allocated with `allocate_article_ids`."""
+        if rows:
+            with self._conn() as conn:
+                conn.execute(_INSERT_ARTICLE, [{"id": a.id, **self._article_row(a)} for a in rows])
 
     def insert_signatures(self, rows: Sequence[Article]) -> None:
         if rows:
