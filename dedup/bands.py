@@ -9,8 +9,18 @@ stays datasketch's (dedup.index).
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 from datasketch.lsh import _optimal_param
+
+
+def _pack(*ids: int) -> bytes:
+    return struct.pack(f"{len(ids)}q", *ids)
+
+
+def _unpack(bucket: bytes) -> memoryview:
+    return memoryview(bucket).cast("q")
 
 
 class BandIndex:
@@ -18,7 +28,7 @@ class BandIndex:
 
     def __init__(self, num_perm: int, threshold: float) -> None:
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
-        self._tables: list[dict[bytes, int | list[int]]] = [{} for _ in range(self.bands)]
+        self._tables: list[dict[int | bytes, int | bytes]] = [{} for _ in range(self.bands)]
         # Signatures and shingle counts in contiguous arrays, so candidates are screened in one
         # vectorized comparison instead of one Python object each.
         self._rows: dict[int, int] = {}
@@ -26,9 +36,12 @@ class BandIndex:
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._sizes = np.zeros(1024, dtype=np.float64)
 
-    def _band_keys(self, values: np.ndarray) -> list[bytes]:
-        """Each band's rows as raw bytes: exact band identity, hashed by the dict (no collisions)."""
-        raw = values[: self.bands * self.rows].astype(np.uint32, copy=False).tobytes()
+    def _band_keys(self, values: np.ndarray) -> list[int] | list[bytes]:
+        """Each band's rows as one exact key (no collisions): an int when they fit in 64 bits, else bytes."""
+        band = values[: self.bands * self.rows].astype(np.uint32, copy=False)
+        if self.rows <= 2:
+            return (band.view(np.uint64) if self.rows == 2 else band).tolist()
+        raw = band.tobytes()
         width = 4 * self.rows
         return [raw[i:i + width] for i in range(0, len(raw), width)]
 
@@ -37,12 +50,14 @@ class BandIndex:
         self._store_row(article_id, values, shingle_count)
         for table, key in zip(self._tables, self._band_keys(values)):
             bucket = table.get(key)
+            # Buckets are ints (most hold one id) or packed int64 bytes, never lists or tuples: a dict holding
+            # only such values is not tracked by the garbage collector, so collections do not walk the index.
             if bucket is None:
-                table[key] = article_id  # most buckets hold one id: a plain int, nothing for the GC to walk
+                table[key] = article_id
             elif isinstance(bucket, int):
-                table[key] = [bucket, article_id]
+                table[key] = _pack(bucket, article_id)
             else:
-                bucket.append(article_id)
+                table[key] = bucket + _pack(article_id)
 
     def _store_row(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
         if self._free:
@@ -72,21 +87,19 @@ class BandIndex:
             bucket = table.get(key)
             if bucket == article_id:
                 del table[key]
-            elif isinstance(bucket, list) and article_id in bucket:
-                bucket.remove(article_id)
-                if len(bucket) == 1:
-                    table[key] = bucket[0]
+            elif isinstance(bucket, bytes):
+                rest = [i for i in _unpack(bucket) if i != article_id]
+                table[key] = rest[0] if len(rest) == 1 else _pack(*rest)
 
     def query(self, values: np.ndarray) -> list[int]:
         found: set[int] = set()
-        for table, key in zip(self._tables, self._band_keys(values)):
-            bucket = table.get(key)
+        for bucket in map(dict.get, self._tables, self._band_keys(values)):
             if bucket is None:
                 continue
-            if isinstance(bucket, int):
+            if bucket.__class__ is int:
                 found.add(bucket)
             else:
-                found.update(bucket)
+                found.update(_unpack(bucket))
         return sorted(found)
 
     def __contains__(self, article_id: int) -> bool:

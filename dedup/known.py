@@ -16,7 +16,7 @@ from .config import SignatureConfig
 from .shingle import shingle_hashes
 
 
-@dataclass
+@dataclass(slots=True)  # no per-instance dict: tens of thousands live in the cache
 class Known:
     id: int
     url: str

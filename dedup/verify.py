@@ -8,6 +8,7 @@ shingle; dedup.twins finds the facts that differ.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,10 +46,23 @@ def exact_scores(a: np.ndarray, b: np.ndarray) -> Scores:
     return Scores(shared / union, shared / min(len(a), len(b)), shared, len(a), len(b))
 
 
+_frozen = False
+
+
 def warm_up() -> None:
-    """Load the dictionaries now, not inside the first request (about a second)."""
+    """Load the dictionaries now, not inside the first request (about a second).
+
+    Then, once per process, move everything start-up created (modules, dictionaries) out of the
+    garbage collector's sight: those objects live as long as the process, and every full
+    collection would otherwise walk all of them again (about 30 ms each, a tenth of ingest time).
+    """
+    global _frozen
     names.warm_up()
     to_simplified("预热")
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
 
 
 class VerdictMemo:

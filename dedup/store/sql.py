@@ -363,6 +363,15 @@ class SqlStore:
             return {}
         return dict(self._raw(f"SELECT id, cluster_id FROM articles WHERE id IN ({self._marks(len(ids))})", ids))
 
+    def clusters_of(self, ids: Sequence[int]) -> dict[int, Cluster | None]:
+        """Each article's cluster row (None: the article has no cluster), in one query."""
+        if not ids:
+            return {}
+        rows = self._raw("SELECT a.id, c.id, c.representative_id, c.size, c.first_seen, c.last_seen "
+                         "FROM articles a LEFT JOIN clusters c ON c.id = a.cluster_id "
+                         f"WHERE a.id IN ({self._marks(len(ids))})", ids)
+        return {row[0]: Cluster(*row[1:]) if row[1] is not None else None for row in rows}
+
     def get_clusters(self, ids: Sequence[int]) -> dict[int, Cluster]:
         if not ids:
             return {}
