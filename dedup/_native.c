@@ -1,4 +1,4 @@
-/* Shingle hashing and affine32 MinHash in one pass over a unit string.
+/* Shingle hashing and affine32 MinHash in one pass over a unit string; candidate screening.
  *
  * Same arithmetic as dedup/shingle.py and dedup/signature.py (numpy), which stay as the
  * fallback and as the reference the tests compare against; this only removes the numpy
@@ -142,7 +142,65 @@ done:
     return result;
 }
 
+typedef struct { double score; Py_ssize_t pos; } Ranked;
+
+static int by_score_then_position(const void *x, const void *y) {
+    const Ranked *a = x, *b = y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* screen(matrix, sizes, rows: list[int], values, n: float, j_min: float, c_min: float) -> list[int]
+ *
+ * Same arithmetic and order as dedup/screen.py's numpy path: for each listed row of the uint32
+ * signature matrix, the estimated Jaccard with `values` and the containment it implies given the
+ * shingle counts; the positions (into `rows`) of those at or above either floor, best score first,
+ * ties in list order. */
+static PyObject *screen(PyObject *self, PyObject *args) {
+    Py_buffer matrix, sizes, values;
+    PyObject *rows, *result = NULL;
+    double n, j_min, c_min;
+    if (!PyArg_ParseTuple(args, "y*y*O!y*ddd", &matrix, &sizes, &PyList_Type, &rows, &values, &n, &j_min, &c_min))
+        return NULL;
+    Py_ssize_t perms = values.len / 4, count = PyList_GET_SIZE(rows), kept = 0;
+    Py_ssize_t stored = perms ? matrix.len / (4 * perms) : 0;
+    Ranked *ranked = PyMem_Malloc(sizeof(Ranked) * (count ? count : 1));
+    if (!ranked) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t row = PyLong_AsSsize_t(PyList_GET_ITEM(rows, k));
+        if (row < 0 || row >= stored || row >= (Py_ssize_t)(sizes.len / 8)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "row outside the signature matrix");
+            goto done;
+        }
+        const uint32_t *sig = (const uint32_t *)matrix.buf + row * perms, *q = values.buf;
+        Py_ssize_t equal = 0;
+        for (Py_ssize_t p = 0; p < perms; p++) equal += sig[p] == q[p];
+        double j = (double)equal / (double)perms, size = ((const double *)sizes.buf)[row];
+        double shared = j * (n + size) / (1.0 + j);
+        double smaller = n < size ? n : size;
+        double c = size > 0 ? shared / (smaller > 1.0 ? smaller : 1.0) : 1.0;
+        if (j >= j_min || c >= c_min) {
+            ranked[kept].score = j > (c < 1.0 ? c : 1.0) ? j : (c < 1.0 ? c : 1.0);
+            ranked[kept++].pos = k;
+        }
+    }
+    qsort(ranked, kept, sizeof(Ranked), by_score_then_position);
+    result = PyList_New(kept);
+    for (Py_ssize_t k = 0; result && k < kept; k++) {
+        PyObject *pos = PyLong_FromSsize_t(ranked[k].pos);
+        if (!pos) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, k, pos);
+    }
+done:
+    PyMem_Free(ranked);
+    PyBuffer_Release(&matrix);
+    PyBuffer_Release(&sizes);
+    PyBuffer_Release(&values);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"screen", screen, METH_VARARGS, "Positions of candidate rows worth verifying, best estimate first."},
     {"shingles", shingles, METH_VARARGS, "Sorted unique uint32 n-gram hashes of a unit string."},
     {"minhash", minhash, METH_VARARGS, "affine32 MinHash values of a uint32 shingle set."},
     {NULL, NULL, 0, NULL},

@@ -14,6 +14,8 @@ import struct
 import numpy as np
 from datasketch.lsh import _optimal_param
 
+from .screen import screen_order
+
 
 def _pack(*ids: int) -> bytes:
     return struct.pack(f"{len(ids)}q", *ids)
@@ -71,12 +73,14 @@ class BandIndex:
         self._sizes[row] = shingle_count
         self._rows[article_id] = row
 
-    def estimates(self, values: np.ndarray, ids: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
-        """For the ids still indexed (a lookup may race a delete): the ids, each one's estimated Jaccard with
-        `values`, and its shingle count (0: unknown)."""
-        present = [(i, row) for i in ids if (row := self._rows.get(i)) is not None]
-        rows = np.fromiter((row for _, row in present), dtype=np.int64, count=len(present))
-        return [i for i, _ in present], (self._signatures[rows] == values).mean(axis=1), self._sizes[rows]
+    def screen(self, values: np.ndarray, ids: list[int], shingle_count: int, j_min: float,
+               c_min: float) -> list[int]:
+        """The ids worth verifying against `values`, best estimate first (see dedup.screen); ids no
+        longer indexed (a lookup may race a delete) are left out."""
+        present = [i for i in ids if i in self._rows]
+        rows = [self._rows[i] for i in present]
+        order = screen_order(self._signatures, self._sizes, rows, values, shingle_count, j_min, c_min)
+        return [present[k] for k in order]
 
     def remove(self, article_id: int) -> None:
         row = self._rows.pop(article_id, None)

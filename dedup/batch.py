@@ -49,10 +49,10 @@ class ClusterBook:
         """Current cluster of each article: as assigned in this batch, else as stored."""
         missing = [i for i in article_ids if i not in self.assigned and i not in self._read]
         if missing:
-            for article_id, cluster in self.store.clusters_of(missing).items():
-                self._read[article_id] = cluster.id if cluster is not None else None
-                if cluster is not None:  # the engine reads these clusters next; this batch may hold newer rows
-                    self.clusters.setdefault(cluster.id, cluster)
+            cluster_ids, clusters = self.store.clusters_of(missing)
+            self._read.update(cluster_ids)
+            for cluster in clusters.values():  # the engine reads these next; this batch may hold newer rows
+                self.clusters.setdefault(cluster.id, cluster)
         return {i: self.assigned[i] if i in self.assigned else self._read.get(i) for i in article_ids}
 
     def invalidate(self) -> None:

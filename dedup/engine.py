@@ -21,6 +21,7 @@ from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
 from .models import Article, ArticleIn, Cluster, IngestResult, Match
 from .normalize import Normalized, normalize_text
+from .screen import screen_order
 from .settings import Settings
 from .shingle import shingle_hashes
 from .signature import minhash_values
@@ -92,10 +93,11 @@ class Engine:
         below both thresholds (a filter and an order, not a verdict)."""
         if not ids:
             return []
+        j_min = self.decision.jaccard - _ESTIMATE_MARGIN
+        c_min = self.decision.containment - _ESTIMATE_MARGIN
+        n = len(prepared.shingles)
         if isinstance(self.index, BandIndex):
-            ids, jaccard, sizes = self.index.estimates(prepared.values, ids)
-            order = self._keep_order(prepared, jaccard, sizes)
-            return self.known.get_many([ids[k] for k in order])
+            return self.known.get_many(self.index.screen(prepared.values, ids, n, j_min, c_min))
         # Shared index: screen on signatures alone (cached, or small rows without text), then load the
         # texts of the survivors only.
         rows = [(k.id, k.version, k.values.tobytes(), k.shingle_count) for k in self.known.cached(ids)]
@@ -105,19 +107,10 @@ class Engine:
         stale = [r[0] for r in rows if r[1] != self.version]
         if not current:
             return self.known.get_many(stale)
-        jaccard = (np.frombuffer(b"".join(r[2] for r in current), dtype=np.uint32)
-                   .reshape(len(current), -1) == prepared.values).mean(axis=1)
+        matrix = np.frombuffer(b"".join(r[2] for r in current), dtype=np.uint32).reshape(len(current), -1)
         sizes = np.array([r[3] for r in current], dtype=np.float64)
-        return self.known.get_many([current[k][0] for k in self._keep_order(prepared, jaccard, sizes)] + stale)
-
-    def _keep_order(self, prepared: Prepared, jaccard: np.ndarray, sizes: np.ndarray) -> list[int]:
-        n = len(prepared.shingles)
-        shared = jaccard * (n + sizes) / (1.0 + jaccard)
-        containment = np.where(sizes > 0, shared / np.maximum(1.0, np.minimum(n, sizes)), 1.0)
-        keep = (jaccard >= self.decision.jaccard - _ESTIMATE_MARGIN) | (
-            containment >= self.decision.containment - _ESTIMATE_MARGIN)
-        score = np.maximum(jaccard, np.minimum(containment, 1.0))
-        return [int(k) for k in np.argsort(-score, kind="stable") if keep[k]]
+        order = screen_order(matrix, sizes, list(range(len(current))), prepared.values, n, j_min, c_min)
+        return self.known.get_many([current[k][0] for k in order] + stale)
 
     def _verified(self, prepared: Prepared, exclude: int | None = None,
                   book: ClusterBook | None = None) -> list[ScoredMatch]:

@@ -47,14 +47,14 @@ def test_removed_ids_are_not_returned_and_rows_are_reused():
     assert 99 in index.query(signatures[1]) and len(index) == 10
 
 
-def test_estimates_are_the_share_of_equal_values():
-    signatures = _signatures(5)
+def test_screen_puts_the_closest_signature_first_and_skips_removed_ids():
+    rng = np.random.default_rng(3)
+    signatures = {i: rng.integers(0, 2**32, size=SIG.num_perm, dtype=np.uint32) for i in (1, 3, 4)}
+    signatures[2] = signatures[1].copy()
+    signatures[2][:64] = 0  # half the values differ: estimated Jaccard 0.5
     index = BandIndex(SIG.num_perm, 0.2)
     for i, values in signatures.items():
-        index.insert(i, values, 10 * i)
+        index.insert(i, values, 100)
     index.remove(4)
-    ids, jaccard, sizes = index.estimates(signatures[1], [1, 2, 3, 4])
-    assert ids == [1, 2, 3]  # 4 was removed meanwhile
-    assert jaccard[0] == 1.0 and list(sizes) == [10.0, 20.0, 30.0]
-    expected = [(signatures[k] == signatures[1]).mean() for k in (1, 2, 3)]
-    assert np.allclose(jaccard, expected)
+    order = index.screen(signatures[1], [3, 2, 1, 4], 100, 0.45, 0.45)
+    assert order == [1, 2]  # 4 was removed meanwhile; 3 shares almost nothing and is not worth verifying

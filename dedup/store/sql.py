@@ -363,14 +363,18 @@ class SqlStore:
             return {}
         return dict(self._raw(f"SELECT id, cluster_id FROM articles WHERE id IN ({self._marks(len(ids))})", ids))
 
-    def clusters_of(self, ids: Sequence[int]) -> dict[int, Cluster | None]:
-        """Each article's cluster row (None: the article has no cluster), in one query."""
+    def clusters_of(self, ids: Sequence[int]) -> tuple[dict[int, int | None], dict[int, Cluster]]:
+        """Each article's cluster id (None: it has none) and those clusters' rows, in one query."""
         if not ids:
-            return {}
+            return {}, {}
         rows = self._raw("SELECT a.id, c.id, c.representative_id, c.size, c.first_seen, c.last_seen "
                          "FROM articles a LEFT JOIN clusters c ON c.id = a.cluster_id "
                          f"WHERE a.id IN ({self._marks(len(ids))})", ids)
-        return {row[0]: Cluster(*row[1:]) if row[1] is not None else None for row in rows}
+        found: dict[int, Cluster] = {}
+        for row in rows:
+            if row[1] is not None and row[1] not in found:
+                found[row[1]] = Cluster(*row[1:])
+        return {row[0]: row[1] for row in rows}, found
 
     def get_clusters(self, ids: Sequence[int]) -> dict[int, Cluster]:
         if not ids:

@@ -1,0 +1,37 @@
+"""Which LSH candidates are worth an exact verification, and in which order.
+
+MinHash estimates only filter and order candidates (a verdict is always exact): those whose
+estimated Jaccard and implied containment both sit far below the decision thresholds are
+dropped, the rest are verified best estimate first. The C accelerator does this in one call;
+the numpy path is the fallback and the reference the tests compare it with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from . import _native
+except ImportError:  # pragma: no cover - built without a compiler
+    _native = None
+
+
+def screen_order(matrix: np.ndarray, sizes: np.ndarray, rows: list[int], values: np.ndarray, n: int,
+                 j_min: float, c_min: float, *, accelerated: bool = True) -> list[int]:
+    """Positions (into `rows`) of the signature-matrix rows to verify against `values`, best first.
+
+    `sizes` holds each row's shingle count (0: unknown, containment then counts as 1); `n` is the
+    query's shingle count. Ties keep the order of `rows`.
+    """
+    if not rows:
+        return []
+    if accelerated and _native is not None:
+        return _native.screen(matrix, sizes, rows, values, float(n), j_min, c_min)
+    picked = np.asarray(rows, dtype=np.int64)
+    jaccard = (matrix[picked] == values).mean(axis=1)
+    size = sizes[picked]
+    shared = jaccard * (n + size) / (1.0 + jaccard)
+    containment = np.where(size > 0, shared / np.maximum(1.0, np.minimum(n, size)), 1.0)
+    keep = (jaccard >= j_min) | (containment >= c_min)
+    score = np.maximum(jaccard, np.minimum(containment, 1.0))
+    return [int(k) for k in np.argsort(-score, kind="stable") if keep[k]]
