@@ -1,4 +1,5 @@
-/* Shingle hashing and affine32 MinHash in one pass over a unit string; candidate screening.
+/* Shingle hashing and affine32 MinHash in one pass over a unit string; candidate screening;
+ * punctuation removal.
  *
  * Same arithmetic as dedup/shingle.py and dedup/signature.py (numpy), which stay as the
  * fallback and as the reference the tests compare against; this only removes the numpy
@@ -142,6 +143,45 @@ done:
     return result;
 }
 
+/* Letters that keep a space between words: what dedup/normalize.py calls alphabetic (its regex). */
+static inline int alphabetic(Py_UCS4 c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= 0xC0 && c <= 0x24F) ||
+           (c >= 0x370 && c <= 0x52F) || (c >= 0xFF21 && c <= 0xFF3A) || (c >= 0xFF41 && c <= 0xFF5A);
+}
+
+static inline int spaced_letter(Py_UCS4 c) { return c < 0x2E80 && Py_UNICODE_ISALPHA(c); }
+
+/* drop_punctuation(text: str) -> str
+ *
+ * Same result as dedup/normalize.py's regex path: the runs of alphanumeric characters (what `[^\W_]+`
+ * matches), joined with one space where two letters of an alphabetic script meet, when the text has
+ * any such letter at all; otherwise joined with nothing. */
+static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int spaced = 0;
+    for (Py_ssize_t i = 0; i < len && !spaced; i++) spaced = alphabetic(PyUnicode_READ(kind, data, i));
+    Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (len ? len : 1));
+    if (!out) return PyErr_NoMemory();
+    Py_ssize_t n = 0;
+    Py_UCS4 last = 0;  /* last character of the previous run */
+    int in_run = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!Py_UNICODE_ISALNUM(c)) { in_run = 0; continue; }
+        if (!in_run && n > 0 && spaced && spaced_letter(last) && spaced_letter(c)) out[n++] = ' ';
+        out[n++] = c;
+        last = c;
+        in_run = 1;
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
+    PyMem_Free(out);
+    return result;
+}
+
 typedef struct { double score; Py_ssize_t pos; } Ranked;
 
 static int by_score_then_position(const void *x, const void *y) {
@@ -200,6 +240,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"screen", screen, METH_VARARGS, "Positions of candidate rows worth verifying, best estimate first."},
     {"shingles", shingles, METH_VARARGS, "Sorted unique uint32 n-gram hashes of a unit string."},
     {"minhash", minhash, METH_VARARGS, "affine32 MinHash values of a uint32 shingle set."},

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizationConfig
-from dedup.normalize import normalize_text
+from dedup.normalize import drop_punctuation, normalize_text
 
 CONFIG = NormalizationConfig()
 
@@ -84,3 +84,12 @@ def test_a_traditional_conversion_normalizes_like_the_original(text, config):
 @given(st.text(max_size=300))
 def test_any_unicode_input_normalizes_without_error(text):
     assert isinstance(norm(text), str)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.text(),  # any code point: letters of every script, digits, marks, symbols, emoji
+    st.text(alphabet=st.sampled_from(list("ab Zé_-.,!?  \u3000建設的一(GDP)（扩大）١٢ไทย Ωω ＡＢ１２ ⑴ \ufffd\n\t")), max_size=60),
+))
+def test_accelerated_and_regex_punctuation_removal_agree(text):
+    assert drop_punctuation(text) == drop_punctuation(text, accelerated=False)

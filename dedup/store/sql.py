@@ -62,8 +62,6 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser()}"
 
 
-_INSERT_SIGNATURE = signatures.insert()
-_INSERT_ARTICLE = articles.insert()
 _SET_CLUSTER = articles.update().where(articles.c.id == sa.bindparam("aid")).values(
     cluster_id=sa.bindparam("cid"))
 _INSERT_CLUSTER = clusters.insert()
@@ -293,16 +291,13 @@ class SqlStore:
 
     def insert_articles(self, rows: Sequence[Article]) -> None:
         """Insert articles whose ids were allocated with `allocate_article_ids`."""
-        if rows:
-            with self._conn() as conn:
-                conn.execute(_INSERT_ARTICLE, [{"id": a.id, **self._article_row(a)} for a in rows])
+        names = ["id", *(c.name for c in _ARTICLE_COLUMNS)]
+        self._raw_many(f"INSERT INTO articles ({', '.join(names)}) VALUES ({self._marks(len(names))})",
+                       [tuple(getattr(a, name) for name in names) for a in rows])
 
     def insert_signatures(self, rows: Sequence[Article]) -> None:
-        if rows:
-            with self._conn() as conn:
-                conn.execute(_INSERT_SIGNATURE, [
-                    {"article_id": a.id, "version": a.sig_version, "hashvalues": a.hashvalues,
-                     "shingle_count": a.shingle_count} for a in rows])
+        self._raw_many("INSERT INTO signatures (article_id, version, hashvalues, shingle_count) VALUES (?, ?, ?, ?)",
+                       [(a.id, a.sig_version, a.hashvalues, a.shingle_count) for a in rows])
 
     def set_clusters(self, pairs: Sequence[tuple[int, int]]) -> None:
         if pairs:
@@ -325,6 +320,17 @@ class SqlStore:
             try:
                 cursor.execute(sql.replace("?", self._ph), tuple(params))
                 return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+    def _raw_many(self, sql: str, rows: Sequence[tuple]) -> None:
+        """A plain DB-API executemany: batch writes without SQLAlchemy's per-row parameter handling."""
+        if not rows:
+            return
+        with self._conn() as conn:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.executemany(sql.replace("?", self._ph), rows)
             finally:
                 cursor.close()
 
