@@ -78,3 +78,63 @@ def test_data_and_index_survive_a_restart(settings):
     second = Engine(settings)
     assert [m.url for m in second.query_text(STORY + "（记者 张三）")] == ["https://a.example/1"]
     second.close()
+
+
+def test_the_verdict_does_not_depend_on_arrival_order(settings, tmp_path):
+    """Two engines see a repost and its original in opposite orders and reach the same verdict."""
+    repost = "（来源：人民网）" + STORY[:70] + "图为会议现场。"
+    results = []
+    for name, order in (("ab", (STORY, repost)), ("ba", (repost, STORY))):
+        eng = Engine(settings.model_copy(update={"database_url": str(tmp_path / f"{name}.db")}))
+        first = eng.ingest(ArticleIn(url="https://a.example/1", text=order[0]))
+        second = eng.ingest(ArticleIn(url="https://b.example/1", text=order[1]))
+        results.append((second.is_duplicate, second.cluster_id == first.cluster_id,
+                        [(m.jaccard, m.containment) for m in second.matches]))
+        eng.close()
+    assert results[0] == results[1] and results[0][0] is True
+
+
+def test_exact_copies_all_join_one_cluster_and_report_each_other(engine):
+    copies = engine.ingest_many([ArticleIn(url=f"https://copy{i}.example/1", text=STORY) for i in range(6)])
+    assert {r.cluster_id for r in copies} == {copies[0].id}
+    last = copies[-1]
+    assert last.is_duplicate and last.duplicate_of_id == copies[0].id
+    assert sorted(m.id for m in last.matches) == [r.id for r in copies[:-1]]
+    assert all(m.jaccard == 1.0 and m.containment == 1.0 for m in last.matches)
+    cluster, members = engine.get_cluster(copies[0].id)
+    assert cluster.size == 6 and len(members) == 6
+
+
+def _ingest_in_own_process(database: str, prefix: str, count: int, barrier, results) -> None:
+    from dedup.settings import Settings
+
+    eng = Engine(Settings(database_url=database, redis_url=None))
+    barrier.wait(timeout=60)  # both engines loaded: now write at the same time
+    ids = []
+    for start in range(0, count, 5):
+        batch = [ArticleIn(url=f"https://{prefix}.example/{i}", text=f"{prefix}第{i}篇报道。" + OTHER[i % 40:])
+                 for i in range(start, start + 5)]
+        ids += [r.id for r in eng.ingest_many(batch)]
+    eng.close()
+    results.put(ids)
+
+
+def test_two_processes_writing_one_sqlite_file_never_share_an_article_id(settings):
+    """Ids are reserved under the file's write lock, so concurrent writers cannot hand out the same one."""
+    import multiprocessing
+
+    Engine(settings).close()  # create the schema once
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_ingest_in_own_process, args=(settings.database_url, name, 400, barrier, results))
+             for name in ("left", "right")]
+    for proc in procs:
+        proc.start()
+    for proc in procs:  # the id lists are small: they fit the queue's pipe, so the writers can exit first
+        proc.join(timeout=120)
+    assert [proc.exitcode for proc in procs] == [0, 0], "a writer failed (see its traceback above)"
+    ids = [results.get(timeout=10) for _ in procs]
+    check = Engine(settings, rebuild=False)
+    assert len(set(ids[0]) | set(ids[1])) == 800
+    assert check.store.counts()["articles"] == 800
+    check.close()
