@@ -28,8 +28,13 @@ from dedup.settings import Settings  # noqa: E402
 BATCH = 500
 
 
-def load_stream(path: Path, target: int) -> list[dict]:
+def load_stream(path: Path, target: int, quartile: int | None = None) -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if quartile is not None:  # only the rows whose raw length falls in that quarter (1: shortest, 4: longest)
+        ranked = sorted(rows, key=lambda r: len(r.get("text") or r.get("html") or ""))
+        size = len(ranked) // 4
+        chosen = {id(r) for r in ranked[(quartile - 1) * size:quartile * size if quartile < 4 else None]}
+        rows = [r for r in rows if id(r) in chosen]  # dataset order kept: reposts still follow originals
     stream = []
     round_no = 0
     while len(stream) < target:
@@ -79,12 +84,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", type=Path, default=ROOT / "eval" / "zh_dev.jsonl")
     parser.add_argument("--articles", type=int, default=50_000)
+    parser.add_argument("--length-quartile", type=int, choices=(1, 2, 3, 4), default=None,
+                        help="Only dev-set articles in this quarter of raw length (how the ratio moves with length)")
     args = parser.parse_args()
-    stream = load_stream(args.dataset, args.articles)
+    stream = load_stream(args.dataset, args.articles, args.length_quartile)
     with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
         ours, plain = run_interleaved(stream, Path(tmp))
     n = len(stream)
-    result = {"articles": n, "ours_per_s": n / ours, "plain_per_s": n / plain, "ratio": plain / ours,
+    mean_chars = sum(len(r.get("text") or r.get("html") or "") for r in stream) / n
+    result = {"articles": n, "mean_raw_chars": round(mean_chars), "ours_per_s": n / ours, "plain_per_s": n / plain,
+              "ratio": plain / ours,
               "ours_s": ours, "plain_s": plain}
     print(json.dumps(result, indent=2))
 
