@@ -138,3 +138,17 @@ def test_two_processes_writing_one_sqlite_file_never_share_an_article_id(setting
     assert len(set(ids[0]) | set(ids[1])) == 800
     assert check.store.counts()["articles"] == 800
     check.close()
+
+
+def test_a_sqlite_file_from_before_the_covering_index_still_ingests(settings):
+    import sqlite3
+
+    first = Engine(settings)
+    original = first.ingest(ArticleIn(url="https://a.example/1", text=STORY))
+    first.close()
+    with sqlite3.connect(settings.database_url) as db:  # as files made by earlier versions are
+        db.execute("DROP INDEX ix_articles_id_cluster")
+    reopened = Engine(settings)
+    repost = reopened.ingest(ArticleIn(url="https://b.example/1", text=STORY + "（来源：人民网）"))
+    assert repost.is_duplicate and repost.cluster_id == original.cluster_id
+    reopened.close()
