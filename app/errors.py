@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, Unavailable
+from dedup.index import IndexLost
 from dedup.runs import RunInProgress
 
 log = logging.getLogger("dedup.http")
@@ -109,8 +110,9 @@ async def _on_redis(request: Request, exc: Exception) -> JSONResponse:
     """
     request.app.state.index_suspect = True
     log.warning("shared index unavailable: %s", type(exc).__name__)
-    return error_response(503, "unavailable", "the shared index (Redis) is unreachable: nothing was stored or "
-                                              "changed; retry later", headers={"Retry-After": "5"})
+    message = str(exc) if isinstance(exc, IndexLost) else (
+        "the shared index (Redis) is unreachable: nothing was stored or changed; retry later")
+    return error_response(503, "unavailable", message, headers={"Retry-After": "5"})
 
 
 async def _on_crash(_request: Request, exc: Exception) -> JSONResponse:

@@ -106,6 +106,9 @@ class BandIndex:
                 found.update(_unpack(bucket))
         return sorted(found)
 
+    def mark_complete(self) -> None:
+        """Nothing to mark: this index lives and dies with the process that filled it."""
+
     def __contains__(self, article_id: int) -> bool:
         return article_id in self._rows
 

@@ -426,6 +426,7 @@ class Engine:
         for key in present - stored:
             self.index.remove(key)
             removed += 1
+        self.index.mark_complete()
         return {"indexed": len(stored), "added": added, "removed": removed}
 
     def close(self) -> None:

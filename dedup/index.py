@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import numpy as np
 from datasketch import MinHashLSH
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from .bands import BandIndex
@@ -31,8 +32,19 @@ def _redis_config(url: str, prefix: str) -> dict:
     return {"type": "redis", "basename": prefix.encode(), "redis": params}
 
 
+class IndexLost(RedisError):
+    """The shared index no longer holds what it was filled with: Redis came back empty (restarted without
+    persistence, or flushed). A Redis error, so callers treat it like an outage: nothing is stored, and the
+    index is rebuilt from the database before it is used again."""
+
+
 class SignatureIndex:
-    """Article ids keyed by LSH bands of their signatures."""
+    """Article ids keyed by LSH bands of their signatures.
+
+    A marker key is written once the index holds every stored signature (`mark_complete`, at the end of a
+    sync) and read in the same round trip as every lookup: when Redis loses its data the marker goes with
+    it, and the lookup raises `IndexLost` instead of answering from an empty index.
+    """
 
     def __init__(self, config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
                  prefix: str = "dedup") -> None:
@@ -41,6 +53,11 @@ class SignatureIndex:
         storage = _redis_config(redis_url, f"{prefix}:{config}:{threshold}") if redis_url else None
         self.lsh = MinHashLSH(threshold=threshold, num_perm=config.num_perm, storage_config=storage,
                               prepickle=bool(storage))
+        self._marker = f"{prefix}:{config}:{threshold}:complete"
+
+    def mark_complete(self) -> None:
+        if self.shared:
+            self.lsh.keys._redis.set(self._marker, 1)
 
     def insert(self, article_id: int, values: np.ndarray) -> None:
         if article_id in self:
@@ -83,7 +100,12 @@ class SignatureIndex:
         pipe = self.lsh.hashtables[0]._redis.pipeline(transaction=False)
         for (start, end), table in zip(self.lsh.hashranges, self.lsh.hashtables):
             pipe.smembers(table.redis_key(self.lsh._H(minhash.hashvalues[start:end])))
-        found: set[bytes] = set().union(*pipe.execute())
+        pipe.exists(self._marker)
+        *buckets, complete = pipe.execute()
+        if not complete:
+            raise IndexLost("the shared index (Redis) lost its contents (restarted empty or flushed); it is rebuilt "
+                            "from the database before the next request: nothing was stored or changed; retry")
+        found: set[bytes] = set().union(*buckets)
         return sorted(pickle.loads(key) for key in found)
 
     def _insert_pipelined(self, article_id: int, values: np.ndarray) -> None:

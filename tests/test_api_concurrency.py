@@ -65,7 +65,7 @@ def test_two_engines_like_two_processes(tmp_path):
 
 
 def _two_engines(backend) -> None:
-    engines = [Engine(backend, rebuild=False) for _ in range(2)]
+    engines = [Engine(backend) for _ in range(2)]
     try:
         same = _together([lambda e=e: e.ingest(ArticleIn(url="https://a.example/1", text=STORY)) for e in engines * 3])
         assert len({r.id for r in same}) == 1

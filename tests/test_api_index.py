@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from dedup.index import SignatureIndex
+from dedup.index import IndexLost, SignatureIndex
 from dedup.settings import Settings
 from dedup.signature import as_lean_minhash
 from tests.api_backends import redis_prefix
@@ -28,7 +29,11 @@ def test_redis_index_pipelined_query_and_bulk_insert_match_datasketch():
         for i, values in list(signatures.items())[20:]:
             index.insert(i, values)
         assert index.ids() == set(signatures) and len(index) == 40
+        index.mark_complete()  # what the engine does once a sync has filled the index
         for values in list(signatures.values()) + [base]:
             expected = sorted(index.lsh.query(as_lean_minhash(values, settings.signature())))
             assert index.query(values) == expected
         assert 1 in index.query(base)
+        index.lsh.keys._redis.delete(index._marker)  # as after a restart without persistence
+        with pytest.raises(IndexLost, match="lost its contents"):
+            index.query(base)

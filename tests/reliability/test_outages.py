@@ -132,6 +132,28 @@ def test_redis_stopped_mid_run(tmp_path):
                other_5xx=sum(status >= 500 and status != 503 for _, status, _ in during))
 
 
+def test_redis_restarted_empty_between_requests_is_noticed_and_healed(tmp_path):
+    """No request meets the outage, so nothing tells the worker; the marker read with every lookup does."""
+    base = service_url("DEDUP_TEST_DATABASE_URL")
+    with pg_schema(base) as db, own_redis(tmp_path) as redis:
+        settings = Settings(database_url=db, redis_url=redis.url, redis_prefix="restart")
+        with uvicorn_process(settings, tmp_path / "server.log") as (client, proc):
+            wait_ready(client, lambda: proc.poll() is None, tmp_path / "server.log")
+            originals = [client.post("/v1/articles", json=article(seed, 0, "e")) for seed in range(5)]
+            assert all(r.status_code == 201 for r in originals)
+            redis.kill()
+            redis.start()  # back at once, empty
+            repost = {"url": "https://r.example/2", "text": article(2, 0, "e")["text"] + "（来源：人民网）"}
+            lost = client.post("/v1/articles", json=repost)
+            assert lost.status_code == 503 and "lost its contents" in lost.json()["error"]["message"], lost.text
+            assert client.get("/v1/articles", params={"url": repost["url"]}).status_code == 404  # nothing stored
+            healed = client.post("/v1/articles", json=repost)
+            assert healed.status_code == 201, healed.text
+            assert healed.json()["cluster_id"] == originals[2].json()["cluster_id"]
+            assert client.post("/v1/admin/check").json() == {"indexed": 6, "added": 0, "removed": 0}
+        assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
+
+
 class LateListener:
     """A TCP port that refuses connections until `open_after()` says so, then forwards to PostgreSQL."""
 
