@@ -1,5 +1,5 @@
 /* Shingle hashing and affine32 MinHash in one pass over a unit string; candidate screening;
- * punctuation removal.
+ * punctuation removal; band lookups.
  *
  * Same arithmetic as dedup/shingle.py and dedup/signature.py (numpy), which stay as the
  * fallback and as the reference the tests compare against; this only removes the numpy
@@ -190,24 +190,36 @@ static int by_score_then_position(const void *x, const void *y) {
     return (a->pos > b->pos) - (a->pos < b->pos);
 }
 
-/* screen(matrix, sizes, rows: list[int], values, n: float, j_min: float, c_min: float) -> list[int]
+static int cmp_int64(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* screen(matrix, sizes, items: list[int], values, n: float, j_min: float, c_min: float, row_of: dict | None)
  *
- * Same arithmetic and order as dedup/screen.py's numpy path: for each listed row of the uint32
- * signature matrix, the estimated Jaccard with `values` and the containment it implies given the
- * shingle counts; the positions (into `rows`) of those at or above either floor, best score first,
- * ties in list order. */
+ * Same arithmetic and order as dedup/screen.py's numpy path: for each item's row of the uint32 signature
+ * matrix (the item itself, or row_of[item] when a dict is given; items missing from it are skipped), the
+ * estimated Jaccard with `values` and the containment it implies given the shingle counts; the positions
+ * (into `items`) of those at or above either floor, best score first, ties in list order. */
 static PyObject *screen(PyObject *self, PyObject *args) {
     Py_buffer matrix, sizes, values;
-    PyObject *rows, *result = NULL;
+    PyObject *items, *row_of = Py_None, *result = NULL;
     double n, j_min, c_min;
-    if (!PyArg_ParseTuple(args, "y*y*O!y*ddd", &matrix, &sizes, &PyList_Type, &rows, &values, &n, &j_min, &c_min))
+    if (!PyArg_ParseTuple(args, "y*y*O!y*ddd|O", &matrix, &sizes, &PyList_Type, &items, &values, &n, &j_min,
+                          &c_min, &row_of))
         return NULL;
-    Py_ssize_t perms = values.len / 4, count = PyList_GET_SIZE(rows), kept = 0;
+    Py_ssize_t perms = values.len / 4, count = PyList_GET_SIZE(items), kept = 0;
     Py_ssize_t stored = perms ? matrix.len / (4 * perms) : 0;
     Ranked *ranked = PyMem_Malloc(sizeof(Ranked) * (count ? count : 1));
     if (!ranked) { PyErr_NoMemory(); goto done; }
+    if (row_of != Py_None && !PyDict_Check(row_of)) { PyErr_SetString(PyExc_TypeError, "row_of must be a dict"); goto done; }
     for (Py_ssize_t k = 0; k < count; k++) {
-        Py_ssize_t row = PyLong_AsSsize_t(PyList_GET_ITEM(rows, k));
+        PyObject *item = PyList_GET_ITEM(items, k);
+        if (row_of != Py_None) {
+            item = PyDict_GetItemWithError(row_of, item);
+            if (!item) { if (PyErr_Occurred()) goto done; continue; }
+        }
+        Py_ssize_t row = PyLong_AsSsize_t(item);
         if (row < 0 || row >= stored || row >= (Py_ssize_t)(sizes.len / 8)) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "row outside the signature matrix");
             goto done;
@@ -239,9 +251,60 @@ done:
     return result;
 }
 
+/* band_query(tables: list[dict], keys: list) -> list[int]
+ *
+ * dedup/bands.py's lookup: the sorted unique ids in the buckets of each band's key, where a bucket is an
+ * int (one id) or bytes of packed native int64 ids. */
+static PyObject *band_query(PyObject *self, PyObject *args) {
+    PyObject *tables, *keys;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &tables, &PyList_Type, &keys)) return NULL;
+    Py_ssize_t bands = PyList_GET_SIZE(tables) < PyList_GET_SIZE(keys) ? PyList_GET_SIZE(tables) : PyList_GET_SIZE(keys);
+    Py_ssize_t cap = 64, count = 0;
+    int64_t *ids = PyMem_Malloc(sizeof(int64_t) * cap);
+    if (!ids) return PyErr_NoMemory();
+    for (Py_ssize_t b = 0; b < bands; b++) {
+        PyObject *table = PyList_GET_ITEM(tables, b);
+        if (!PyDict_Check(table)) { PyErr_SetString(PyExc_TypeError, "tables must be dicts"); goto fail; }
+        PyObject *bucket = PyDict_GetItemWithError(table, PyList_GET_ITEM(keys, b));
+        if (!bucket) { if (PyErr_Occurred()) goto fail; continue; }
+        Py_ssize_t add = PyLong_Check(bucket) ? 1 : PyBytes_Check(bucket) ? PyBytes_GET_SIZE(bucket) / 8 : -1;
+        if (add < 0) { PyErr_SetString(PyExc_TypeError, "a bucket must be an int or packed int64 bytes"); goto fail; }
+        if (count + add > cap) {
+            while (count + add > cap) cap *= 2;
+            int64_t *grown = PyMem_Realloc(ids, sizeof(int64_t) * cap);
+            if (!grown) { PyErr_NoMemory(); goto fail; }
+            ids = grown;
+        }
+        if (PyLong_Check(bucket)) {
+            ids[count] = PyLong_AsLongLong(bucket);
+            if (ids[count] == -1 && PyErr_Occurred()) goto fail;
+            count++;
+        } else {
+            memcpy(ids + count, PyBytes_AS_STRING(bucket), sizeof(int64_t) * add);
+            count += add;
+        }
+    }
+    qsort(ids, count, sizeof(int64_t), cmp_int64);
+    Py_ssize_t unique = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (unique == 0 || ids[i] != ids[unique - 1]) ids[unique++] = ids[i];
+    PyObject *result = PyList_New(unique);
+    for (Py_ssize_t i = 0; result && i < unique; i++) {
+        PyObject *id = PyLong_FromLongLong(ids[i]);
+        if (!id) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, i, id);
+    }
+    PyMem_Free(ids);
+    return result;
+fail:
+    PyMem_Free(ids);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"screen", screen, METH_VARARGS, "Positions of candidate rows worth verifying, best estimate first."},
+    {"band_query", band_query, METH_VARARGS, "Sorted unique ids in the buckets of each band's key."},
     {"shingles", shingles, METH_VARARGS, "Sorted unique uint32 n-gram hashes of a unit string."},
     {"minhash", minhash, METH_VARARGS, "affine32 MinHash values of a uint32 shingle set."},
     {NULL, NULL, 0, NULL},

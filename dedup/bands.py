@@ -16,6 +16,11 @@ from datasketch.lsh import _optimal_param
 
 from .screen import screen_order
 
+try:
+    from . import _native
+except ImportError:  # pragma: no cover - built without a compiler
+    _native = None
+
 
 def _pack(*ids: int) -> bytes:
     return struct.pack(f"{len(ids)}q", *ids)
@@ -77,10 +82,9 @@ class BandIndex:
                c_min: float) -> list[int]:
         """The ids worth verifying against `values`, best estimate first (see dedup.screen); ids no
         longer indexed (a lookup may race a delete) are left out."""
-        present = [i for i in ids if i in self._rows]
-        rows = [self._rows[i] for i in present]
-        order = screen_order(self._signatures, self._sizes, rows, values, shingle_count, j_min, c_min)
-        return [present[k] for k in order]
+        order = screen_order(self._signatures, self._sizes, ids, values, shingle_count, j_min, c_min,
+                             row_of=self._rows)
+        return [ids[k] for k in order]
 
     def remove(self, article_id: int) -> None:
         row = self._rows.pop(article_id, None)
@@ -95,7 +99,10 @@ class BandIndex:
                 rest = [i for i in _unpack(bucket) if i != article_id]
                 table[key] = rest[0] if len(rest) == 1 else _pack(*rest)
 
-    def query(self, values: np.ndarray) -> list[int]:
+    def query(self, values: np.ndarray, *, accelerated: bool = True) -> list[int]:
+        """Sorted ids sharing at least one band with `values` (one C call when the accelerator is built)."""
+        if accelerated and _native is not None:
+            return _native.band_query(self._tables, self._band_keys(values))
         found: set[int] = set()
         for bucket in map(dict.get, self._tables, self._band_keys(values)):
             if bucket is None:

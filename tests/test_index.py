@@ -32,8 +32,15 @@ def test_band_index_returns_the_same_candidates_as_datasketch():
     for i, values in signatures.items():
         ours.insert(i, values, 100)
         theirs.insert(i, as_lean_minhash(values, SIG))
+    for i in range(1, 61, 7):  # copies fill buckets with several ids; removals empty some again
+        ours.insert(1000 + i, signatures[i], 100)
+        theirs.insert(1000 + i, as_lean_minhash(signatures[i], SIG))
+    for i in (2, 9, 1008):
+        ours.remove(i)
+        theirs.remove(i)
     for values in signatures.values():
-        assert ours.query(values) == sorted(theirs.query(as_lean_minhash(values, SIG)))
+        expected = sorted(theirs.query(as_lean_minhash(values, SIG)))
+        assert ours.query(values) == expected == ours.query(values, accelerated=False)
 
 
 def test_removed_ids_are_not_returned_and_rows_are_reused():

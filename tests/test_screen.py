@@ -20,6 +20,12 @@ def test_accelerated_and_numpy_screens_agree(seed, count, n, j_min, c_min):
     fast = screen_order(matrix, sizes, rows, query, n, j_min, c_min)
     slow = screen_order(matrix, sizes, rows, query, n, j_min, c_min, accelerated=False)
     assert fast == slow
+    # By id through a mapping that lacks some of them (ids removed while a lookup ran).
+    row_of = {1000 + r: r for r in range(50) if r % 3}
+    ids = [1000 + r for r in rows]
+    fast = screen_order(matrix, sizes, ids, query, n, j_min, c_min, row_of=row_of)
+    slow = screen_order(matrix, sizes, ids, query, n, j_min, c_min, row_of=row_of, accelerated=False)
+    assert fast == slow and all(ids[k] in row_of for k in fast)
 
 
 def test_an_identical_signature_is_kept_and_ranked_first():
