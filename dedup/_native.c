@@ -301,7 +301,46 @@ fail:
     return NULL;
 }
 
+/* band_insert(tables: list[dict], keys: list, id: int) -> None
+ *
+ * dedup/bands.py's insert: the id goes into each band's bucket, kept as an int while it is alone and
+ * as bytes of packed native int64 ids once shared (neither is tracked by the garbage collector). */
+static PyObject *band_insert(PyObject *self, PyObject *args) {
+    PyObject *tables, *keys, *id;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &tables, &PyList_Type, &keys, &PyLong_Type, &id)) return NULL;
+    int64_t value = PyLong_AsLongLong(id);
+    if (value == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t bands = PyList_GET_SIZE(tables) < PyList_GET_SIZE(keys) ? PyList_GET_SIZE(tables) : PyList_GET_SIZE(keys);
+    for (Py_ssize_t b = 0; b < bands; b++) {
+        PyObject *table = PyList_GET_ITEM(tables, b), *key = PyList_GET_ITEM(keys, b), *grown;
+        if (!PyDict_Check(table)) { PyErr_SetString(PyExc_TypeError, "tables must be dicts"); return NULL; }
+        PyObject *bucket = PyDict_GetItemWithError(table, key);
+        if (!bucket) {
+            if (PyErr_Occurred() || PyDict_SetItem(table, key, id) < 0) return NULL;
+            continue;
+        }
+        Py_ssize_t size = PyLong_Check(bucket) ? 8 : PyBytes_Check(bucket) ? PyBytes_GET_SIZE(bucket) : -1;
+        if (size < 0) { PyErr_SetString(PyExc_TypeError, "a bucket must be an int or packed int64 bytes"); return NULL; }
+        grown = PyBytes_FromStringAndSize(NULL, size + 8);
+        if (!grown) return NULL;
+        char *out = PyBytes_AS_STRING(grown);
+        if (PyLong_Check(bucket)) {
+            int64_t first = PyLong_AsLongLong(bucket);
+            if (first == -1 && PyErr_Occurred()) { Py_DECREF(grown); return NULL; }
+            memcpy(out, &first, 8);
+        } else {
+            memcpy(out, PyBytes_AS_STRING(bucket), size);
+        }
+        memcpy(out + size, &value, 8);
+        int failed = PyDict_SetItem(table, key, grown) < 0;
+        Py_DECREF(grown);
+        if (failed) return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"screen", screen, METH_VARARGS, "Positions of candidate rows worth verifying, best estimate first."},
     {"band_query", band_query, METH_VARARGS, "Sorted unique ids in the buckets of each band's key."},

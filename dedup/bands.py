@@ -52,9 +52,12 @@ class BandIndex:
         width = 4 * self.rows
         return [raw[i:i + width] for i in range(0, len(raw), width)]
 
-    def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0) -> None:
+    def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0, *, accelerated: bool = True) -> None:
         self.remove(article_id)
         self._store_row(article_id, values, shingle_count)
+        if accelerated and _native is not None:
+            _native.band_insert(self._tables, self._band_keys(values), article_id)
+            return
         for table, key in zip(self._tables, self._band_keys(values)):
             bucket = table.get(key)
             # Buckets are ints (most hold one id) or packed int64 bytes, never lists or tuples: a dict holding

@@ -33,7 +33,7 @@ def test_band_index_returns_the_same_candidates_as_datasketch():
         ours.insert(i, values, 100)
         theirs.insert(i, as_lean_minhash(values, SIG))
     for i in range(1, 61, 7):  # copies fill buckets with several ids; removals empty some again
-        ours.insert(1000 + i, signatures[i], 100)
+        ours.insert(1000 + i, signatures[i], 100, accelerated=i % 2 == 0)  # both insert paths, one layout
         theirs.insert(1000 + i, as_lean_minhash(signatures[i], SIG))
     for i in (2, 9, 1008):
         ours.remove(i)
