@@ -14,6 +14,7 @@ from .alignment import interior_edits
 from .names import names_differ
 
 _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
+_DIGITS = frozenset("0123456789")
 # Interior passages this long are more than a typo.
 _PASSAGE = 3
 
@@ -38,6 +39,53 @@ def _rewrite(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> Confl
     return None
 
 
+def _digits_around(text: str, start: int, end: int) -> str:
+    """The run of ASCII digits that the edit text[start:end] (all digits, or empty) lies in or touches."""
+    if any(ch not in _DIGITS for ch in text[start:end]):
+        return ""
+    while start > 0 and text[start - 1] in _DIGITS:
+        start -= 1
+    while end < len(text) and text[end] in _DIGITS:
+        end += 1
+    return text[start:end]
+
+
+def _within(short: str, long: str) -> bool:
+    """Whether `short` is `long` with characters left out."""
+    rest = iter(long)
+    return all(ch in rest for ch in short)
+
+
+def _changed_number(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> Conflict | None:
+    """A number whose digits changed though the alignment kept some of them: 29 -> 32 aligns on the `2` and
+    shows only an inserted `3` and a deleted `9`, one-sided edits the substitution rule never sees.
+
+    A digit only dropped or only added (2024 -> 204) is a typo's shape, not a different fact, and stays allowed.
+    """
+    number_a, number_b = _digits_around(a, i1, i2), _digits_around(b, j1, j2)
+    if number_a and number_b and not _within(number_a, number_b) and not _within(number_b, number_a):
+        return Conflict(number_a, number_b, "number")
+    return None
+
+
+def _across_one_character(ops: list[tuple[str, int, int, int, int]]) -> list[tuple[str, int, int, int, int]]:
+    """Edits separated by a single aligned character, taken as one substitution.
+
+    An alignment keeps any character two different words or numbers happen to share: 俄罗斯 -> 斯洛伐克
+    aligns on the 斯 and shows a deletion before it and an insertion after it, one-sided edits that
+    look like cuts. One shared character is no evidence that the words around it are the same.
+    """
+    joined: list[list] = []
+    for op in ops:
+        last = joined[-1] if joined else None
+        if last is not None and op[1] - last[2] == op[3] - last[4] <= 1:
+            last[2], last[4] = op[2], op[4]
+            last[0] = "replace" if last[2] > last[1] and last[4] > last[3] else last[0]
+        else:
+            joined.append(list(op))
+    return [tuple(op) for op in joined]  # type: ignore[misc]
+
+
 def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
     """Rewritten passages, or substituted numbers, dates, times or names, between two normalized texts."""
     ops = interior_edits(a, b)
@@ -45,8 +93,13 @@ def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
     rewrite = _rewrite(ops, a, b)
     if rewrite:
         found.append(rewrite)
-    for op, i1, i2, j1, j2 in ops:
-        if op != "replace" or len(found) >= limit:
+    for op, i1, i2, j1, j2 in _across_one_character(ops):
+        if len(found) >= limit:
+            break
+        if op != "replace":
+            changed = _changed_number(a, i1, i2, b, j1, j2)
+            if changed:
+                found.append(changed)
             continue
         seg_a, seg_b = a[i1:i2], b[j1:j2]
         if _NUMERAL.search(seg_a) and _NUMERAL.search(seg_b):

@@ -51,3 +51,22 @@ def test_repost_with_caption_footer_and_typo_is_duplicate():
 def test_rewritten_story_sharing_a_template_is_not_duplicate():
     rewrite = BODY.replace("回顾过去一年的工作", "总结五年来的重大成就和宝贵经验")
     assert not verdict(BODY, rewrite).is_duplicate
+
+
+LONG = ("新华社北京3月29日电：匈牙利总理欧尔班29日在布达佩斯表示，欧盟应当直接与俄罗斯开展谈判，推动早日实现停火。"
+        "他说，冲突已经持续了很长时间，给欧洲经济带来了沉重负担，能源价格上涨，通胀压力加大，企业经营困难。"
+        "欧尔班强调，匈牙利将继续主张通过对话解决分歧，并呼吁各方保持克制，为和平进程创造条件。")
+
+
+@pytest.mark.parametrize("old, new", [
+    ("29日在布达佩斯", "32日在布达佩斯"),  # the alignment keeps the shared 2 and sees one-sided edits around it
+    ("直接与俄罗斯开展", "直接与斯洛伐克开展"),  # and here the shared 斯
+])
+def test_a_fact_changed_around_a_shared_character_is_still_a_changed_fact(old, new):
+    result = verdict(LONG, LONG.replace(old, new, 1))
+    assert result.scores.jaccard > 0.85
+    assert not result.is_duplicate and "template twin" in result.reason
+
+
+def test_a_digit_dropped_by_a_typo_is_not_a_different_fact():
+    assert verdict(LONG, LONG.replace("3月29日电", "3月9日电", 1).replace("29日在", "2日在", 1)).is_duplicate
