@@ -92,6 +92,14 @@ def names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
         tags = _word_tags()
         if tags.get(a[i1], "") in _ABBREVIATION_TAGS and tags.get(b[j1], "") in _ABBREVIATION_TAGS:
             return True
-    if not (_is_fact_over(a, i1, i2) and _is_fact_over(b, j1, j2)):
-        return False
-    return _segmented_as_facts(a, i1, i2) and _segmented_as_facts(b, j1, j2)
+    fact_a, fact_b = _is_fact_over(a, i1, i2), _is_fact_over(b, j1, j2)
+    if fact_a and fact_b:
+        return _segmented_as_facts(a, i1, i2) and _segmented_as_facts(b, j1, j2)
+    # A whole word replaced by another: one side a name the dictionary knows, the other a word it does not
+    # know at all (a name like 米锋 for 王建国). Both spans must be two characters or more (a typo changes
+    # one), and a known common word on the other side (来时 for 四点) reads as a typo, not as a name.
+    if fact_a != fact_b and i2 - i1 >= 2 and j2 - j1 >= 2:
+        unknown = b[j1:j2] if fact_a else a[i1:i2]
+        if unknown not in _word_tags():
+            return _segmented_as_facts(a, i1, i2) if fact_a else _segmented_as_facts(b, j1, j2)
+    return False

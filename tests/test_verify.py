@@ -70,3 +70,14 @@ def test_a_fact_changed_around_a_shared_character_is_still_a_changed_fact(old, n
 
 def test_a_digit_dropped_by_a_typo_is_not_a_different_fact():
     assert verdict(LONG, LONG.replace("3月29日电", "3月9日电", 1).replace("29日在", "2日在", 1)).is_duplicate
+
+
+def test_a_name_the_dictionary_does_not_know_replaced_by_one_it_does_is_a_changed_fact():
+    story = LONG.replace("他说，", "外交部发言人米锋说，", 1)  # 米锋: not in jieba's dictionary; 王建国 is
+    result = verdict(story, story.replace("米锋", "王建国", 1))
+    assert not result.is_duplicate and "王建国" in result.reason
+
+
+def test_a_typo_that_turns_a_time_into_a_common_word_is_still_a_repost():
+    story = LONG.replace("29日在布达佩斯表示", "29日凌晨四点半在布达佩斯表示", 1)
+    assert verdict(story, story.replace("四点半", "来时半", 1)).is_duplicate
