@@ -71,10 +71,10 @@ class VerdictMemo:
     A verdict depends only on the two texts (and the engine's fixed decision config), and a story's
     reposts often normalize to the same text, so the same pair comes back again and again. Keys are
     the texts themselves: equality is exact, and the strings are already held by the known-article
-    cache. Each pair is decided in one canonical order, so whether A duplicates B never depends on
-    which of them arrived first (the conflicts of a non-duplicate verdict may name the texts in
-    either order). Oldest entries go first once `size` is reached: at 20,000 pairs the memo holds at most a
-    few tens of MB, the texts mostly shared with the known-article cache.
+    cache. A pair is stored once, under its texts in sorted order (verdicts do not depend on the order;
+    the conflicts of a non-duplicate verdict may name the texts either way round). Oldest entries go
+    first once `size` is reached: at 20,000 pairs the memo holds at most a few tens of MB, the texts
+    mostly shared with the known-article cache.
     """
 
     def __init__(self, config: DecisionConfig, size: int = 20_000) -> None:
@@ -96,6 +96,14 @@ class VerdictMemo:
         return verdict
 
 
+def _conflicts(text_a: str, text_b: str) -> tuple[Conflict, ...]:
+    """Differing facts, looked for in one fixed order of the two texts (an alignment can tie-break either
+    way), so that which article is `a` never changes the verdict; reported in the caller's order."""
+    if text_a <= text_b:
+        return fact_conflicts(text_a, text_b, limit=3)
+    return tuple(Conflict(c.b, c.a, c.kind) for c in fact_conflicts(text_b, text_a, limit=3))
+
+
 def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Verdict:
     if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
         scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))
@@ -112,7 +120,7 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"jaccard {scores.jaccard:.2f} < {config.jaccard} and "
             f"containment {scores.containment:.2f} < {config.containment}",
         )
-    conflicts = () if text_a == text_b else fact_conflicts(text_a, text_b, limit=3)
+    conflicts = () if text_a == text_b else _conflicts(text_a, text_b)
     if conflicts:
         shown = "; ".join(f"{c.a} / {c.b}" for c in conflicts[:3])
         return Verdict(False, scores, f"template twin: differing facts ({shown})", conflicts)

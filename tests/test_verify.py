@@ -81,3 +81,15 @@ def test_a_name_the_dictionary_does_not_know_replaced_by_one_it_does_is_a_change
 def test_a_typo_that_turns_a_time_into_a_common_word_is_still_a_repost():
     story = LONG.replace("29日在布达佩斯表示", "29日凌晨四点半在布达佩斯表示", 1)
     assert verdict(story, story.replace("四点半", "来时半", 1)).is_duplicate
+
+
+@pytest.mark.parametrize("a, b", [
+    (BODY, BODY.replace("二次会议", "三次会议")),
+    (LONG, LONG.replace("直接与俄罗斯开展", "直接与斯洛伐克开展")),
+    (LONG, LONG[:120]),
+    (LONG, LONG.replace("29日在", "2日在", 1)),
+])
+def test_the_verdict_is_the_same_whichever_text_comes_first(a, b):
+    forward, backward = verdict(a, b), verdict(b, a)
+    assert forward.is_duplicate == backward.is_duplicate
+    assert [(c.a, c.b) for c in forward.conflicts] == [(c.b, c.a) for c in backward.conflicts]
