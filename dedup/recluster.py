@@ -660,17 +660,17 @@ def _execute(engine: Engine, settings: Settings, report: RunReport, since: str |
     report.stats["seconds_snapshot"] = round(time.perf_counter() - t, 3)
     report.articles = len(snapshot.ids)
     scope = _since_scope(snapshot, since, fresh)
+    cache = VerdictCache(engine).load(engine.store) if settings.recluster_reuse_verdicts else None
     if report.engine == "spark":
         from .recluster_spark import spark_verdicts
-        verdicts, texts = spark_verdicts(snapshot, engine, settings, scope, report.stats, fresh_texts)
+        verdicts, texts = spark_verdicts(snapshot, engine, settings, scope, report.stats, fresh_texts, cache)
     else:
-        cache = VerdictCache(engine).load(engine.store) if settings.recluster_reuse_verdicts else None
         verdicts, texts = local_verdicts(snapshot, engine, scope, settings.recluster_workers, report.stats,
                                          fresh_texts, cache)
-        if cache is not None and not report.dry_run:
-            t = time.perf_counter()
-            cache.save(engine.store, prune=since is None)
-            report.stats["seconds_cache_save"] = round(time.perf_counter() - t, 3)
+    if cache is not None and not report.dry_run:
+        t = time.perf_counter()
+        cache.save(engine.store, prune=since is None)
+        report.stats["seconds_cache_save"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     groups, assignment, scope_old = cluster_and_name(snapshot, engine, verdicts, texts, scope)
     report.stats["seconds_components"] = round(time.perf_counter() - t, 3)

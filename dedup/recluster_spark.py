@@ -29,6 +29,7 @@ from .engine import Engine
 from .recluster import (
     BUCKET_CAP,
     Snapshot,
+    VerdictCache,
     Verdicts,
     band_keys,
     band_layout,
@@ -122,20 +123,39 @@ def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig)
 
 # -- the driver side -------------------------------------------------------------------------
 def spark_verdicts(snapshot: Snapshot, engine: Engine, settings: Settings, scope: np.ndarray | None,
-                   stats: dict, fresh_texts: dict[int, str]) -> tuple[Verdicts, dict[int, str]]:
-    """Candidate pairs and verdicts computed on Spark; the same verdicts the local engine computes."""
+                   stats: dict, fresh_texts: dict[int, str],
+                   cache: VerdictCache | None = None) -> tuple[Verdicts, dict[int, str]]:
+    """Candidate pairs and verdicts computed on Spark; the same verdicts the local engine computes.
+
+    With a cache, pairs whose verdict an earlier run (local or Spark) made under the same key are not
+    verified again, and the new verdicts are remembered for the next run."""
     with tempfile.TemporaryDirectory(prefix="dedup-spark-", dir=settings.spark_export_dir) as tmp:
         t = time.perf_counter()
         spark = spark_session(settings.spark_master)
         stats["seconds_spark_start"] = round(time.perf_counter() - t, 3)
         try:
-            return _run(spark, snapshot, engine, scope, stats, fresh_texts, Path(tmp))
+            return _run(spark, snapshot, engine, scope, stats, fresh_texts, Path(tmp), cache)
         finally:
             spark.stop()
 
 
+def _reusable(kept: Any, snapshot: Snapshot, cache: VerdictCache | None,
+              stats: dict) -> tuple[Verdicts, np.ndarray, np.ndarray]:
+    """The promising pairs (collected: the local engine holds them in memory too) split into verdicts to
+    reuse, and the pairs to verify with their cache keys."""
+    pairs = np.array(kept.rdd.map(lambda r: (r.a, r.b)).collect(), dtype=np.int64).reshape(-1, 2)
+    if cache is None:
+        return {}, pairs, np.empty(0, dtype="S32")
+    t = time.perf_counter()
+    keys = cache.pair_keys(pairs, snapshot.content_hash)
+    reused, todo = cache.split(pairs, keys)
+    stats["pairs_reused"] = len(reused)
+    stats["seconds_cache"] = round(time.perf_counter() - t, 3)
+    return reused, pairs[todo], keys[todo]
+
+
 def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | None, stats: dict,
-         fresh_texts: dict[int, str], folder: Path) -> tuple[Verdicts, dict[int, str]]:
+         fresh_texts: dict[int, str], folder: Path, cache: VerdictCache | None) -> tuple[Verdicts, dict[int, str]]:
     from pyspark.sql import functions as F
 
     bands, per_band = band_layout(engine.sig_config, engine.decision.lsh_threshold)
@@ -154,19 +174,25 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
     left = sigs.select(F.col("id").alias("a"), F.col("sig").alias("sig_a"), F.col("n").alias("n_a"))
     right = sigs.select(F.col("id").alias("b"), F.col("sig").alias("sig_b"), F.col("n").alias("n_b"))
     kept = pairs.join(left, "a").join(right, "b").rdd.mapPartitions(
-        lambda rows: _keep_promising(rows, decision)).toDF(["a", "b"]).cache()
-    ends = sorted(set(kept.select("a").distinct().rdd.map(lambda r: r.a).collect())
-                  | set(kept.select("b").distinct().rdd.map(lambda r: r.b).collect()))
+        lambda rows: _keep_promising(rows, decision)).toDF(["a", "b"])
+    reused, todo, keys = _reusable(kept, snapshot, cache, stats)
     stats["seconds_banding"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    texts = load_texts(engine, ends, fresh_texts)
-    stored = spark.read.parquet(str(export_texts(texts, folder)))
+    texts = load_texts(engine, np.unique(todo).tolist(), fresh_texts)
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    rows = (kept.join(stored.select(F.col("id").alias("a"), F.col("text").alias("text_a")), "a")
-            .join(stored.select(F.col("id").alias("b"), F.col("text").alias("text_b")), "b"))
-    found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision)).collect()
-    stats["pairs_verified"] = len(found)
+    verdicts: Verdicts = {}
+    if len(todo):  # else every verdict is reused: nothing to export or verify
+        stored = spark.read.parquet(str(export_texts(texts, folder)))
+        todo_df = spark.createDataFrame(todo.tolist(), "a long, b long").repartition(parallelism)
+        rows = (todo_df.join(stored.select(F.col("id").alias("a"), F.col("text").alias("text_a")), "a")
+                .join(stored.select(F.col("id").alias("b"), F.col("text").alias("text_b")), "b"))
+        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision)).collect()
+        verdicts = {(int(a), int(b)): score for a, b, score in found}
+    stats["pairs_verified"] = len(verdicts)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)
+    if cache is not None:
+        cache.remember(verdicts, {(int(a), int(b)): k for (a, b), k in zip(todo.tolist(), keys)})
+    verdicts.update(reused)
     texts.update(fresh_texts)
-    return {(int(a), int(b)): score for a, b, score in found}, texts
+    return verdicts, texts
