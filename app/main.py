@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                   description="Near-duplicate detection and story clustering for news reposts.")
     app.state.settings = settings
     app.state.engine = engine
-    app.state.metrics = Metrics(lambda: app.state.engine)
+    app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
     for module in (articles, duplicates, clusters, explain, recluster, ops):
         app.include_router(module.router)

@@ -1,11 +1,14 @@
 """Prometheus metrics: request counts and latencies by route, plus store and index sizes read at scrape time.
 
-Each app gets its own registry (tests build many apps in one process). With several workers every process
-reports its own request counters; the size gauges are the same shared numbers from each.
+Each app gets its own registry (tests build many apps in one process). With several worker processes
+(`metrics_dir` set, and prometheus_client's PROMETHEUS_MULTIPROC_DIR naming the same folder before it is
+imported, as `dedup serve --workers N` arranges), every process writes its request counters to that folder
+and a scrape of any worker sums them all; the size gauges are read from the shared store at scrape time.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -16,8 +19,10 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from dedup.engine import Engine
@@ -25,6 +30,7 @@ from dedup.engine import Engine
 from .limits import ASGIApp, Message, Receive, Scope, Send
 
 disable_created_metrics()
+log = logging.getLogger("dedup.http")
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -45,13 +51,20 @@ class SizeCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("dedup_http_requests", "HTTP requests", ["method", "route", "status"],
-                                registry=self.registry)
+    def __init__(self, engine: Callable[[], Engine | None], shared_dir: str | None = None) -> None:
+        self.shared_dir = shared_dir if shared_dir and values.ValueClass is not values.MutexValue else None
+        if shared_dir and self.shared_dir is None:
+            log.warning("metrics_dir is set but PROMETHEUS_MULTIPROC_DIR was not when prometheus_client loaded: "
+                        "/metrics reports this worker's requests only")
+        # Shared: the counters live in the folder's files, not in a registry of this process.
+        own = None if self.shared_dir else CollectorRegistry()
+        self.requests = Counter("dedup_http_requests", "HTTP requests", ["method", "route", "status"], registry=own)
         self.latency = Histogram("dedup_http_request_seconds", "HTTP request latency", ["method", "route"],
-                                 buckets=_BUCKETS, registry=self.registry)
+                                 buckets=_BUCKETS, registry=own)
+        self.registry = own or CollectorRegistry()
         self.registry.register(SizeCollector(engine))
+        if self.shared_dir:
+            MultiProcessCollector(self.registry, path=self.shared_dir)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -298,8 +298,23 @@ def serve(
 
     if db:
         os.environ["DEDUP_DATABASE_URL"] = db  # the edge passes it on to the worker processes
-    _settings(db)
+    settings = _settings(db)
+    if workers > 1:
+        _share_metrics(settings)
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Several workers: one folder for their metrics, emptied of an earlier run's counts, named in the environment
+    the workers inherit (prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it loads)."""
+    import os
+    import tempfile
+
+    folder = Path(settings.metrics_dir or tempfile.mkdtemp(prefix="dedup-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["DEDUP_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 # -- nightly re-clustering ----------------------------------------------------------------------
 @app.command()

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[2]", description="Spark master URL for `recluster --engine spark`")
     spark_export_dir: str | None = Field(None, description="Where the Spark engine writes its Parquet export "
                                          "(storage every executor can read); a temporary folder when unset")
+    metrics_dir: str | None = Field(None, description="Folder the worker processes share for /metrics (Prometheus "
+                                    "multiprocess mode); `dedup serve --workers N` sets one up")
     startup_wait: float = Field(60.0, ge=0, description="Seconds the server retries an unreachable database or "
                                                         "Redis at start-up before it exits (status 3)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,3 +78,33 @@ def test_two_workers_share_one_index(services, tmp_path):
             assert len({r.json()["id"] for r in results}) == 1
             clusters = b.get("/v1/clusters", params={"min_size": 2}).json()["clusters"]
             assert len(clusters) == 1 and clusters[0]["size"] == 3
+
+
+def _healthz_count(metrics_text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics_text.splitlines()
+               if line.startswith("dedup_http_requests_total{") and 'route="/healthz"' in line)
+
+
+def test_metrics_of_two_worker_processes_add_up(services, tmp_path):
+    """`dedup serve --workers 2`: whichever worker answers /metrics counts the requests both served."""
+    port, log, shared = _free_port(), tmp_path / "serve.log", tmp_path / "metrics"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEDUP_", "PROMETHEUS_"))}
+    env.update(DEDUP_DATABASE_URL=services.database_url, DEDUP_REDIS_URL=services.redis_url,
+               DEDUP_REDIS_PREFIX=services.redis_prefix, DEDUP_METRICS_DIR=str(shared))
+    dedup = Path(sys.executable).parent / "dedup"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(dedup), "serve", "--port", str(port), "--workers", "2"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, timeout=30) as client:
+                wait_ready(client, proc, log)
+            for _ in range(40):  # a new connection each time, so both workers get some
+                assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+            scrapes = [httpx.get(f"{base}/metrics", timeout=30).text for _ in range(10)]
+            assert {_healthz_count(text) for text in scrapes} == {40.0}
+            writers = {path.stem.rsplit("_", 1)[1] for path in shared.glob("counter_*.db")}
+            assert len(writers) == 2, f"both workers should have served requests: {writers}"
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            stop(proc)
