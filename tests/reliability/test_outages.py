@@ -83,75 +83,76 @@ def _unavailable(response: httpx.Response) -> None:
     assert error["code"] == "unavailable" and "Redis" in error["message"], error
 
 
-def test_redis_stopped_mid_run(tmp_path):
-    base = service_url("DEDUP_TEST_DATABASE_URL")
-    with pg_schema(base) as db, own_redis(tmp_path) as redis:
-        settings = Settings(database_url=db, redis_url=redis.url, redis_prefix="outage")
+@contextmanager
+def served_with_own_redis(tmp_path: Path, prefix: str) -> Iterator[tuple[httpx.Client, OwnRedis, str]]:
+    """A real server on PostgreSQL (a private schema) and this test's own Redis; its log must hold no traceback."""
+    with pg_schema(service_url("DEDUP_TEST_DATABASE_URL")) as db, own_redis(tmp_path) as redis:
+        settings = Settings(database_url=db, redis_url=redis.url, redis_prefix=prefix)
         with uvicorn_process(settings, tmp_path / "server.log") as (client, proc):
             wait_ready(client, lambda: proc.poll() is None, tmp_path / "server.log")
-            before = [article(seed, 0, "o") for seed in range(20)]
-            acked = [client.post("/v1/articles", json=a) for a in before]
-            assert all(r.status_code == 201 for r in acked)
-
-            during: list[tuple[dict, int, dict]] = []
-            stop = threading.Event()
-            sender = threading.Thread(target=_post_until, args=(client, stop, during))
-            sender.start()
-            time.sleep(0.5)
-            redis.kill()  # mid-stream: one ingest is in flight, the next ones meet the outage
-            time.sleep(1.5)
-            stop.set()
-            sender.join(timeout=120)
-            statuses = {status for _, status, _ in during}
-            assert statuses == {201, 503}, [(i["url"], s) for i, s, _ in during]
-            assert all("Redis" in body["error"]["message"] for _, status, body in during if status == 503)
-
-            stored_before = stored_count(db)
-            _unavailable(client.post("/v1/articles", json=article(99, 0, "x")))
-            _unavailable(client.post("/v1/articles:batch", json={"articles": [article(98, 0, "x")]}))
-            _unavailable(client.post("/v1/duplicates/search", json={"text": before[0]["text"]}))
-            assert client.get("/readyz").status_code == 503
-            assert stored_count(db) == stored_before, "a refused ingest left rows behind"
-            assert client.get("/v1/articles", params={"url": "https://x99.example/0"}).status_code == 404
-            assert client.get(f"/v1/articles/{acked[0].json()['id']}").status_code == 200  # reads still work
-
-            redis.start()  # back, and empty: the next request heals the index from the database
-            repost = client.post("/v1/articles", json={"url": "https://r.example/1", "text": before[3]["text"] + "（来源：人民网）"})
-            assert repost.status_code == 201, repost.text
-            assert repost.json()["cluster_id"] == acked[3].json()["cluster_id"]
-            assert client.get("/readyz").status_code == 200
-
-            confirmed = [a.json() for a in acked] + [body for _, status, body in during if status == 201]
-            for body in confirmed:
-                got = client.get("/v1/articles", params={"url": body["url"]})
-                assert got.status_code == 200 and got.json()["id"] == body["id"]
-            assert client.post("/v1/admin/check").json()["added"] == 0
+            yield client, redis, db
         assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
-        record("outage_redis", acknowledged=len(confirmed), found=len(confirmed),
-               refused_503=sum(status == 503 for _, status, _ in during) + 3,
-               other_5xx=sum(status >= 500 and status != 503 for _, status, _ in during))
+
+
+def test_redis_stopped_mid_run(tmp_path):
+    with served_with_own_redis(tmp_path, "outage") as (client, redis, db):
+        before = [article(seed, 0, "o") for seed in range(20)]
+        acked = [client.post("/v1/articles", json=a) for a in before]
+        assert all(r.status_code == 201 for r in acked)
+
+        during: list[tuple[dict, int, dict]] = []
+        stop = threading.Event()
+        sender = threading.Thread(target=_post_until, args=(client, stop, during))
+        sender.start()
+        time.sleep(0.5)
+        redis.kill()  # mid-stream: one ingest is in flight, the next ones meet the outage
+        time.sleep(1.5)
+        stop.set()
+        sender.join(timeout=120)
+        statuses = {status for _, status, _ in during}
+        assert statuses == {201, 503}, [(i["url"], s) for i, s, _ in during]
+        assert all("Redis" in body["error"]["message"] for _, status, body in during if status == 503)
+
+        stored_before = stored_count(db)
+        _unavailable(client.post("/v1/articles", json=article(99, 0, "x")))
+        _unavailable(client.post("/v1/articles:batch", json={"articles": [article(98, 0, "x")]}))
+        _unavailable(client.post("/v1/duplicates/search", json={"text": before[0]["text"]}))
+        assert client.get("/readyz").status_code == 503
+        assert stored_count(db) == stored_before, "a refused ingest left rows behind"
+        assert client.get("/v1/articles", params={"url": "https://x99.example/0"}).status_code == 404
+        assert client.get(f"/v1/articles/{acked[0].json()['id']}").status_code == 200  # reads still work
+
+        redis.start()  # back, and empty: the next request heals the index from the database
+        repost = client.post("/v1/articles", json={"url": "https://r.example/1", "text": before[3]["text"] + "（来源：人民网）"})
+        assert repost.status_code == 201, repost.text
+        assert repost.json()["cluster_id"] == acked[3].json()["cluster_id"]
+        assert client.get("/readyz").status_code == 200
+
+        confirmed = [a.json() for a in acked] + [body for _, status, body in during if status == 201]
+        for body in confirmed:
+            got = client.get("/v1/articles", params={"url": body["url"]})
+            assert got.status_code == 200 and got.json()["id"] == body["id"]
+        assert client.post("/v1/admin/check").json()["added"] == 0
+    record("outage_redis", acknowledged=len(confirmed), found=len(confirmed),
+           refused_503=sum(status == 503 for _, status, _ in during) + 3,
+           other_5xx=sum(status >= 500 and status != 503 for _, status, _ in during))
 
 
 def test_redis_restarted_empty_between_requests_is_noticed_and_healed(tmp_path):
     """No request meets the outage, so nothing tells the worker; the marker read with every lookup does."""
-    base = service_url("DEDUP_TEST_DATABASE_URL")
-    with pg_schema(base) as db, own_redis(tmp_path) as redis:
-        settings = Settings(database_url=db, redis_url=redis.url, redis_prefix="restart")
-        with uvicorn_process(settings, tmp_path / "server.log") as (client, proc):
-            wait_ready(client, lambda: proc.poll() is None, tmp_path / "server.log")
-            originals = [client.post("/v1/articles", json=article(seed, 0, "e")) for seed in range(5)]
-            assert all(r.status_code == 201 for r in originals)
-            redis.kill()
-            redis.start()  # back at once, empty
-            repost = {"url": "https://r.example/2", "text": article(2, 0, "e")["text"] + "（来源：人民网）"}
-            lost = client.post("/v1/articles", json=repost)
-            assert lost.status_code == 503 and "lost its contents" in lost.json()["error"]["message"], lost.text
-            assert client.get("/v1/articles", params={"url": repost["url"]}).status_code == 404  # nothing stored
-            healed = client.post("/v1/articles", json=repost)
-            assert healed.status_code == 201, healed.text
-            assert healed.json()["cluster_id"] == originals[2].json()["cluster_id"]
-            assert client.post("/v1/admin/check").json() == {"indexed": 6, "added": 0, "removed": 0}
-        assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
+    with served_with_own_redis(tmp_path, "restart") as (client, redis, _db):
+        originals = [client.post("/v1/articles", json=article(seed, 0, "e")) for seed in range(5)]
+        assert all(r.status_code == 201 for r in originals)
+        redis.kill()
+        redis.start()  # back at once, empty
+        repost = {"url": "https://r.example/2", "text": article(2, 0, "e")["text"] + "（来源：人民网）"}
+        lost = client.post("/v1/articles", json=repost)
+        assert lost.status_code == 503 and "lost its contents" in lost.json()["error"]["message"], lost.text
+        assert client.get("/v1/articles", params={"url": repost["url"]}).status_code == 404  # nothing stored
+        healed = client.post("/v1/articles", json=repost)
+        assert healed.status_code == 201, healed.text
+        assert healed.json()["cluster_id"] == originals[2].json()["cluster_id"]
+        assert client.post("/v1/admin/check").json() == {"indexed": 6, "added": 0, "removed": 0}
 
 
 class LateListener:
