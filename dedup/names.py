@@ -81,12 +81,13 @@ def _segmented_as_facts(text: str, start: int, end: int) -> bool:
     return bool(words) and all(len(w) >= 2 for w, _ in words) and any(t.startswith(_FACT_TAGS) for _, t in words)
 
 
-def names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
+def names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int, *, known_on_both_sides: bool = False) -> bool:
     """The words over the substitution are names, places, organisations or times on both sides.
 
     A typo garbles a word into characters or a common word, so it does not yield fact words on both
     sides. A single substituted abbreviation (法/俄 in 法文版/俄文版) counts too. Dictionary lookups
     screen first; jieba's segmentation, a hundred times dearer, confirms what they let through.
+    `known_on_both_sides` turns off the one case that accepts a word the dictionary lacks.
     """
     if i2 - i1 == 1 and j2 - j1 == 1:
         tags = _word_tags()
@@ -98,7 +99,7 @@ def names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
     # A whole word replaced by another: one side a name the dictionary knows, the other a word it does not
     # know at all (a name like 米锋 for 王建国). Both spans must be two characters or more (a typo changes
     # one), and a known common word on the other side (来时 for 四点) reads as a typo, not as a name.
-    if fact_a != fact_b and i2 - i1 >= 2 and j2 - j1 >= 2:
+    if fact_a != fact_b and not known_on_both_sides and i2 - i1 >= 2 and j2 - j1 >= 2:
         unknown = b[j1:j2] if fact_a else a[i1:i2]
         if unknown not in _word_tags():
             return _segmented_as_facts(a, i1, i2) if fact_a else _segmented_as_facts(b, j1, j2)

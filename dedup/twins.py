@@ -68,22 +68,37 @@ def _changed_number(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> Confl
     return None
 
 
-def _across_one_character(ops: list[tuple[str, int, int, int, int]]) -> list[tuple[str, int, int, int, int]]:
+@dataclass
+class _Edit:
+    op: str
+    i1: int
+    i2: int
+    j1: int
+    j2: int
+    own_a: str  # the characters this edit changes in a (without a shared character it spans)
+    own_b: str
+    joined: bool = False
+
+
+def _across_one_character(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> list[_Edit]:
     """Edits separated by a single aligned character, taken as one substitution.
 
     An alignment keeps any character two different words or numbers happen to share: 俄罗斯 -> 斯洛伐克
     aligns on the 斯 and shows a deletion before it and an insertion after it, one-sided edits that
-    look like cuts. One shared character is no evidence that the words around it are the same.
+    look like cuts. One shared character is no evidence that the words around it are the same. Two
+    typos can take the same shape, so a joined edit must be a fact on both sides without the shared
+    character (see `fact_conflicts`).
     """
-    joined: list[list] = []
-    for op in ops:
-        last = joined[-1] if joined else None
-        if last is not None and op[1] - last[2] == op[3] - last[4] <= 1:
-            last[2], last[4] = op[2], op[4]
-            last[0] = "replace" if last[2] > last[1] and last[4] > last[3] else last[0]
+    edits: list[_Edit] = []
+    for op, i1, i2, j1, j2 in ops:
+        last = edits[-1] if edits else None
+        if last is not None and i1 - last.i2 == j1 - last.j2 <= 1:
+            last.i2, last.j2, last.joined = i2, j2, True
+            last.own_a, last.own_b = last.own_a + a[i1:i2], last.own_b + b[j1:j2]
+            last.op = "replace" if last.own_a and last.own_b else last.op
         else:
-            joined.append(list(op))
-    return [tuple(op) for op in joined]  # type: ignore[misc]
+            edits.append(_Edit(op, i1, i2, j1, j2, a[i1:i2], b[j1:j2]))
+    return edits
 
 
 def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
@@ -93,17 +108,17 @@ def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
     rewrite = _rewrite(ops, a, b)
     if rewrite:
         found.append(rewrite)
-    for op, i1, i2, j1, j2 in _across_one_character(ops):
+    for edit in _across_one_character(ops, a, b):
         if len(found) >= limit:
             break
-        if op != "replace":
-            changed = _changed_number(a, i1, i2, b, j1, j2)
+        if edit.op != "replace":
+            changed = _changed_number(a, edit.i1, edit.i2, b, edit.j1, edit.j2)
             if changed:
                 found.append(changed)
             continue
-        seg_a, seg_b = a[i1:i2], b[j1:j2]
-        if _NUMERAL.search(seg_a) and _NUMERAL.search(seg_b):
+        seg_a, seg_b = a[edit.i1:edit.i2], b[edit.j1:edit.j2]
+        if _NUMERAL.search(edit.own_a) and _NUMERAL.search(edit.own_b):
             found.append(Conflict(seg_a, seg_b, "number"))
-        elif names_differ(a, i1, i2, b, j1, j2):
+        elif names_differ(a, edit.i1, edit.i2, b, edit.j1, edit.j2, known_on_both_sides=edit.joined):
             found.append(Conflict(seg_a, seg_b, "name"))
     return tuple(found)

@@ -93,3 +93,8 @@ def test_the_verdict_is_the_same_whichever_text_comes_first(a, b):
     forward, backward = verdict(a, b), verdict(b, a)
     assert forward.is_duplicate == backward.is_duplicate
     assert [(c.a, c.b) for c in forward.conflicts] == [(c.b, c.a) for c in backward.conflicts]
+
+
+def test_two_typos_around_one_shared_digit_are_still_a_repost():
+    # 班 dropped before the 2 of 29 and 王 typed after it: the shape of 29 -> 32, but nothing changed on both sides
+    assert verdict(LONG, LONG.replace("欧尔班29日在", "欧尔2王9日在", 1)).is_duplicate
