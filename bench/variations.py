@@ -1,11 +1,12 @@
 """Changes the dev set does not contain: reposts made with other kinds of noise must still be found, and
 twins made by changing one fact must not be.
 
-Stores the dev set's originals (plain text, over 300 characters), then asks the engine (`query_text`, nothing
-stored) about variants of each: twelve repost-like kinds (ad lines, editor notes, statements, emoji bullets,
-an English wrapper, a repeated title, full-width digits, Markdown images, an HTML page, zero-width spaces,
-corner quotes, hard line breaks) and two twin-like kinds (a number raised by 3; a place, person or
-organisation word past the opening replaced by another of its kind). Reports how often the original is found.
+Stores the dev set's originals (plain text, over 300 characters), then asks the engine (`query_text`,
+nothing stored) about variants of each: fourteen repost-like kinds (1% and 3% typos, ad lines, editor
+notes, statements, emoji bullets, an English wrapper, a repeated title, full-width digits, Markdown images,
+an HTML page, zero-width spaces, corner quotes, hard line breaks) and two twin-like kinds (a number raised
+by 3; a place, person or organisation word past the opening replaced by another of its kind). Reports how
+often the original is found.
 
     .venv/bin/python bench/variations.py [--originals 300]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 import tempfile
@@ -35,9 +37,25 @@ _OTHERS = {"ns": ("斯洛伐克", "新西兰", "广州", "西藏", "巴西"), "n
            "nt": ("外交部", "商务部", "联合国")}
 
 
+def _typos(text: str, rate: float, seed: int) -> str:
+    """Characters dropped, and characters of the text itself typed in, each at rate / 2."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    for ch in text:
+        roll = rng.random()
+        if roll < rate / 2:
+            continue
+        out.append(ch)
+        if roll > 1 - rate / 2:
+            out.append(rng.choice(text))
+    return "".join(out)
+
+
 def reposts(text: str) -> Iterator[tuple[str, str, bool]]:
     """(kind, variant, is_html) a repost site could make of `text`."""
     paras = text.split("\n")
+    yield "typos_1pct", _typos(text, 0.01, len(text)), False
+    yield "typos_3pct", _typos(text, 0.03, len(text) + 1), False
     yield "ad_lines", "\n".join(paras[:1] + ["扫码关注公众号，获取更多资讯"] + paras[1:] +
                                 ["点击“阅读原文”查看更多", "原文链接：https://news.example.com/a/123.html"]), False
     yield "editor_brackets", text + "\n【编辑：张三 审核：李四】", False
