@@ -36,6 +36,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from noise import typos  # noqa: E402
 
 from dedup.config import NormalizationConfig  # noqa: E402
 from dedup.normalize import normalize_text  # noqa: E402
@@ -78,15 +81,7 @@ def sentence_pool() -> list[str]:
 
 
 def _typos(rng: random.Random, text: str, rate: float) -> str:
-    out = []
-    for ch in text:
-        roll = rng.random()
-        if roll < rate / 2:
-            continue
-        out.append(ch)
-        if roll > 1 - rate / 2:
-            out.append(rng.choice(_CJK))
-    return "".join(out)
+    return typos(rng, text, rate, _CJK)
 
 
 def _new_number(rng: random.Random, text: str) -> str | None:

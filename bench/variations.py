@@ -27,6 +27,9 @@ import jieba.posseg as pseg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from noise import typos  # noqa: E402
 
 from dedup.engine import Engine  # noqa: E402
 from dedup.models import ArticleIn  # noqa: E402
@@ -38,17 +41,8 @@ _OTHERS = {"ns": ("斯洛伐克", "新西兰", "广州", "西藏", "巴西"), "n
 
 
 def _typos(text: str, rate: float, seed: int) -> str:
-    """Characters dropped, and characters of the text itself typed in, each at rate / 2."""
-    rng = random.Random(seed)
-    out: list[str] = []
-    for ch in text:
-        roll = rng.random()
-        if roll < rate / 2:
-            continue
-        out.append(ch)
-        if roll > 1 - rate / 2:
-            out.append(rng.choice(text))
-    return "".join(out)
+    """Typos that type in characters of the text itself."""
+    return typos(random.Random(seed), text, rate, text)
 
 
 def reposts(text: str) -> Iterator[tuple[str, str, bool]]:
