@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .limits import ASGIApp, Message, Receive, Scope, Send
+from .limits import ASGIApp, Receive, Scope, Send, StatusRecorder
 
 access = logging.getLogger("dedup.access")
 # A client-supplied id is echoed and logged, so it must be short and harmless (no spaces, quotes, newlines).
@@ -86,19 +86,11 @@ class AccessLog:
         rid = request_id(scope)
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
+        recorder = StatusRecorder(send, ((b"x-request-id", rid.encode()),))
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, recorder)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             access.info("request", extra={"request_id": rid, "method": scope["method"], "route": route,
-                                          "path": scope.get("path", ""), "status": status,
+                                          "path": scope.get("path", ""), "status": recorder.status,
                                           "duration_ms": round((time.perf_counter() - start) * 1000, 2)})

@@ -20,6 +20,24 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
+class StatusRecorder:
+    """A `send` that remembers the response status (500 until a response starts: an error before any
+    response is what the client gets) and can add headers to the response, for middlewares that
+    report on every response after it has gone."""
+
+    def __init__(self, send: Send, extra_headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        self.send = send
+        self.extra_headers = extra_headers
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self.extra_headers:
+                message["headers"] = [*message.get("headers", []), *self.extra_headers]
+        await self.send(message)
+
+
 async def _reply(send: Send, status: int, code: str, message: str) -> None:
     payload = json.dumps(error_body(code, message)).encode()
     await send({"type": "http.response.start", "status": status,

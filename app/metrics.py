@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 
 from dedup.engine import Engine
 
-from .limits import ASGIApp, Message, Receive, Scope, Send
+from .limits import ASGIApp, Receive, Scope, Send, StatusRecorder
 
 disable_created_metrics()
 log = logging.getLogger("dedup.http")
@@ -86,17 +86,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, recorder)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe(scope["method"], template, status, time.perf_counter() - start)
+            self.metrics.observe(scope["method"], template, recorder.status, time.perf_counter() - start)

@@ -20,8 +20,7 @@ class ClusterBook:
         self.rep_keys: dict[int, tuple] = {}
         self.new: set[int] = set()
         self.changed: set[int] = set()
-        self.articles: list[Article] = []  # new articles, inserted at flush with their final cluster id
-        self.signatures: list[Article] = []
+        self.articles: list[Article] = []  # new articles, inserted with their signatures at flush
         self._ids: list[int] = []
         self._unwritten: set[int] = set()
         self.founders: list[tuple[int, int]] = []
@@ -39,7 +38,6 @@ class ClusterBook:
         """Give a new article its id; its row is written at the next flush."""
         article.id = self._ids.pop()
         self.articles.append(article)
-        self.signatures.append(article)
         self._unwritten.add(article.id)
 
     def is_unwritten(self, article_id: int) -> bool:
@@ -96,11 +94,11 @@ class ClusterBook:
 
     def flush(self) -> None:
         self.store.insert_articles(self.articles)
-        self.store.insert_signatures(self.signatures)
+        self.store.insert_signatures(self.articles)
         self.store.set_clusters(self.founders)
         self.store.write_clusters([self.clusters[i] for i in self.new if i in self.clusters],
                                   [self.clusters[i] for i in self.changed if i in self.clusters])
-        self.articles, self.signatures, self.founders = [], [], []
+        self.articles, self.founders = [], []
         self._unwritten.clear()
         self.new, self.changed = set(), set()
         self.clusters.clear()

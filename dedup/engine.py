@@ -125,7 +125,7 @@ class Engine:
                     break
         if found:
             ids = [m.article.id for m in found]
-            current = book.cluster_ids(ids) if book else self.store.cluster_ids(ids)
+            current = book.cluster_ids(ids) if book else self.store.clusters_of(ids)[0]
             for m in found:
                 m.article.cluster_id = current.get(m.article.id)
         found.sort(key=lambda m: (-m.verdict.scores.containment, -m.verdict.scores.jaccard, m.article.id))

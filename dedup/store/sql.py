@@ -371,12 +371,6 @@ class SqlStore:
             f"LEFT JOIN signatures s ON s.article_id = a.id WHERE a.url IN ({self._marks(len(urls))})", urls)
         return {row[1]: dict(zip(("id", "url", "content_hash", "cluster_id", "version"), row)) for row in rows}
 
-    def cluster_ids(self, ids: Sequence[int]) -> dict[int, int | None]:
-        if not ids:
-            return {}
-        return dict(self._raw(f"SELECT id, cluster_id FROM articles{self._by_id_cluster} "
-                              f"WHERE id IN ({self._marks(len(ids))})", ids))
-
     def clusters_of(self, ids: Sequence[int]) -> tuple[dict[int, int | None], dict[int, Cluster]]:
         """Each article's cluster id (None: it has none) and those clusters' rows, in one query."""
         if not ids:
