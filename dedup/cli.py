@@ -16,6 +16,7 @@ from rich.table import Table
 from .engine import Engine
 from .errors import DedupError
 from .evaluate import evaluate
+from .judged import JudgedReport, evaluate_judged
 from .models import IngestResult
 from .settings import Settings
 from .sources import iter_sources
@@ -231,13 +232,28 @@ def explain(url_a: str, url_b: str, db: DbOption = None,
 
 @app.command("eval")
 def eval_command(
-    dataset: Annotated[Path, typer.Argument(help="Labeled JSONL (url, text|html, label, recipe)")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    dataset: Annotated[Path, typer.Argument(
+        help="Labeled JSONL (url, text|html, label, recipe); with --pairs, the corpus the pairs point into")],
+    pairs: Annotated[Path | None, typer.Option(
+        help="Judged pairs JSONL (url_a, url_b, label duplicate/not_duplicate/unclear, stratum, pattern)")] = None,
+    strata: Annotated[Path | None, typer.Option(
+        help="Strata JSON ({stratum: {population, sampled}}) for weighted figures; needs --pairs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for machines")] = False,
 ) -> None:
-    """Ingest a labeled set into a fresh temporary store and print quality figures."""
-    if not dataset.is_file():
-        _fail(f"{dataset} does not exist")
+    """Ingest a labeled set (or a corpus with judged pairs) into a fresh temporary store and print quality figures."""
+    for path in (dataset, pairs, strata):
+        if path is not None and not path.is_file():
+            _fail(f"{path} does not exist")
+    if strata is not None and pairs is None:
+        _fail("--strata weighs judged pairs: give --pairs too")
     try:
+        if pairs is not None:
+            judged = evaluate_judged(dataset, pairs, _settings(None), strata)
+            if as_json:
+                out.print_json(json.dumps(judged.as_dict()))
+            else:
+                _print_judged(judged)
+            return
         report = evaluate(dataset, _settings(None))
     except DedupError as exc:
         _fail(str(exc))
@@ -250,6 +266,26 @@ def eval_command(
     out.print(f"merged pairs of different-event originals: {report.false_merged_originals}", highlight=False)
     for recipe, value in report.recall_by_recipe.items():
         out.print(f"  recall {recipe:16} {value:.3f}", highlight=False)
+    out.print(f"({report.seconds:.1f} s)", highlight=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _print_judged(report: JudgedReport) -> None:
+    labels = ", ".join(f"{k} {v}" for k, v in report.labels.items())
+    out.print(f"articles {report.articles} ({report.rejected} rejected)  pairs {report.pairs}: {labels}",
+              highlight=False)
+    out.print(f"raw: recall {_fmt(report.raw_recall)}  false-merge rate {_fmt(report.raw_false_merge_rate)}  "
+              f"precision {_fmt(report.raw_precision)}  unclear clustered {report.unclear_clustered}", highlight=False)
+    for name, weighted in (("weighted (scan)", report.weighted_scan), ("weighted (all)", report.weighted_all)):
+        if weighted is not None:
+            out.print(f"{name}: recall {_fmt(weighted.recall)}  precision {_fmt(weighted.precision)}",
+                      highlight=False)
+    for pattern, counts in report.recall_by_pattern.items():
+        out.print(f"  recall {pattern:18} {counts['clustered']:>3} / {counts['duplicate']:<3} "
+                  f"{_fmt(counts['recall'])}", highlight=False)
     out.print(f"({report.seconds:.1f} s)", highlight=False)
 
 
