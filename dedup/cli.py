@@ -49,10 +49,11 @@ def _global_options(
                        "containment_threshold": containment, "lsh_threshold": lsh_threshold})
 
 
-def _settings(db: str | None) -> Settings:
+def _settings(db: str | None, **options: object) -> Settings:
+    """Environment, then global options, then the command's own options (None means "not given")."""
     try:
         base = Settings()
-        update = {k: v for k, v in _overrides.items() if v is not None}
+        update = {k: v for k, v in {**_overrides, **options}.items() if v is not None}
         if db:
             update["database_url"] = db
         settings = Settings(**{**base.model_dump(), **update})

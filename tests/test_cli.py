@@ -83,3 +83,9 @@ def test_global_options_override_settings_and_are_validated(tmp_path, seed_files
     assert result.exit_code == 1 and "lsh_threshold" in result.output
     result = invoke("--num-perm", "3", "clusters", "--db", db)
     assert result.exit_code == 1 and "num_perm" in result.output
+
+
+def test_scheduler_takes_its_cron_option_and_refuses_a_bad_one(tmp_path):
+    result = invoke("scheduler", "--db", str(tmp_path / "s.db"), "--cron", "not a cron")
+    assert result.exit_code == 1
+    assert "invalid cron expression 'not a cron'" in result.output
