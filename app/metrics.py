@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from dedup.engine import Engine
 
 from .limits import ASGIApp, Receive, Scope, Send, StatusRecorder
+from .route_match import route_template
 
 disable_created_metrics()
 log = logging.getLogger("dedup.http")
@@ -86,10 +87,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        path, root_path = scope["path"], scope.get("root_path", "")
         recorder = StatusRecorder(send)
         try:
             await self.app(scope, receive, recorder)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope, path, root_path)
             self.metrics.observe(scope["method"], template, recorder.status, time.perf_counter() - start)
