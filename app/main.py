@@ -19,7 +19,7 @@ from dedup.engine import Engine
 from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 
-from . import errors
+from . import errors, openapi
 from .access_log import AccessLog, configure_logging
 from .deps import heal_index
 from .limits import BodyGuard
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
+    openapi.install(app)
     for module in (articles, duplicates, clusters, explain, recluster, ops, docs):
         app.include_router(module.router)
     pages.install(app)
