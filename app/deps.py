@@ -6,7 +6,8 @@ import hmac
 import logging
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 
 from dedup.engine import Engine
@@ -21,6 +22,14 @@ ClusterId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cluster id")]
 IdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Article id")]
 UrlQuery = Annotated[str, Query(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$",
                                 description="The article's URL, exactly as ingested")]
+
+
+# The two ways to present DEDUP_API_KEY, declared so the OpenAPI schema marks the guarded operations (and
+# Swagger UI offers its Authorize button). auto_error=False: a missing key is require_api_key's 401, in our
+# error shape, and only when a key is configured.
+_KEY_HINT = "DEDUP_API_KEY; required on write and admin operations when the server sets one"
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description=_KEY_HINT)
+KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey", description=_KEY_HINT)
 
 
 def get_engine(request: Request) -> Engine:
@@ -38,8 +47,12 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def require_api_key(request: Request) -> None:
-    """Guard write and admin routes when DEDUP_API_KEY is set; constant-time compare, the key is never logged."""
+def require_api_key(request: Request,
+                    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                    _header: Annotated[str | None, Depends(KEY_HEADER)] = None) -> None:
+    """Guard write and admin routes when DEDUP_API_KEY is set; constant-time compare, the key is never logged.
+
+    The two security parameters document the schemes; `_presented_key` reads the key (either header)."""
     expected = request.app.state.settings.api_key
     if not expected:
         return

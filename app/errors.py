@@ -16,6 +16,8 @@ from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, Unavai
 from dedup.index import IndexLost
 from dedup.runs import RunInProgress
 
+from .route_match import allowed_methods
+
 log = logging.getLogger("dedup.http")
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -87,9 +89,12 @@ async def _on_validation(_request: Request, exc: RequestValidationError) -> JSON
     return error_response(422, "validation_error", message, fields=fields)
 
 
-async def _on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _STATUS_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.scope)) or headers.get("Allow", "")
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers or None)
 
 
 async def _on_data(_request: Request, exc: Exception) -> JSONResponse:

@@ -19,12 +19,13 @@ from dedup.engine import Engine
 from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 
-from . import errors
+from . import errors, openapi
 from .access_log import AccessLog, configure_logging
 from .deps import heal_index
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
-from .routes import articles, clusters, duplicates, explain, ops, pages, recluster
+from .routes import articles, clusters, docs, duplicates, explain, ops, pages, recluster
+from .security import SecurityHeaders
 
 log = logging.getLogger("dedup.http")
 # An in-process index of many signatures is millions of long-lived objects; a full collection walking them
@@ -106,18 +107,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 app.state.engine.close()
                 app.state.engine = None
 
+    # docs_url/redoc_url off: routes/docs.py serves both from vendored assets (no CDN, works offline).
     app = FastAPI(title="dedup", version="1", lifespan=lifespan, dependencies=[Depends(heal_index)],
-                  description="Near-duplicate detection and story clustering for news reposts.")
+                  description="Near-duplicate detection and story clustering for news reposts.",
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
-    for module in (articles, duplicates, clusters, explain, recluster, ops):
+    openapi.install(app)
+    for module in (articles, duplicates, clusters, explain, recluster, ops, docs):
         app.include_router(module.router)
     pages.install(app)
     app.add_middleware(BodyGuard, limit_for=lambda path: _body_limit(settings, path))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(AccessLog)  # outermost: logs every response, the body guard's 413s too
+    app.add_middleware(AccessLog)  # logs every response, the body guard's 413s too
+    app.add_middleware(SecurityHeaders)  # outermost: every response gets the headers, the access log's too
     return app
 
 

@@ -20,7 +20,9 @@ from ..shaping import article_out, ingest_out
 router = APIRouter(prefix="/v1", tags=["articles"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-_ERRORS = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+# Only this route's own errors: app/openapi.py adds 400, 401, 413, 422 and 503 where they apply.
+_NOT_FOUND = {404: {"model": ErrorOut, "description": "No stored article has this id or URL"}}
+_UPDATED = {200: {"model": IngestOut, "description": "The URL was stored already: `unchanged` or `updated`"}}
 _STATUS = {"created": 201, "unchanged": 200, "updated": 200}
 
 
@@ -35,7 +37,7 @@ def _check_size(body: ArticleBody, limit: int) -> None:
         raise ApiError(413, "payload_too_large", f"the article text is {size} bytes; the limit is {limit}")
 
 
-@router.post("/articles", status_code=201, response_model=IngestOut, responses=_ERRORS,
+@router.post("/articles", status_code=201, response_model=IngestOut, responses=_UPDATED,
              dependencies=[Depends(require_api_key)])
 def ingest(body: ArticleBody, response: Response, engine: EngineDep, settings: SettingsDep) -> IngestOut:
     """Store one article and say at once whether it duplicates a stored one. Same URL and content: 200, same
@@ -60,7 +62,7 @@ def _batch_item(pos: int, raw: object, limit: int) -> ArticleIn | BatchItemOut:
     return _article_in(body)
 
 
-@router.post("/articles:batch", response_model=BatchOut, responses=_ERRORS,
+@router.post("/articles:batch", response_model=BatchOut,
              dependencies=[Depends(require_api_key)])
 def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep) -> BatchOut:
     """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order."""
@@ -84,18 +86,19 @@ def _batch_outcome(outcome: IngestResult | Exception) -> BatchItemOut:
     return BatchItemOut(index=0, status=_STATUS.get(outcome.status, 200), result=ingest_out(outcome))
 
 
-@router.get("/articles/{article_id}", response_model=ArticleOut, responses=_ERRORS)
+@router.get("/articles/{article_id}", response_model=ArticleOut, responses=_NOT_FOUND)
 def get_article(article_id: ArticleId, engine: EngineDep) -> ArticleOut:
     return article_out(engine.get_article(article_id))
 
 
-@router.get("/articles", response_model=ArticleOut, responses=_ERRORS)
+@router.get("/articles", response_model=ArticleOut, responses=_NOT_FOUND)
 def get_article_by_url(url: UrlQuery, engine: EngineDep) -> ArticleOut:
     """Look an article up by its URL (exact match)."""
     return article_out(engine.get_article_by_url(url))
 
 
-@router.delete("/articles/{article_id}", status_code=204, responses=_ERRORS, dependencies=[Depends(require_api_key)])
+@router.delete("/articles/{article_id}", status_code=204, responses=_NOT_FOUND,
+               dependencies=[Depends(require_api_key)])
 def delete_article(article_id: ArticleId, engine: EngineDep) -> Response:
     """Remove from the store, the index and its cluster; a cluster left empty disappears."""
     engine.delete_article(article_id)

@@ -20,7 +20,7 @@ from ..shaping import article_ref
 
 router = APIRouter(prefix="/v1", tags=["clusters"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
-_ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_NOT_FOUND = {404: {"model": ErrorOut, "description": "No cluster has (or had) this id"}}  # the rest: app/openapi.py
 
 
 def encode_cursor(cluster: Cluster) -> str:
@@ -39,7 +39,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     return last_seen, cid
 
 
-@router.get("/clusters", response_model=ClusterPage, responses=_ERRORS)
+@router.get("/clusters", response_model=ClusterPage)
 def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1, le=2**31 - 1)] = 2,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClusterPage:
@@ -54,7 +54,7 @@ def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1, le=2**
     return ClusterPage(clusters=clusters, next_cursor=encode_cursor(page[-1]) if more and page else None)
 
 
-@router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=_ERRORS)
+@router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=_NOT_FOUND)
 def get_cluster(cluster_id: ClusterId, engine: EngineDep) -> ClusterDetail:
     """Members with exact scores against the representative, and keywords. Ids of merged clusters resolve."""
     cluster, members = engine.get_cluster(cluster_id)

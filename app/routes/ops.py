@@ -11,6 +11,7 @@ from dedup.engine import Engine
 
 from ..deps import get_engine, require_api_key
 from ..errors import error_response
+from ..metrics import CONTENT_TYPE
 
 router = APIRouter()
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -38,10 +39,16 @@ def readyz(engine: EngineDep) -> JSONResponse:
     return error_response(503, "unavailable", f"not ready: {failed}")
 
 
-@router.get("/metrics", tags=["ops"])
-def metrics(request: Request) -> Response:
+class MetricsResponse(Response):
+    media_type = CONTENT_TYPE
+
+
+@router.get("/metrics", tags=["ops"], response_class=MetricsResponse,
+            responses={200: {"description": "Prometheus text exposition format",
+                             "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}})
+def metrics(request: Request) -> MetricsResponse:
     body, content_type = request.app.state.metrics.render()
-    return Response(body, media_type=content_type)
+    return MetricsResponse(body, media_type=content_type)
 
 
 @router.post("/v1/admin/check", tags=["admin"], dependencies=[Depends(require_api_key)])
