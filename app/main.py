@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from dedup.engine import Engine
+from dedup.index import UnsafeIndex
 from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 
@@ -30,6 +31,7 @@ log = logging.getLogger("dedup.http")
 # An in-process index of many signatures is millions of long-lived objects; a full collection walking them
 # costs tens of milliseconds in some unlucky request. Frozen after start-up, the collector skips them.
 _FREEZE_AT = 10_000
+EXIT_REFUSED = 4  # a configuration the server refuses to run with (exit 3: a backend never became reachable)
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -76,6 +78,10 @@ def open_engine_retrying(settings: Settings) -> Engine:
         attempt += 1
         try:
             return open_engine(settings)
+        except UnsafeIndex as exc:  # waiting cannot fix a configuration: say why and stop
+            log.critical("start-up refused: %s", exc)
+            sys.stderr.flush()
+            os._exit(EXIT_REFUSED)
         except (OperationalError, RedisError, OSError) as exc:
             remaining = deadline - time.monotonic()
             what = "Redis" if isinstance(exc, RedisError) else f"the database at {_where(settings)}"

@@ -62,7 +62,8 @@ class Engine:
         self.version = signature_version(self.norm_config, self.sig_config)
         self.store = store or open_store(settings.database_url)
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
-                                         redis_url=settings.redis_url, prefix=settings.redis_prefix)
+                                         redis_url=settings.redis_url, prefix=settings.redis_prefix,
+                                         check_eviction=settings.redis_check_eviction)
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
         self._lock = threading.RLock()
