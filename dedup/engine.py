@@ -60,7 +60,7 @@ class Engine:
         self.sig_config = settings.signature()
         self.decision = settings.decision()
         self.version = signature_version(self.norm_config, self.sig_config)
-        self.store = store or open_store(settings.database_url)
+        self.store = store or open_store(settings.database_url, busy_timeout=settings.db_busy_timeout)
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
                                          redis_url=settings.redis_url, prefix=settings.redis_prefix,
                                          check_eviction=settings.redis_check_eviction)

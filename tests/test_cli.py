@@ -83,3 +83,33 @@ def test_global_options_override_settings_and_are_validated(tmp_path, seed_files
     assert result.exit_code == 1 and "lsh_threshold" in result.output
     result = invoke("--num-perm", "3", "clusters", "--db", db)
     assert result.exit_code == 1 and "num_perm" in result.output
+
+
+def _serve_with(monkeypatch, tmp_path, workers: int, redis_url: str | None):  # type: ignore[no-untyped-def]
+    """`dedup serve --workers N` with uvicorn replaced by a recorder: what would have been started, if anything."""
+    import uvicorn
+
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.setenv("DEDUP_DATABASE_URL", str(tmp_path / "w.db"))  # serve writes it; restored afterwards
+    monkeypatch.setenv("DEDUP_METRICS_DIR", str(tmp_path / "metrics"))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    if redis_url:
+        monkeypatch.setenv("DEDUP_REDIS_URL", redis_url)
+    else:
+        monkeypatch.delenv("DEDUP_REDIS_URL", raising=False)
+    return invoke("serve", "--workers", str(workers), "--db", str(tmp_path / "w.db")), started
+
+
+def test_serve_refuses_several_workers_with_in_process_indexes(monkeypatch, tmp_path):
+    result, started = _serve_with(monkeypatch, tmp_path, 3, None)
+    assert result.exit_code == 2 and started == []
+    message = " ".join(result.output.split())
+    assert "--workers 3 on SQLite with an in-process index" in message and "DEDUP_REDIS_URL" in message
+
+
+def test_serve_starts_one_worker_or_several_sharing_redis(monkeypatch, tmp_path):
+    result, started = _serve_with(monkeypatch, tmp_path, 1, None)
+    assert result.exit_code == 0 and started[0]["workers"] == 1
+    result, started = _serve_with(monkeypatch, tmp_path, 2, "redis://127.0.0.1:6379/0")
+    assert result.exit_code == 0 and started[0]["workers"] == 2
