@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 
 from dedup.engine import Engine
 from dedup.settings import Settings
@@ -31,22 +32,33 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+def _presented_key(headers: Headers) -> str | None:
+    auth = headers.get("authorization")
     if auth and auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
+
+
+def key_accepted(expected: str | None, headers: Headers) -> bool:
+    """No key configured, or the presented one matches: a constant-time compare, the key is never logged."""
+    if not expected:
+        return True
+    presented = _presented_key(headers)
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer ... or X-API-Key)",
+                    headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_api_key(request: Request) -> None:
-    """Guard write and admin routes when DEDUP_API_KEY is set; constant-time compare, the key is never logged."""
-    expected = request.app.state.settings.api_key
-    if not expected:
+    """Guard write and admin routes when DEDUP_API_KEY is set. `KeyGuard` already checked before the body was
+    read (and says so in the request state); this stays as the route's declaration and a second line."""
+    if getattr(request.state, "api_key_checked", False):
         return
-    presented = _presented_key(request)
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer ... or X-API-Key)",
-                       headers={"WWW-Authenticate": "Bearer"})
+    if not key_accepted(request.app.state.settings.api_key, request.headers):
+        raise unauthorized()
 
 
 def heal_index(request: Request) -> None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -22,6 +23,7 @@ from dedup.store.migrate import upgrade
 
 from . import errors
 from .access_log import AccessLog, configure_logging
+from .auth import KeyGuard
 from .deps import heal_index
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
@@ -118,10 +120,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
-    for module in (articles, duplicates, clusters, explain, recluster, ops):
+    modules = (articles, duplicates, clusters, explain, recluster, ops, pages)
+    for module in modules[:-1]:
         app.include_router(module.router)
     pages.install(app)
+    routes = [route for module in modules for route in module.router.routes if isinstance(route, APIRoute)]
     app.add_middleware(BodyGuard, limit_for=lambda path: _body_limit(settings, path))
+    app.add_middleware(KeyGuard, routes=routes, settings=settings)  # outside the body guard: key first
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(AccessLog)  # outermost: logs every response, the body guard's 413s too
     return app
