@@ -6,7 +6,7 @@ import hmac
 import logging
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Header, Path, Query, Request
 from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 
@@ -22,6 +22,25 @@ ClusterId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cluster id")]
 IdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="Article id")]
 UrlQuery = Annotated[str, Query(min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]+$",
                                 description="The article's URL, exactly as ingested")]
+
+
+IfMatch = Annotated[str | None, Header(max_length=2048, description="Revisions (ETags) the stored article must "
+                                     "still have, else 412 and nothing changes; * for any existing article")]
+
+
+def if_match_tags(value: str | None) -> list[str] | None:
+    """The If-Match header as the revisions it accepts, or None when absent. Weak tags (W/"...") never match
+    under If-Match's strong comparison, so they are dropped; a list left empty matches nothing."""
+    if value is None:
+        return None
+    tags = [tag.strip() for tag in value.split(",") if tag.strip()]
+    if not tags:
+        raise ApiError(400, "bad_request", 'If-Match: expected "*" or one or more ETags like "3f2a..."')
+    return [tag if tag == "*" else tag.strip('"') for tag in tags if not tag.startswith("W/")]
+
+
+def etag(revision: str) -> dict[str, str]:
+    return {"ETag": f'"{revision}"'}
 
 
 def get_engine(request: Request) -> Engine:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, Unavailable
+from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, RevisionMismatch, Unavailable
 from dedup.index import IndexLost
 from dedup.runs import RunInProgress
 from dedup.store import is_lock_timeout
@@ -23,8 +23,8 @@ log = logging.getLogger("dedup.http")
 _BUSY_RETRY_AFTER = 2  # seconds: another writer's lock is usually released within a batch's time
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-                 422: "validation_error", 429: "too_many_requests", 503: "unavailable"}
+                 405: "method_not_allowed", 412: "precondition_failed", 413: "payload_too_large",
+                 415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests", 503: "unavailable"}
 
 
 class ApiError(Exception):
@@ -57,6 +57,8 @@ def dedup_status(exc: DedupError) -> int:
         return 503
     if isinstance(exc, RunInProgress):
         return 409
+    if isinstance(exc, RevisionMismatch):
+        return 412
     return 400
 
 
