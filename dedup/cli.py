@@ -16,6 +16,7 @@ from rich.table import Table
 from .engine import Engine
 from .errors import DedupError
 from .evaluate import evaluate
+from .index import UnsafeIndex
 from .models import IngestResult
 from .settings import Settings
 from .sources import iter_sources
@@ -71,6 +72,9 @@ def _fail(message: str, code: int = 1) -> None:
 def _engine(settings: Settings, *, rebuild: bool = True) -> Engine:
     try:
         return Engine(settings, rebuild=rebuild)
+    except UnsafeIndex as exc:
+        _fail(str(exc), 2)
+        raise
     except Exception as exc:  # noqa: BLE001 - an unreachable database must not print a traceback
         _fail(f"cannot open the store at {settings.database_url}: {exc}")
         raise

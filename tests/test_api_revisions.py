@@ -104,3 +104,10 @@ def test_if_match_on_an_article_never_stored_is_412_and_stores_nothing(client):
     r = _put(client, STORY, if_match="*", url="https://new.example/1")
     assert r.status_code == 412 and "no stored article" in r.json()["error"]["message"]
     assert client.get("/v1/articles", params={"url": "https://new.example/1"}).status_code == 404
+
+
+def test_if_match_on_a_batch_is_refused_not_ignored(client):
+    tag = _put(client, STORY).headers["etag"]
+    r = client.post("/v1/articles:batch", json={"articles": [{"url": URL, "text": OTHER}]}, headers={"If-Match": tag})
+    assert r.status_code == 400 and "POST /v1/articles" in r.json()["error"]["message"]
+    assert client.get("/v1/articles", params={"url": URL}).json()["text"] == STORY

@@ -66,8 +66,12 @@ def _batch_item(pos: int, raw: object, limit: int) -> ArticleIn | BatchItemOut:
 
 @router.post("/articles:batch", response_model=BatchOut, responses=_ERRORS,
              dependencies=[Depends(require_api_key)])
-def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep) -> BatchOut:
-    """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order."""
+def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep, if_match: IfMatch = None) -> BatchOut:
+    """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order. If-Match conditions one
+    article, so it is refused here rather than silently ignored."""
+    if if_match is not None:
+        raise ApiError(400, "bad_request", "If-Match applies to one article: send conditional updates to "
+                                           "POST /v1/articles")
     if len(body.articles) > settings.max_batch:
         raise ApiError(422, "validation_error", f"articles: at most {settings.max_batch} items per batch, "
                                                 f"got {len(body.articles)}")

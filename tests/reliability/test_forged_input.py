@@ -87,3 +87,10 @@ def test_out_of_range_page_parameters_are_an_html_400(client, query):
 def test_unicode_digits_and_huge_numbers_in_page_ids_are_an_html_400(client, path):
     r = client.get(path)
     assert r.status_code == 400 and 'id="error-message"' in r.text, r.text[:300]
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+def test_published_at_beyond_the_utc_range_is_a_422(client, when):
+    r = client.post("/v1/articles", json={"url": "https://edge.example/1", "text": STORY, "published_at": when})
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["error"] == {"code": "invalid_article", "message": f"published_at {when!r} is out of range in UTC"}

@@ -66,3 +66,15 @@ def test_an_unreadable_policy_is_refused_unless_the_check_is_turned_off(tmp_path
             _index(server.url)
         index = _index(server.url, check=False)
         assert len(index) == 0
+
+
+def test_cli_commands_refuse_an_evicting_redis_with_a_message(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+
+    with own_redis(tmp_path, *EVICTING) as server:
+        monkeypatch.setenv("DEDUP_REDIS_URL", server.url)
+        result = CliRunner().invoke(app, ["check", "--db", str(tmp_path / "c.db")])
+    assert result.exit_code == 2, result.output
+    assert "Redis evicts keys (maxmemory-policy allkeys-lru)" in " ".join(result.output.split())
