@@ -6,6 +6,7 @@ The LSH threshold sits below the decision thresholds so that excerpts and cut re
 
 from __future__ import annotations
 
+import logging
 import pickle
 from urllib.parse import urlparse
 
@@ -19,6 +20,8 @@ from .bands import BandIndex
 from .config import SignatureConfig
 from .errors import DedupError
 from .signature import as_lean_minhash
+
+log = logging.getLogger("dedup.index")
 
 
 def _redis_config(url: str, prefix: str) -> dict:
@@ -51,8 +54,8 @@ def eviction_policy(client) -> str | None:  # type: ignore[no-untyped-def]
     neither command is allowed. Connection errors propagate: an unreachable Redis is an outage, not a policy."""
     try:
         return client.config_get("maxmemory-policy").get("maxmemory-policy")
-    except ResponseError:  # unknown (renamed) command or no permission
-        pass
+    except ResponseError as exc:  # unknown (renamed) command or no permission
+        log.info("Redis refuses CONFIG GET (%s); reading maxmemory-policy from INFO memory", str(exc)[:200])
     try:
         return client.info("memory").get("maxmemory_policy")
     except ResponseError:
