@@ -191,7 +191,7 @@ class Engine:
         current = revision(article)
         if "*" not in if_match and current not in if_match:
             raise RevisionMismatch(f"article {article.id} changed since it was read: it is at revision {current}, "
-                                   f"not {', '.join(if_match) or 'the one given'}; read it again and re-apply "
+                                   f"not {', '.join(if_match)[:200] or 'the one given'}; read it again and re-apply "
                                    "the change")
 
     def _forget_indexed(self, article_ids: list[int]) -> None:
