@@ -66,6 +66,8 @@ class IngestOut(BaseModel):
     duplicate_of_id: int | None
     status: str = Field(..., description="created | unchanged | updated")
     matches: list[MatchOut]
+    revision: str = Field(..., description="The stored article's revision (also the ETag header): send it as "
+                                           "If-Match to update or delete only what you read")
 
 
 class ErrorBody(BaseModel):
@@ -100,6 +102,7 @@ class ArticleOut(BaseModel):
     content_hash: str
     text: str = Field(..., description="The text as submitted (HTML if html was given)")
     normalized_text: str
+    revision: str = Field(..., description="Changes with every write of the article (also the ETag header)")
 
 
 class DuplicatesOut(BaseModel):

@@ -15,11 +15,11 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import DedupError, EmptyText, NotFound
+from .errors import DedupError, EmptyText, NotFound, RevisionMismatch
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
-from .models import Article, ArticleIn, Cluster, IngestResult, Match
+from .models import Article, ArticleIn, Cluster, IngestResult, Match, revision
 from .normalize import Normalized, normalize_text
 from .screen import screen_order
 from .settings import Settings
@@ -60,9 +60,10 @@ class Engine:
         self.sig_config = settings.signature()
         self.decision = settings.decision()
         self.version = signature_version(self.norm_config, self.sig_config)
-        self.store = store or open_store(settings.database_url)
+        self.store = store or open_store(settings.database_url, busy_timeout=settings.db_busy_timeout)
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
-                                         redis_url=settings.redis_url, prefix=settings.redis_prefix)
+                                         redis_url=settings.redis_url, prefix=settings.redis_prefix,
+                                         check_eviction=settings.redis_check_eviction)
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
         self._lock = threading.RLock()
@@ -140,14 +141,21 @@ class Engine:
                                     lambda: self.known.shingles(b)).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
-    def ingest(self, item: ArticleIn) -> IngestResult:
-        result = self.ingest_many([item])[0]
+    def ingest(self, item: ArticleIn, *, if_match: Sequence[str] | None = None) -> IngestResult:
+        """`if_match`: revisions the stored article of this URL must have ("*": any), else `RevisionMismatch` and
+        nothing is written; checked inside the write transaction, so two writers holding the same revision cannot
+        both succeed (a lost update)."""
+        result = self.ingest_many([item], if_match=if_match)[0]
         if isinstance(result, Exception):
             raise result
         return result
 
-    def ingest_many(self, items: Sequence[ArticleIn]) -> list[IngestResult | Exception]:
-        """Ingest in order in one transaction; a bad item yields its error and does not stop the others."""
+    def ingest_many(self, items: Sequence[ArticleIn], *,
+                    if_match: Sequence[str] | None = None) -> list[IngestResult | Exception]:
+        """Ingest in order in one transaction; a bad item yields its error and does not stop the others.
+        `if_match` (see `ingest`) is for a single item."""
+        if if_match is not None and len(items) != 1:
+            raise ValueError("if_match conditions a single article")
         ready: list[tuple[int, validate.Fields, Prepared]] = []
         results: list[IngestResult | Exception] = [None] * len(items)  # type: ignore[list-item]
         for pos, item in enumerate(items):
@@ -165,12 +173,26 @@ class Engine:
                     heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
                     book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
                     for pos, fields, prepared in ready:
+                        if if_match is not None:
+                            head = heads.get(fields.url)
+                            self._check_revision(self.store.get_article(head["id"]) if head else None, if_match)
                         results[pos] = self._ingest_one(fields, prepared, heads, book)
                     book.flush()
             except BaseException:
                 self._forget_indexed(book.indexed)
                 raise
         return results
+
+    @staticmethod
+    def _check_revision(article: Article | None, if_match: Sequence[str]) -> None:
+        if article is None:
+            raise RevisionMismatch("no stored article to match the given revision: it was never stored or was "
+                                   "deleted")
+        current = revision(article)
+        if "*" not in if_match and current not in if_match:
+            raise RevisionMismatch(f"article {article.id} changed since it was read: it is at revision {current}, "
+                                   f"not {', '.join(if_match)[:200] or 'the one given'}; read it again and re-apply "
+                                   "the change")
 
     def _forget_indexed(self, article_ids: list[int]) -> None:
         """Undo index insertions of a batch whose transaction did not commit."""
@@ -316,6 +338,7 @@ class Engine:
             id=article.id, url=article.url, cluster_id=article.cluster_id or article.id,
             is_duplicate=bool(matches), duplicate_of=dup_of.url if dup_of else None,
             duplicate_of_id=dup_of.id if dup_of else None, matches=public, status=status,
+            revision=revision(article),
         )
 
     @staticmethod
@@ -359,9 +382,11 @@ class Engine:
             raise NotFound(f"no article with url {url!r}")
         return article
 
-    def delete_article(self, article_id: int) -> None:
+    def delete_article(self, article_id: int, *, if_match: Sequence[str] | None = None) -> None:
         with self._lock, self.store.transaction():
             article = self.get_article(article_id)
+            if if_match is not None:
+                self._check_revision(article, if_match)
             self._leave_cluster(article)
             self.store.delete_article(article_id)
 

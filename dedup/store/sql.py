@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,29 +74,56 @@ _UPDATE_CLUSTER = clusters.update().where(clusters.c.id == sa.bindparam("cluster
 
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+    return on_connect
+
+
+def _pg_lock_timeout(busy_ms: int):  # type: ignore[no-untyped-def]
+    """Session-wide lock_timeout: a lock held elsewhere (another writer's advisory lock, a row lock) fails the
+    statement after this long instead of holding the request forever. Committed, or the pool's rollback undoes it."""
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {busy_ms}")
+        cursor.close()
+        dbapi_connection.commit()
+    return on_connect
+
+
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Did a statement give up waiting for a lock another connection holds (SQLite's "database is locked",
+    PostgreSQL's lock_not_available)? Raw DB-API errors and SQLAlchemy's wrapped ones alike: the hot paths use
+    plain DB-API cursors. Such a failure is transient; the transaction was rolled back."""
+    cause = getattr(exc, "orig", None) or exc
+    if getattr(cause, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
 
 
 class SqlStore:
     """Store over SQLAlchemy Core. One connection per thread inside `transaction()`."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 30.0) -> None:
         self.url = database_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        busy_ms = max(1, int(busy_timeout * 1000))
         kwargs: dict = {"future": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
         else:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         self.engine = sa.create_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        on_connect = _sqlite_pragmas(busy_ms) if self.is_sqlite else _pg_lock_timeout(busy_ms)
+        sa.event.listen(self.engine, "connect", on_connect)
         self._local = threading.local()
         self._ph = "?" if self.is_sqlite else "%s"
         if create:
@@ -525,8 +553,8 @@ class SqlStore:
                 sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
 
 
-def open_store(url: str) -> SqlStore:
-    return SqlStore(url)
+def open_store(url: str, busy_timeout: float = 30.0) -> SqlStore:
+    return SqlStore(url, busy_timeout=busy_timeout)
 
 
 # -- re-clustering (nightly job) --------------------------------------------------------------
