@@ -535,7 +535,7 @@ def _write_back(engine: Engine, snapshot: Snapshot, groups: list[list[int]], ass
     founded = {a for a in late if states[a][0] == a}   # clusters that articles written since then founded
     stable = [[m for m in g if m in states and m not in late] for g in groups]
     alias_map = store.alias_map()
-    ids = _settle_ids(upkeep, stable, assignment.ids, states, founded, alias_map)
+    ids = _settle_ids(upkeep, stable, assignment.ids, states, late, founded, alias_map)
     renamed = {old: new for old, new in zip(assignment.ids, ids) if old != new}
     aliases = {old: renamed.get(new, new) for old, new in assignment.aliases.items() if old not in founded}
     target: dict[int, int | None] = {m: cid for g, cid in zip(stable, ids) if cid is not None for m in g}
@@ -557,20 +557,24 @@ def _write_back(engine: Engine, snapshot: Snapshot, groups: list[list[int]], ass
             "ids_settled_at_write": len(renamed), "articles_moved": len(moves), "clusters_refreshed": refreshed}
 
 
-def _settle_ids(upkeep, stable: list[list[int]], planned: list[int],  # type: ignore[no-untyped-def]
-                states: dict[int, tuple], founded: set[int], aliases: dict[int, int]) -> list[int | None]:
+def _settle_ids(upkeep, stable: list[list[int]], planned: list[int], states: dict[int, tuple],  # type: ignore[no-untyped-def]
+                late: set[int], founded: set[int], aliases: dict[int, int]) -> list[int | None]:
     """Each component's id as written: the planned one, unless it is a placeholder (negative) or now names a
-    cluster an article written since the snapshot founded; then a free id of its members, or a fresh one.
-    A component left without members (all deleted or rewritten since) gets none."""
+    cluster that an article written since the snapshot founded; then the id online ingest now gives most of
+    its members (a renamed cluster's new id), else a free id of a member, else a fresh one. A component
+    left without members (all deleted or rewritten since) gets none."""
     ids: list[int | None] = [None if not g else cid for g, cid in zip(stable, planned)]
     grouped = {m for g in stable for m in g}
-    reserved = {c for a, (c, _, _) in states.items() if a not in grouped and c is not None}
-    reserved |= {c for c in ids if c is not None and c >= 0 and c not in founded} | set(aliases)
+    reserved = {c for a, (c, _, _) in states.items() if a not in grouped and a not in late and c is not None}
+    reserved |= {c for c in ids if c is not None and c >= 0 and c not in founded} | founded | set(aliases)
     for k, cid in enumerate(ids):
-        # an article rewritten since the snapshot founded a cluster under this id (no stable member is there)
+        # contested: an article rewritten since the snapshot founded a cluster under this id, and none of
+        # this component's members is there (online ingest renamed their cluster away from the id)
         contested = cid is not None and cid in founded and all(states[m][0] != cid for m in stable[k])
         if cid is not None and (cid < 0 or contested):
-            ids[k] = upkeep.free_id(stable[k], reserved)
+            held = Counter(states[m][0] for m in stable[k] if states[m][0] is not None)
+            options = [c for c, _ in held.most_common() if c > 0 and c not in reserved]
+            ids[k] = options[0] if options else upkeep.free_id(stable[k], reserved, consult_store=False)
             reserved.add(ids[k])
     return ids
 

@@ -53,12 +53,14 @@ class ClusterUpkeep:
             self.refresh([cluster_id])
 
     # -- ids -------------------------------------------------------------------------------------
-    def free_id(self, candidates: Sequence[int], reserved: set[int] | None = None) -> int:
-        """The smallest candidate (an article id: a cluster is named after a member) that names no cluster or
-        alias and is not reserved; else a fresh id that no article can ever take. Never negative."""
+    def free_id(self, candidates: Sequence[int], reserved: set[int] | None = None, *,
+                consult_store: bool = True) -> int:
+        """The smallest candidate (an article id: a cluster is named after a member) that is not reserved and,
+        with `consult_store`, names no stored cluster or alias; else a fresh id that no article can ever take.
+        Never negative. (The re-cluster write-back passes every id in use as `reserved` instead.)"""
         reserved = reserved or set()
         options = sorted(c for c in candidates if c > 0 and c not in reserved)
-        taken = set(self.store.get_clusters(options)) | self.store.aliased(options)
+        taken = set(self.store.get_clusters(options)) | self.store.aliased(options) if consult_store else set()
         for candidate in options:
             if candidate not in taken:
                 return candidate
