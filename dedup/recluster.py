@@ -536,7 +536,7 @@ def _write_back(engine: Engine, snapshot: Snapshot, groups: list[list[int]], ass
     stable = [[m for m in g if m in states and m not in late] for g in groups]
     alias_map = store.alias_map()
     ids = _settle_ids(upkeep, stable, assignment.ids, states, late, founded, alias_map)
-    renamed = {old: new for old, new in zip(assignment.ids, ids) if old != new}
+    renamed = {old: new for old, new in zip(assignment.ids, ids) if new is not None and old != new}
     aliases = {old: renamed.get(new, new) for old, new in assignment.aliases.items() if old not in founded}
     target: dict[int, int | None] = {m: cid for g, cid in zip(stable, ids) if cid is not None for m in g}
     for article_id in late:

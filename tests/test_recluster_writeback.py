@@ -144,6 +144,66 @@ def test_a_founder_updated_during_the_run_does_not_pull_its_old_family_into_its_
     assert len(rest) == 1 and rest != {store.get_article(founder).cluster_id}
 
 
+def test_a_founder_deleted_and_its_family_rewritten_during_the_run_keep_their_cluster(engine, settings, monkeypatch):
+    """The component planned under the founder's id loses every member the snapshot saw; the articles now in
+    that cluster (rewritten since) must stay in a stored cluster, not be left without one."""
+    founder, b, c = stories(engine, count=2)[0]
+
+    def delete_and_rewrite() -> None:
+        engine.delete_article(founder)
+        engine.ingest(ArticleIn(url="https://s0.example/1", text=repost(0, 3)))
+        engine.ingest(ArticleIn(url="https://s0.example/2", text=repost(0, 4)))
+
+    with writes_before_write_back(engine, monkeypatch, delete_and_rewrite):
+        run_recluster(engine, settings)
+    assert cluster_invariants(settings.database_url) == CLEAN
+    assert engine.store.get_article(b).cluster_id == engine.store.get_article(c).cluster_id is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_interleavings_keep_every_invariant_after_each_write_back(seed, engine, settings, monkeypatch):
+    """Seeded random ingest (batches too), updates (founders too) and deletes between a run's snapshot and its
+    verification and again just before its write-back; every invariant is checked after every write-back."""
+    import random
+
+    rng = random.Random(seed)
+    urls: dict[str, int] = {}
+
+    def chaos(n: int) -> None:
+        for _ in range(n):
+            roll = rng.random()
+            if roll < 0.4:
+                items = [ArticleIn(url=f"https://s{s}.example/{v}", text=repost(s, v))
+                         for s, v in ((rng.randrange(12), rng.randrange(4)) for _ in range(rng.choice((1, 3))))]
+                for item, result in zip(items, engine.ingest_many(items)):
+                    urls[item.url] = result.id
+            elif urls and roll < 0.7:
+                url = rng.choice(sorted(urls))
+                engine.ingest(ArticleIn(url=url, text=repost(rng.randrange(12, 24), rng.randrange(4))))
+            elif urls:
+                engine.delete_article(urls.pop(rng.choice(sorted(urls))))
+
+    chaos(30)
+    original_apply, original_verdicts = rc.apply_assignment, rc.local_verdicts
+
+    def verdicts(*args, **kwargs):  # type: ignore[no-untyped-def]
+        chaos(rng.randrange(4))
+        return original_verdicts(*args, **kwargs)
+
+    def apply(*args, **kwargs):  # type: ignore[no-untyped-def]
+        chaos(rng.randrange(4))
+        result = original_apply(*args, **kwargs)
+        assert cluster_invariants(settings.database_url) == CLEAN
+        return result
+
+    monkeypatch.setattr(rc, "apply_assignment", apply)
+    monkeypatch.setattr(rc, "local_verdicts", verdicts)
+    for _ in range(5):
+        run_recluster(engine, settings)
+        chaos(5)
+    every_cluster_reads(engine)
+
+
 def test_an_article_deleted_before_verification_does_not_fail_the_run(engine, settings, monkeypatch):
     family = stories(engine, count=2)
     original = rc.load_texts

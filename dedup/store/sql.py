@@ -116,6 +116,7 @@ class SqlStore:
             return
         with self.engine.begin() as conn:
             self._local.conn = conn
+            self._local.handed = 0  # SQLite ids handed out in this transaction, not yet written
             try:
                 self._serialize_writers(conn)
                 yield
@@ -284,14 +285,15 @@ class SqlStore:
     def allocate_article_ids(self, count: int) -> list[int]:
         """Ids for articles this transaction will insert, so a batch inserts them in one executemany.
 
-        Call once per transaction. SQLite: a write that changes nothing first takes the file's write
-        lock (held to commit), so the ids after the largest stored one stay free for this transaction
-        even with other processes on the file. PostgreSQL: drawn from the column's sequence, safe across
-        processes (an unused id is a gap, nothing more).
+        SQLite: a write that changes nothing first takes the file's write lock (held to commit), so the ids
+        after the largest stored one (and after those already handed out in this transaction, e.g. a batch's
+        articles not yet inserted) stay free for this transaction even with other processes on the file.
+        PostgreSQL: drawn from the column's sequence, safe across processes (an unused id is a gap, nothing more).
         """
         if self.is_sqlite:
             self.lock_writers()
-            start = self._next_sqlite_id()
+            start = max(self._next_sqlite_id(), getattr(self._local, "handed", 0) + 1)
+            self._local.handed = start + count - 1
             return list(range(start, start + count))
         rows = self._raw("SELECT nextval(pg_get_serial_sequence('articles', 'id')) "
                          "FROM generate_series(1, ?)", [count])
