@@ -57,6 +57,9 @@ class IngestOut(BaseModel):
     duplicate_of_id: int | None
     status: str = Field(..., description="created | unchanged | updated")
     matches: list[MatchOut]
+    judged: MatchOut | None = Field(None, description="The stored article this one was judged a duplicate of "
+                                    "(`duplicate_of`: the representative of the cluster it joined), with that "
+                                    "pair's scores; null for an article that founded its own cluster")
 
 
 class ErrorBody(BaseModel):

@@ -77,10 +77,10 @@ def _engine(settings: Settings, *, rebuild: bool = True) -> Engine:
 
 
 def _verdict_line(origin: str, result: IngestResult) -> str:
-    if result.is_duplicate:
-        best = result.matches[0]
-        return (f"{origin}: duplicate of {result.duplicate_of} (jaccard {best.jaccard:.2f}, "
-                f"containment {best.containment:.2f}) cluster {result.cluster_id}")
+    if result.judged is not None:
+        judged = result.judged
+        return (f"{origin}: duplicate of {result.duplicate_of} (jaccard {judged.jaccard:.2f}, "
+                f"containment {judged.containment:.2f}) cluster {result.cluster_id}")
     return f"{origin}: new story, cluster {result.cluster_id}"
 
 

@@ -235,7 +235,7 @@ class Engine:
             self.store.update_article(article)
             self.known.drop(article.id)
         matches = self._verified(prepared, exclude=article.id or None, book=book)
-        target = self._choose_cluster(prepared, matches, book)
+        target, judged = self._choose_cluster(prepared, matches, book)
         if head is None:
             book.add_article(article)
         self._place(article, target, book)
@@ -243,7 +243,7 @@ class Engine:
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        return self._result(article, matches, "updated" if head else "created")
+        return self._result(article, matches, judged, "updated" if head else "created")
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""
@@ -310,30 +310,40 @@ class Engine:
         known = self.known.get(article_id)
         return rep_key(known.published_at if known else None, article_id)
 
-    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook) -> int | None:
-        """The best-matching cluster whose representative this article duplicates; merges only verified reps."""
+    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch],
+                        book: ClusterBook) -> tuple[int | None, ScoredMatch | None]:
+        """The best-matching cluster whose representative this article duplicates (merges only verified reps),
+        and the pair the decision rests on: the article and that representative, with their scores."""
         accepted: list[Cluster] = []
+        judged: ScoredMatch | None = None
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
             cluster = book.get(cluster_id)
-            if cluster is not None and self._duplicates_rep(prepared, cluster, matches):
-                accepted.append(cluster)
+            against = self._duplicates_rep(prepared, cluster, matches) if cluster is not None else None
+            if against is not None:
+                accepted.append(cluster)  # type: ignore[arg-type]
+                judged = judged or against
         if not accepted:
-            return None
+            return None, None
         target = accepted[0]
         target_rep = self.known.get(target.representative_id)
         merged = [c.id for c in accepted[1:] if target_rep is not None
                   and (other := self.known.get(c.representative_id)) is not None
                   and self._duplicates(target_rep, other)]
         if not merged:
-            return target.id
+            return target.id, judged
         book.flush()
-        return self._merge([target.id, *merged], book)
+        return self._merge([target.id, *merged], book), judged
 
-    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> bool:
-        if any(m.article.id == cluster.representative_id for m in matches):
-            return True
+    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> ScoredMatch | None:
+        """The cluster's representative with this article's verdict against it, when that is a duplicate."""
+        found = next((m for m in matches if m.article.id == cluster.representative_id), None)
+        if found is not None:
+            return found
         rep = self.known.get(cluster.representative_id)
-        return rep is not None and self._decide(prepared, rep).is_duplicate
+        if rep is None:
+            return None
+        verdict = self._decide(prepared, rep)
+        return ScoredMatch(rep, verdict) if verdict.is_duplicate else None
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
         survivor = self.upkeep.merge(cluster_ids)
@@ -346,28 +356,30 @@ class Engine:
         self.known.drop(article.id)
         self.upkeep.leave(article.id, article.cluster_id)
 
-    def _result(self, article: Article, matches: list[ScoredMatch], status: str) -> IngestResult:
-        public = [self._match(m) for m in matches]
-        dup_of = self._duplicate_of(article, matches)
+    def _result(self, article: Article, matches: list[ScoredMatch], judged: ScoredMatch | None,
+                status: str) -> IngestResult:
+        """The verdict as users read it: `duplicate_of` is the article this one was judged against (the
+        representative of the cluster it joined) with that pair's scores in `judged`; an article that founded
+        its own cluster is not a duplicate of anything, even when it resembles stored articles (`matches`)."""
         return IngestResult(
             id=article.id, url=article.url, cluster_id=article.cluster_id or article.id,
-            is_duplicate=bool(matches), duplicate_of=dup_of.url if dup_of else None,
-            duplicate_of_id=dup_of.id if dup_of else None, matches=public, status=status,
+            is_duplicate=judged is not None, duplicate_of=judged.article.url if judged else None,
+            duplicate_of_id=judged.article.id if judged else None, matches=[self._match(m) for m in matches],
+            status=status, judged=self._match(judged) if judged else None,
         )
 
-    @staticmethod
-    def _duplicate_of(article: Article, matches: list[ScoredMatch]) -> Known | None:
-        """The earliest (by representative order) article this one duplicates."""
-        if not matches:
-            return None
-        return min((m.article for m in matches), key=lambda k: rep_key(k.published_at, k.id))
-
     def _result_for(self, article: Article, status: str) -> IngestResult:
+        """A stored article's verdict now: judged against the representative of the cluster it is in."""
         prepared_shingles = self._shingles_of(article)
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
                             article.content_hash)
-        return self._result(article, self._verified(prepared, exclude=article.id), status)
+        matches = self._verified(prepared, exclude=article.id)
+        cluster = self.store.get_cluster(article.cluster_id) if article.cluster_id is not None else None
+        judged = None
+        if cluster is not None and cluster.representative_id != article.id:
+            judged = self._duplicates_rep(prepared, cluster, matches)
+        return self._result(article, matches, judged, status)
 
     @staticmethod
     def _match(m: ScoredMatch) -> Match:

@@ -61,3 +61,4 @@ class IngestResult:
     duplicate_of_id: int | None
     matches: list[Match] = field(default_factory=list)
     status: str = "created"  # created | unchanged | updated
+    judged: Match | None = None  # the pair the verdict rests on: duplicate_of with this article's scores
