@@ -68,6 +68,9 @@ class IngestOut(BaseModel):
     matches: list[MatchOut]
     revision: str = Field(..., description="The stored article's revision (also the ETag header): send it as "
                                            "If-Match to update or delete only what you read")
+    judged: MatchOut | None = Field(None, description="The stored article this one was judged a duplicate of "
+                                    "(`duplicate_of`: the representative of the cluster it joined), with that "
+                                    "pair's scores; null for an article that founded its own cluster")
 
 
 class ErrorBody(BaseModel):

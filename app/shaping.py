@@ -16,7 +16,8 @@ def match_out(m: Match) -> MatchOut:
 def ingest_out(result: IngestResult) -> IngestOut:
     return IngestOut(id=result.id, url=result.url, cluster_id=result.cluster_id, is_duplicate=result.is_duplicate,
                      duplicate_of=result.duplicate_of, duplicate_of_id=result.duplicate_of_id, status=result.status,
-                     matches=[match_out(m) for m in result.matches], revision=result.revision)
+                     matches=[match_out(m) for m in result.matches], revision=result.revision,
+                     judged=match_out(result.judged) if result.judged else None)
 
 
 def article_out(a: Article) -> ArticleOut:

@@ -83,10 +83,10 @@ def _engine(settings: Settings, *, rebuild: bool = True) -> Engine:
 
 
 def _verdict_line(origin: str, result: IngestResult) -> str:
-    if result.is_duplicate:
-        best = result.matches[0]
-        return (f"{origin}: duplicate of {result.duplicate_of} (jaccard {best.jaccard:.2f}, "
-                f"containment {best.containment:.2f}) cluster {result.cluster_id}")
+    if result.judged is not None:
+        judged = result.judged
+        return (f"{origin}: duplicate of {result.duplicate_of} (jaccard {judged.jaccard:.2f}, "
+                f"containment {judged.containment:.2f}) cluster {result.cluster_id}")
     return f"{origin}: new story, cluster {result.cluster_id}"
 
 
@@ -299,24 +299,18 @@ def check(db: DbOption = None,
           repair: Annotated[bool, typer.Option("--repair/--no-repair",
                                                help="Repair (default) or only report the differences")] = True,
           ) -> None:
-    """Compare the index with the stored signatures and repair differences.
+    """Verify the index against the stored signatures and every cluster invariant, and repair what differs.
 
-    Prints what it found before repairing (`added`: stored but not indexed, `removed`: indexed but not stored),
-    so a second run printing zeros shows the index and the database agree. The in-process index of the
-    embedded default exists only inside a server; here it is rebuilt, so there is nothing to differ.
+    Prints what it found before repairing: `added` (stored but not indexed), `removed` (indexed but not stored),
+    and per cluster invariant the number of clusters or articles breaking it (`empty_clusters`, `wrong_sizes`,
+    `wrong_representatives`, `wrong_times`, `negative_ids`, `articles_without_cluster`, `stale_aliases`);
+    `repaired` counts what was fixed. A second run printing zeros shows everything agrees. The in-process
+    index of the embedded default exists only inside a server; here it is rebuilt, so there is nothing to differ.
     """
     engine = _engine(_settings(db), rebuild=False)
     if not engine.index.shared:
         engine.sync_index()
-    report = engine.heal_index() if repair else _differences(engine)
-    out.print(json.dumps(report))
-
-
-def _differences(engine: Engine) -> dict[str, int]:
-    """What `check --repair` would change, without changing it."""
-    stored = {aid for aid, version, _, _ in engine.store.iter_signatures() if version == engine.version}
-    present = engine.index.ids()
-    return {"indexed": len(stored), "added": len(stored - present), "removed": len(present - stored)}
+    out.print(json.dumps(engine.check(repair=repair)))
 
 
 def main() -> None:

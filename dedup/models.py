@@ -63,6 +63,7 @@ class IngestResult:
     matches: list[Match] = field(default_factory=list)
     status: str = "created"  # created | unchanged | updated
     revision: str = ""  # of the stored article after this ingest (see `revision`)
+    judged: Match | None = None  # the pair the verdict rests on: duplicate_of with this article's scores
 
 
 def revision(article: Article) -> str:

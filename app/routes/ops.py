@@ -65,5 +65,7 @@ def metrics(request: Request) -> MetricsResponse:
 
 @router.post("/v1/admin/check", tags=["admin"], dependencies=[Depends(require_api_key)])
 def check(engine: EngineDep) -> dict[str, int]:
-    """Compare the index with the stored signatures and repair it (what `dedup check --repair` does)."""
-    return engine.heal_index()
+    """Verify the index against the stored signatures and every cluster invariant (size = members, the
+    representative is the earliest member, no empty cluster, no negative id, every article in a stored
+    cluster), report the counts found, and repair them (what `dedup check --repair` does)."""
+    return engine.check(repair=True)

@@ -92,7 +92,8 @@ def _page_of_clusters(engine: Engine, min_size: int, since: date | None, until: 
         page = [c for c in page if c.last_seen >= since.isoformat()]
     more = len(page) > _PAGE
     page = page[:_PAGE]
-    return [views.cluster_row(engine, c) for c in page], encode_cursor(page[-1]) if more else None
+    rows = [row for c in page if (row := views.cluster_row(engine, c)) is not None]
+    return rows, encode_cursor(page[-1]) if more else None
 
 
 @router.get("/", response_class=HTMLResponse)
