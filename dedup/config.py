@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 # Bump when a rule inside a normalization step changes without a field changing.
-NORMALIZATION_RULES = 1
+NORMALIZATION_RULES = 2  # 2: decimal points and separators between numbers kept
 SCHEMES = ("affine32",)
 
 
