@@ -27,6 +27,7 @@ class NormalizationConfig:
     """Which normalization steps run. All on is what reposts need; switches exist for experiments."""
 
     extract_markup: bool = True
+    drop_code: bool = True
     drop_boilerplate: bool = True
     fold_width: bool = True
     to_simplified: bool = True

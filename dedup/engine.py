@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -15,10 +15,11 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import DedupError, EmptyText, NotFound
+from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
+from .learned import MIN_LINE_CHARS, BoilerplateLearner
 from .models import Article, ArticleIn, Cluster, IngestResult, Match
 from .normalize import Normalized, normalize_text
 from .screen import screen_order
@@ -39,6 +40,7 @@ class Prepared:
     shingles: np.ndarray
     values: np.ndarray
     content_hash: str
+    generation: int = 0  # of the learned boilerplate it was normalized under
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Engine:
                                          redis_url=settings.redis_url, prefix=settings.redis_prefix)
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
+        self.learner = BoilerplateLearner(self.store, settings.boilerplate_min_titles,
+                                          settings.boilerplate_refresh_seconds)
         self._lock = threading.RLock()
         warm_up()
         if rebuild:
@@ -72,13 +76,29 @@ class Engine:
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None) -> Prepared:
-        normalized = normalize_text(raw, self.norm_config, is_html=is_html)
+        generation = self.learner.generation
+        learned = self.learner.learned() if self.learner.enabled else None
+        normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned)
+        if normalized.dropped and len(normalized.text) < MIN_LINE_CHARS:
+            raise BoilerplateOnly(
+                "no text is left once page script/style and the lines this site repeats under other titles "
+                "(learned boilerplate) are removed; a body of boilerplate only is not compared with stories")
         shingles = shingle_hashes(normalized.text, self.sig_config)
         if len(shingles) == 0:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-        return Prepared(normalized, shingles, values, digest)
+        return Prepared(normalized, shingles, values, digest, max(generation, self.learner.generation))
+
+    def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
+        """The article prepared again when lines it carries were learned as boilerplate since it was prepared
+        (by an earlier article of its batch)."""
+        if prepared.generation == self.learner.generation:
+            return prepared
+        learned = self.learner.learned()
+        if not any(key in learned for key, _ in prepared.normalized.lines):
+            return prepared
+        return self.prepare(fields.raw, is_html=fields.is_html)
 
     def _shingles_of(self, article: Article | Known) -> np.ndarray:
         if isinstance(article, Known):
@@ -165,6 +185,11 @@ class Engine:
                     heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
                     book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
                     for pos, fields, prepared in ready:
+                        try:
+                            prepared = self._current(fields, prepared)
+                        except DedupError as exc:
+                            results[pos] = exc
+                            continue
                         results[pos] = self._ingest_one(fields, prepared, heads, book)
                     book.flush()
             except BaseException:
@@ -198,9 +223,53 @@ class Engine:
         self._index_insert(article.id, prepared)
         book.indexed.append(article.id)
         self._remember(article, prepared)
+        status = "updated" if head else "created"
+        resigned = self._learn(fields, article, prepared, book)
+        if resigned:
+            article = self.get_article(article.id)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        return self._result(article, matches, "updated" if head else "created")
+        return self._result_for(article, status) if resigned else self._result(article, matches, status)
+
+    # -- learned boilerplate ------------------------------------------------------------------
+    def _learn(self, fields: validate.Fields, article: Article, prepared: Prepared, book: ClusterBook) -> bool:
+        """Count the article's lines as evidence of boilerplate (per source, else corpus-wide). Articles that
+        carried a line learned now are re-signed at once; so is this one when it carries a learned line.
+        Returns whether this article was re-signed."""
+        if not self.learner.enabled or not prepared.normalized.lines:
+            return False
+        seen = self.learner.observe(fields.source or "*", article.title, prepared.normalized.lines, article.id)
+        for carrier in dict.fromkeys(c for ids in seen.learned.values() for c in ids):
+            self._resign(carrier, book)
+        if seen.carries_learned:
+            self._resign(article.id, book)
+        return seen.carries_learned
+
+    def _resign(self, article_id: int, book: ClusterBook) -> None:
+        """Normalize a stored article again under the boilerplate learned since it arrived, and place it again
+        like an updated article: it leaves its cluster and joins what its remaining text duplicates. With no
+        text left it stays alone, out of the index, with an empty text that matches nothing."""
+        book.flush()
+        old = self.store.get_article(article_id)
+        if old is None:
+            return
+        try:
+            prepared: Prepared | None = self.prepare(old.raw_text)
+        except EmptyText:
+            prepared = None
+        text = prepared.normalized.text if prepared is not None else ""
+        if text == old.norm_text:
+            return
+        self._leave_cluster(old)
+        new = replace(old, norm_text=text, cluster_id=None)
+        if prepared is not None:
+            new.hashvalues, new.shingle_count = prepared.values.tobytes(), len(prepared.shingles)
+        self.store.update_article(new)
+        matches = self._verified(prepared, exclude=article_id, book=book) if prepared is not None else []
+        self._place(new, self._choose_cluster(prepared, matches, book) if matches else None, book)
+        if prepared is not None:
+            self._index_insert(article_id, prepared)
+            self._remember(new, prepared)
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from .boilerplate import strip_boilerplate
 from .config import NormalizationConfig
 from .extract import extract
+from .pagecode import drop_code_lines
 from .script import to_simplified
 
 try:
@@ -40,6 +42,10 @@ class Normalized:
     text: str
     title: str | None
     date: str | None
+    # (key, normalized line) of each learnable line kept; filled only when learned boilerplate was asked for
+    lines: tuple[tuple[int, str], ...] = ()
+    # lines removed as page script/style or as learned boilerplate: an empty text with some is boilerplate only
+    dropped: int = 0
 
 
 def strip_pinyin(text: str) -> str:
@@ -104,14 +110,39 @@ def drop_punctuation(text: str, *, accelerated: bool = True) -> str:
     return "".join(out)
 
 
-def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None) -> Normalized:
+def _drop_learned(text: str, learned: Collection[int]) -> tuple[str, tuple[tuple[int, str], ...], int]:
+    """Lines whose key is learned boilerplate go; the keys of the learnable lines that stay are returned."""
+    from .learned import line_key  # learned imports this module
+
+    kept: list[str] = []
+    keys: dict[int, str] = {}
+    all_lines = text.splitlines()
+    for line in all_lines:
+        keyed = line_key(line)
+        if keyed is not None:
+            if keyed[0] in learned:
+                continue
+            keys.setdefault(*keyed)
+        kept.append(line)
+    return "\n".join(kept), tuple(keys.items()), len(all_lines) - len(kept)
+
+
+def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None,
+                   learned: Collection[int] | None = None) -> Normalized:
+    """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, and the
+    keys of the remaining lines come back for learning."""
     title = date = None
     text = raw
+    dropped = 0
+    lines: tuple[tuple[int, str], ...] = ()
     # 1. Markup out first: front matter gives title/date; HTML/Markdown give reader-visible text,
     #    entities unescaped, scripts/styles/navigation dropped.
     if config.extract_markup:
         extracted = extract(text, is_html=is_html)
         text, title, date = extracted.text, extracted.title, extracted.date
+    # 1b. Page script and style captured as text lines (recognised by their statistics).
+    if config.drop_code:
+        text, dropped = drop_code_lines(text)
     # 2. Pinyin notes need parentheses and case (to tell `(shè)` from `(GDP)`).
     if config.strip_pinyin:
         text = strip_pinyin(text)
@@ -119,6 +150,10 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
     #    every script and width, so it runs before folding.
     if config.drop_boilerplate:
         text = strip_boilerplate(text)
+    # 3b. Lines learned as this stream's boilerplate (dedup.learned): needs the lines, before they join.
+    if learned is not None:
+        text, lines, removed = _drop_learned(text, learned)
+        dropped += removed
     # 4. Punctuation out, before the costly per-character folds.
     if config.drop_punctuation:
         text = drop_punctuation(text)
@@ -134,4 +169,4 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
     # 7. Lowercase Latin letters.
     if config.lowercase:
         text = text.lower()
-    return Normalized(text=text, title=title, date=date)
+    return Normalized(text=text, title=title, date=date, lines=lines, dropped=dropped)

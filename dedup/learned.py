@@ -1,0 +1,174 @@
+"""Boilerplate learned from the stream: lines a site repeats under many different headlines.
+
+Fixed patterns (dedup.boilerplate) know notices and source lines in general; every site also has
+its own copyright footer, recruitment promo, sidebar of other headlines or share widget, and some
+crawls deliver nothing else as the "text" of a page. Such a line is recognised by where it occurs:
+under many articles whose titles have nothing in common, and it has nothing in common with those
+titles either. A story paragraph recurs too (reposts, often retitled), but it shares words with the
+headlines it runs under. So a title is evidence about a line only when the line holds (almost) none
+of the title's character bigrams, and titles are compared with each other by their bigrams too: a
+line counts as boilerplate once it has been seen under `min_titles` mutually dissimilar titles that
+are not about it, within one scope (the article's source when it has one, else the whole corpus).
+
+Lines are keyed by a hash of their normalized form (punctuation gone, width and case folded), so
+the same footer in full-width or with other spacing is one line. The counts live in the store
+(table `learned_boilerplate`), so every worker counts the same evidence and a restart keeps it;
+each worker keeps the set of learned keys in memory and re-reads what other workers learned every
+`refresh_seconds` (at once for the keys of an article it is counting).
+
+An article that arrived before its footer was known carries the footer in its stored text and
+signature. Each line remembers the articles that carried it (up to `CARRIERS`), and when it is
+learned the engine re-normalizes and re-places those articles at once, so the early ones stop
+matching through the footer too; the nightly re-cluster then sees only stripped texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .normalize import drop_punctuation
+
+# A line shorter than this (normalized) is not learned: short lines ("0", "胜负彩", a name) recur in
+# unrelated stories as words do, and dropping them would change the story, not its furniture.
+MIN_LINE_CHARS = 10
+# Articles remembered per line, to re-sign when it is learned.
+CARRIERS = 64
+# Titles sharing this share of the smaller title's character bigrams are one story's headlines.
+_SIMILAR_TITLES = 0.5
+# A line holding this share of a title's bigrams (digits-only bigrams aside) is about that title's story.
+_ABOUT_TITLE = 0.1
+SAMPLE_CHARS = 200
+
+
+def _fold(text: str) -> str:
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return drop_punctuation(text).lower()
+
+
+def line_key(line: str) -> tuple[int, str] | None:
+    """A line's key (signed 64-bit) and normalized form, or None when it is too short to learn."""
+    folded = _fold(line)
+    if len(folded) < MIN_LINE_CHARS:
+        return None
+    digest = hashlib.blake2b(folded.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True), folded
+
+
+def _bigrams(title: str) -> set[str]:
+    return {title[i:i + 2] for i in range(len(title) - 1)} or {title}
+
+
+def similar_titles(a: str, b: str) -> bool:
+    """One story's headlines share words; a footer's carriers' headlines do not."""
+    if a == b:
+        return True
+    ga, gb = _bigrams(a), _bigrams(b)
+    return len(ga & gb) >= _SIMILAR_TITLES * min(len(ga), len(gb))
+
+
+def about_title(line: str, title: str) -> bool:
+    """Whether a line shares words with a headline: then it is story text, however often it recurs.
+
+    Bigrams of digits only (dates, years) are left out: a footer's `1996-2018` is not about a `2018` headline.
+    """
+    grams = [g for g in _bigrams(title) if not g.isdecimal()]
+    return bool(grams) and sum(g in line for g in grams) >= _ABOUT_TITLE * len(grams)
+
+
+def fold_title(title: str | None) -> str:
+    return _fold(title or "")
+
+
+@dataclass
+class LineRecord:
+    """What the store holds about one line in one scope."""
+
+    titles: list[str] = field(default_factory=list)
+    carriers: list[int] = field(default_factory=list)
+    learned_at: str | None = None
+    sample: str = ""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What counting one article taught: lines learned now (with their earlier carriers), and whether
+    the article itself carries a learned line (it was prepared before the line was known)."""
+
+    learned: dict[int, list[int]]
+    carries_learned: bool
+
+
+class BoilerplateLearner:
+    """The learned keys of this process, kept in step with the store."""
+
+    def __init__(self, store, min_titles: int, refresh_seconds: float,  # type: ignore[no-untyped-def]
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.min_titles = min_titles
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self.generation = 0
+        self._learned: frozenset[int] = frozenset()
+        self._since: str | None = None
+        self._next_refresh = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.min_titles > 0
+
+    def learned(self) -> frozenset[int]:
+        """The keys learned so far, re-read from the store when `refresh_seconds` have passed."""
+        if self.enabled and self.clock() >= self._next_refresh:
+            self.refresh()
+        return self._learned
+
+    def refresh(self) -> None:
+        rows = self.store.learned_boilerplate(self._since)
+        self._next_refresh = self.clock() + self.refresh_seconds
+        if rows:
+            self._since = max(learned_at for _, learned_at in rows)
+            self._add(key for key, _ in rows)
+
+    def _add(self, keys: Iterable[int]) -> None:
+        new = set(keys) - self._learned
+        if new:
+            self._learned = self._learned | new
+            self.generation += 1
+
+    def observe(self, scope: str, title: str | None, lines: Iterable[tuple[int, str]],
+                article_id: int) -> Observation:
+        """Count an article's lines under its title; inside the caller's transaction."""
+        samples = dict(lines)
+        folded = fold_title(title)
+        if not self.enabled or not samples:
+            return Observation({}, False)
+        records = self.store.boilerplate_rows(scope, list(samples))
+        learned: dict[int, list[int]] = {}
+        carries_learned = False
+        changed: dict[int, LineRecord] = {}
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        for key, sample in samples.items():
+            record = records.get(key) or LineRecord(sample=sample[:SAMPLE_CHARS])
+            if record.learned_at is not None:  # learned by another worker since this one last looked
+                carries_learned = True
+                self._add([key])
+                continue
+            if (folded and not about_title(sample, folded)
+                    and not any(similar_titles(folded, seen) for seen in record.titles)):
+                record.titles.append(folded)
+            if article_id not in record.carriers and len(record.carriers) < CARRIERS:
+                record.carriers.append(article_id)
+            if len(record.titles) >= self.min_titles:
+                record.learned_at = now
+                learned[key] = [c for c in record.carriers if c != article_id]
+                carries_learned = True
+            changed[key] = record
+        self.store.save_boilerplate_rows(scope, changed)
+        self._add(learned)
+        return Observation(learned, carries_learned)
