@@ -46,9 +46,11 @@ SAMPLE_CHARS = 200
 
 
 def _fold(text: str) -> str:
+    """Punctuation out first (cheap, in C), then width folding only where still needed (as normalize does)."""
+    text = drop_punctuation(text)
     if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    return drop_punctuation(text).lower()
+        text = drop_punctuation(unicodedata.normalize("NFKC", text))
+    return text.lower()
 
 
 def line_key(line: str) -> tuple[int, str] | None:
@@ -72,12 +74,15 @@ def similar_titles(a: str, b: str) -> bool:
     return len(ga & gb) >= _SIMILAR_TITLES * min(len(ga), len(gb))
 
 
-def about_title(line: str, title: str) -> bool:
-    """Whether a line shares words with a headline: then it is story text, however often it recurs.
+def title_grams(title: str) -> list[str]:
+    """The bigrams that tell what a headline is about; digits-only ones (dates, years) are left out, so a
+    footer's `1996-2018` is not about a `2018` headline."""
+    return [g for g in _bigrams(title) if not g.isdecimal()] if title else []
 
-    Bigrams of digits only (dates, years) are left out: a footer's `1996-2018` is not about a `2018` headline.
-    """
-    grams = [g for g in _bigrams(title) if not g.isdecimal()]
+
+def about_title(line: str, grams: list[str]) -> bool:
+    """Whether a line shares words with a headline (its `title_grams`): then it is story text, however often
+    it recurs."""
     return bool(grams) and sum(g in line for g in grams) >= _ABOUT_TITLE * len(grams)
 
 
@@ -146,6 +151,7 @@ class BoilerplateLearner:
         """Count an article's lines under its title; inside the caller's transaction."""
         samples = dict(lines)
         folded = fold_title(title)
+        grams = title_grams(folded)
         if not self.enabled or not samples:
             return Observation({}, False)
         records = self.store.boilerplate_rows(scope, list(samples))
@@ -154,13 +160,15 @@ class BoilerplateLearner:
         changed: dict[int, LineRecord] = {}
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         for key, sample in samples.items():
-            record = records.get(key) or LineRecord(sample=sample[:SAMPLE_CHARS])
-            if record.learned_at is not None:  # learned by another worker since this one last looked
+            record = records.get(key)
+            if record is not None and record.learned_at is not None:  # learned by another worker meanwhile
                 carries_learned = True
                 self._add([key])
                 continue
-            if (folded and not about_title(sample, folded)
-                    and not any(similar_titles(folded, seen) for seen in record.titles)):
+            if about_title(sample, grams):  # story text of this article: no evidence, nothing to write
+                continue
+            record = record or LineRecord(sample=sample[:SAMPLE_CHARS])
+            if folded and not any(similar_titles(folded, seen) for seen in record.titles):
                 record.titles.append(folded)
             if article_id not in record.carriers and len(record.carriers) < CARRIERS:
                 record.carriers.append(article_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -535,7 +534,8 @@ class SqlStore:
             rows = self._raw("SELECT line_hash, titles, carriers, learned_at, sample FROM learned_boilerplate "
                              f"WHERE scope = ? AND line_hash IN ({self._marks(len(part))})", [scope, *part])
             for key, titles, carriers, learned_at, sample in rows:
-                found[key] = LineRecord(json.loads(titles), json.loads(carriers), learned_at, sample or "")
+                found[key] = LineRecord(titles.split("\n") if titles else [],
+                                        [int(c) for c in carriers.split(",") if c], learned_at, sample or "")
         return found
 
     def save_boilerplate_rows(self, scope: str, records: dict[int, LineRecord]) -> None:
@@ -543,7 +543,7 @@ class SqlStore:
             "INSERT INTO learned_boilerplate (scope, line_hash, titles, carriers, learned_at, sample) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, line_hash) DO UPDATE SET titles = excluded.titles, "
             "carriers = excluded.carriers, learned_at = excluded.learned_at",
-            [(scope, key, json.dumps(r.titles, ensure_ascii=False), json.dumps(r.carriers), r.learned_at, r.sample)
+            [(scope, key, "\n".join(r.titles), ",".join(map(str, r.carriers)), r.learned_at, r.sample)
              for key, r in records.items()])
 
     def learned_boilerplate(self, since: str | None = None) -> list[tuple[int, str]]:
@@ -556,7 +556,7 @@ class SqlStore:
         """(scope, learned_at, titles seen, sample) of the most recently learned lines."""
         rows = self._raw("SELECT scope, learned_at, titles, sample FROM learned_boilerplate "
                          "WHERE learned_at IS NOT NULL ORDER BY learned_at DESC LIMIT ?", [limit])
-        return [(scope, at, len(json.loads(titles)), sample) for scope, at, titles, sample in rows]
+        return [(scope, at, len(titles.split("\n")), sample) for scope, at, titles, sample in rows]
 
 
 def open_store(url: str) -> SqlStore:
@@ -585,7 +585,8 @@ pair_verdicts = sa.Table(
     sa.Column("score", sa.Float),
 )
 # Lines learned as a stream's boilerplate, and the evidence for lines not learned yet (dedup.learned):
-# the dissimilar titles a line was seen under, the articles that carried it, when it was learned.
+# the dissimilar titles a line was seen under (one a line), the articles that carried it (ids, comma-separated),
+# when it was learned, and the line's normalized text (its start) for people to read.
 learned_boilerplate = sa.Table(
     "learned_boilerplate", metadata,
     sa.Column("scope", sa.Text, primary_key=True),
