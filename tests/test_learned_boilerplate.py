@@ -138,3 +138,25 @@ def test_boilerplate_only_is_422_over_http_and_a_message_in_the_cli(tmp_path):
     path.write_text(json.dumps({"url": "https://video.example/3", "text": SCRIPT_BODY}), encoding="utf-8")
     result = CliRunner().invoke(cli_app, ["ingest", str(path), "--db", str(tmp_path / "c.db")])
     assert result.exit_code == 1 and "boilerplate" in result.output
+
+
+def test_two_workers_on_postgresql_learn_together():
+    from dedup.store.migrate import upgrade
+    from tests.api_backends import pg_schema
+    from tests.conftest import service_url
+
+    with pg_schema(service_url("DEDUP_TEST_DATABASE_URL")) as url:
+        upgrade(url)
+        settings = Settings(database_url=url, redis_url=None, boilerplate_refresh_seconds=0)
+        workers = [Engine(settings), Engine(settings)]
+        try:
+            # Alternate the stories between the workers: each sees only half the evidence, the store all of it.
+            results = [workers[n % 2].ingest(article(n, f"{body}\n{PROMO}", title))
+                       for n, (title, body) in enumerate(STORIES)]
+            assert len({workers[0].get_article(r.id).cluster_id for r in results}) == len(STORIES)
+            for worker in workers:
+                with pytest.raises(BoilerplateOnly):
+                    worker.ingest(article(200, PROMO, "又一个没有正文的页面"))
+        finally:
+            for worker in workers:
+                worker.close()
