@@ -19,7 +19,7 @@ from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
-from .learned import MIN_LINE_CHARS, BoilerplateLearner
+from .learned import MIN_LINE_CHARS, BoilerplateLearner, Sighting
 from .models import Article, ArticleIn, Cluster, IngestResult, Match
 from .normalize import Normalized, normalize_text
 from .screen import screen_order
@@ -184,6 +184,7 @@ class Engine:
                 with self.store.transaction():
                     heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
                     book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
+                    done: list[tuple[int, validate.Fields, Prepared]] = []
                     for pos, fields, prepared in ready:
                         try:
                             prepared = self._current(fields, prepared)
@@ -191,6 +192,8 @@ class Engine:
                             results[pos] = exc
                             continue
                         results[pos] = self._ingest_one(fields, prepared, heads, book)
+                        done.append((pos, fields, prepared))
+                    self._learn(done, results, book)
                     book.flush()
             except BaseException:
                 self._forget_indexed(book.indexed)
@@ -223,27 +226,28 @@ class Engine:
         self._index_insert(article.id, prepared)
         book.indexed.append(article.id)
         self._remember(article, prepared)
-        status = "updated" if head else "created"
-        resigned = self._learn(fields, article, prepared, book)
-        if resigned:
-            article = self.get_article(article.id)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        return self._result_for(article, status) if resigned else self._result(article, matches, status)
+        return self._result(article, matches, "updated" if head else "created")
 
     # -- learned boilerplate ------------------------------------------------------------------
-    def _learn(self, fields: validate.Fields, article: Article, prepared: Prepared, book: ClusterBook) -> bool:
-        """Count the article's lines as evidence of boilerplate (per source, else corpus-wide). Articles that
-        carried a line learned now are re-signed at once; so is this one when it carries a learned line.
-        Returns whether this article was re-signed."""
-        if not self.learner.enabled or not prepared.normalized.lines:
-            return False
-        seen = self.learner.observe(fields.source or "*", article.title, prepared.normalized.lines, article.id)
-        for carrier in dict.fromkeys(c for ids in seen.learned.values() for c in ids):
-            self._resign(carrier, book)
-        if seen.carries_learned:
-            self._resign(article.id, book)
-        return seen.carries_learned
+    def _learn(self, done: list[tuple[int, validate.Fields, Prepared]], results: list, book: ClusterBook) -> None:
+        """Count the batch's stored articles' lines as evidence of boilerplate (per source, else corpus-wide).
+        Articles that carry a line learned now (earlier ones, or this batch's) are re-signed at once, and the
+        results of this batch's re-signed articles are made again from what is stored."""
+        if not self.learner.enabled:
+            return
+        counted = [(pos, fields, prepared) for pos, fields, prepared in done
+                   if prepared.normalized.lines and results[pos].status != "unchanged"]
+        resign = self.learner.observe([
+            Sighting(fields.source or "*", fields.title or prepared.normalized.title, prepared.normalized.lines,
+                     results[pos].id) for pos, fields, prepared in counted])
+        for article_id in resign:
+            self._resign(article_id, book)
+        again = set(resign)
+        for pos, _, _ in counted:
+            if results[pos].id in again:
+                results[pos] = self._result_for(self.get_article(results[pos].id), results[pos].status)
 
     def _resign(self, article_id: int, book: ClusterBook) -> None:
         """Normalize a stored article again under the boilerplate learned since it arrived, and place it again

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -101,12 +101,13 @@ class LineRecord:
 
 
 @dataclass(frozen=True)
-class Observation:
-    """What counting one article taught: lines learned now (with their earlier carriers), and whether
-    the article itself carries a learned line (it was prepared before the line was known)."""
+class Sighting:
+    """One stored article's learnable lines, to be counted under its title in its scope."""
 
-    learned: dict[int, list[int]]
-    carries_learned: bool
+    scope: str
+    title: str | None
+    lines: tuple[tuple[int, str], ...]
+    article_id: int
 
 
 class BoilerplateLearner:
@@ -146,37 +147,44 @@ class BoilerplateLearner:
             self._learned = self._learned | new
             self.generation += 1
 
-    def observe(self, scope: str, title: str | None, lines: Iterable[tuple[int, str]],
-                article_id: int) -> Observation:
-        """Count an article's lines under its title; inside the caller's transaction."""
-        samples = dict(lines)
-        folded = fold_title(title)
-        grams = title_grams(folded)
-        if not self.enabled or not samples:
-            return Observation({}, False)
-        records = self.store.boilerplate_rows(scope, list(samples))
-        learned: dict[int, list[int]] = {}
-        carries_learned = False
-        changed: dict[int, LineRecord] = {}
+    def observe(self, sightings: Sequence[Sighting]) -> list[int]:
+        """Count a batch's articles in arrival order, inside the caller's transaction (one read and one write
+        per scope). Returns the articles to re-sign, in order: the carriers of each line learned now, and every
+        article of the batch that carries a line learned before (by another worker, or earlier in the batch)."""
+        if not self.enabled:
+            return []
+        wanted: dict[str, set[int]] = {}
+        for sighting in sightings:
+            wanted.setdefault(sighting.scope, set()).update(key for key, _ in sighting.lines)
+        records = {scope: self.store.boilerplate_rows(scope, list(keys)) for scope, keys in wanted.items()}
+        changed: dict[str, dict[int, LineRecord]] = {scope: {} for scope in records}
+        resign: dict[int, None] = {}
+        learned: set[int] = set()
         now = datetime.now(UTC).isoformat(timespec="microseconds")
-        for key, sample in samples.items():
-            record = records.get(key)
-            if record is not None and record.learned_at is not None:  # learned by another worker meanwhile
-                carries_learned = True
-                self._add([key])
-                continue
-            if about_title(sample, grams):  # story text of this article: no evidence, nothing to write
-                continue
-            record = record or LineRecord(sample=sample[:SAMPLE_CHARS])
-            if folded and not any(similar_titles(folded, seen) for seen in record.titles):
-                record.titles.append(folded)
-            if article_id not in record.carriers and len(record.carriers) < CARRIERS:
-                record.carriers.append(article_id)
-            if len(record.titles) >= self.min_titles:
-                record.learned_at = now
-                learned[key] = [c for c in record.carriers if c != article_id]
-                carries_learned = True
-            changed[key] = record
-        self.store.save_boilerplate_rows(scope, changed)
+        for sighting in sightings:
+            folded = fold_title(sighting.title)
+            grams = title_grams(folded)
+            scope_records = records[sighting.scope]
+            for key, sample in sighting.lines:
+                record = scope_records.get(key)
+                if record is not None and record.learned_at is not None:
+                    resign[sighting.article_id] = None
+                    learned.add(key)
+                    continue
+                if about_title(sample, grams):  # story text of this article: no evidence, nothing to write
+                    continue
+                if record is None:
+                    record = scope_records[key] = LineRecord(sample=sample[:SAMPLE_CHARS])
+                if folded and not any(similar_titles(folded, seen) for seen in record.titles):
+                    record.titles.append(folded)
+                if sighting.article_id not in record.carriers and len(record.carriers) < CARRIERS:
+                    record.carriers.append(sighting.article_id)
+                if len(record.titles) >= self.min_titles:
+                    record.learned_at = now
+                    learned.add(key)
+                    resign.update(dict.fromkeys(record.carriers))
+                changed[sighting.scope][key] = record
+        for scope, rows in changed.items():
+            self.store.save_boilerplate_rows(scope, rows)
         self._add(learned)
-        return Observation(learned, carries_learned)
+        return list(resign)
