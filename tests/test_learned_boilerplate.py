@@ -160,3 +160,14 @@ def test_two_workers_on_postgresql_learn_together():
         finally:
             for worker in workers:
                 worker.close()
+
+
+def test_a_story_reposted_under_many_headlines_is_not_learned(engine):
+    body = ("市气象台今天发布寒潮蓝色预警，受强冷空气影响，未来三天全市气温将下降八到十度，"
+            "最低气温降至零下五度，并伴有六级左右偏北大风，请市民注意防寒保暖。")
+    headlines = ["寒潮蓝色预警发布 气温将降八到十度", "强冷空气来袭 全市最低气温零下五度", "气象台提醒市民注意防寒保暖",
+                 "未来三天偏北大风六级左右", "寒潮来了：气温下降伴大风"]
+    results = [engine.ingest(article(300 + n, body, title)) for n, title in enumerate(headlines)]
+    assert all(r.is_duplicate for r in results[1:])
+    assert len({engine.get_article(r.id).cluster_id for r in results}) == 1
+    assert not engine.store.learned_boilerplate_lines()
