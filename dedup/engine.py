@@ -249,6 +249,11 @@ class Engine:
             if results[pos].id in again:
                 results[pos] = self._result_for(self.get_article(results[pos].id), results[pos].status)
 
+    def learned_boilerplate(self, limit: int = 100) -> list[dict]:
+        """The most recently learned boilerplate lines: scope, when, titles seen, the line's start."""
+        return [{"scope": scope, "learned_at": at, "titles": titles, "line": sample}
+                for scope, at, titles, sample in self.store.learned_boilerplate_lines(limit)]
+
     def _resign(self, article_id: int, book: ClusterBook) -> None:
         """Normalize a stored article again under the boilerplate learned since it arrived, and place it again
         like an updated article: it leaves its cluster and joins what its remaining text duplicates. With no

@@ -140,6 +140,17 @@ def test_boilerplate_only_is_422_over_http_and_a_message_in_the_cli(tmp_path):
     assert result.exit_code == 1 and "boilerplate" in result.output
 
 
+def test_the_cli_lists_what_was_learned(tmp_path):
+    path = tmp_path / "stories.jsonl"
+    path.write_text("\n".join(json.dumps({"url": f"https://news.example/{n}", "title": title, "source": SOURCE,
+                                          "text": f"{body}\n{PROMO}"}, ensure_ascii=False)
+                               for n, (title, body) in enumerate(STORIES)), encoding="utf-8")
+    db = str(tmp_path / "l.db")
+    assert CliRunner().invoke(cli_app, ["ingest", "-q", str(path), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli_app, ["boilerplate", "--db", db])
+    assert result.exit_code == 0 and "招聘启事" in result.output and SOURCE in result.output
+
+
 def test_two_workers_on_postgresql_learn_together():
     from dedup.store.migrate import upgrade
     from tests.api_backends import pg_schema
