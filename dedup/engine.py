@@ -75,10 +75,11 @@ class Engine:
             self.sync_index()
 
     # -- preparation --------------------------------------------------------------------------
-    def prepare(self, raw: str, *, is_html: bool | None = None) -> Prepared:
+    def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
+        """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`."""
         generation = self.learner.generation
         learned = self.learner.learned() if self.learner.enabled else None
-        normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned)
+        normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned, headline=title)
         if normalized.dropped and len(normalized.text) < MIN_LINE_CHARS:
             raise BoilerplateOnly(
                 "no text is left once page script/style and the lines this site repeats under other titles "
@@ -98,7 +99,7 @@ class Engine:
         learned = self.learner.learned()
         if not any(key in learned for key, _ in prepared.normalized.lines):
             return prepared
-        return self.prepare(fields.raw, is_html=fields.is_html)
+        return self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)
 
     def _shingles_of(self, article: Article | Known) -> np.ndarray:
         if isinstance(article, Known):
@@ -173,7 +174,7 @@ class Engine:
         for pos, item in enumerate(items):
             try:
                 fields = validate.article_fields(item)
-                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html)))
+                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)))
             except DedupError as exc:
                 results[pos] = exc
         if not ready:
@@ -263,7 +264,7 @@ class Engine:
         if old is None:
             return
         try:
-            prepared: Prepared | None = self.prepare(old.raw_text)
+            prepared: Prepared | None = self.prepare(old.raw_text, title=old.title)
         except EmptyText:
             prepared = None
         text = prepared.normalized.text if prepared is not None else ""

@@ -42,6 +42,7 @@ CARRIERS = 64
 _SIMILAR_TITLES = 0.5
 # A line holding this share of a title's bigrams (digits-only bigrams aside) is about that title's story.
 _ABOUT_TITLE = 0.1
+_RESTATES_TITLE = 0.5
 SAMPLE_CHARS = 200
 
 
@@ -80,10 +81,17 @@ def title_grams(title: str) -> list[str]:
     return [g for g in _bigrams(title) if not g.isdecimal()] if title else []
 
 
-def about_title(line: str, grams: list[str]) -> bool:
+def about_title(line: str, grams: list[str], share: float = _ABOUT_TITLE) -> bool:
     """Whether a line shares words with a headline (its `title_grams`): then it is story text, however often
-    it recurs."""
-    return bool(grams) and sum(g in line for g in grams) >= _ABOUT_TITLE * len(grams)
+    it recurs, and is no evidence of boilerplate."""
+    return bool(grams) and sum(g in line for g in grams) >= share * len(grams)
+
+
+def restates_title(line: str, grams: list[str]) -> bool:
+    """Whether a line says what the headline says (most of its bigrams): a learned line (a sidebar headline,
+    a shared lead) that restates an article's own headline is kept in that article. Stricter than
+    `about_title`, so that a word shared by chance does not keep a footer."""
+    return about_title(line, grams, _RESTATES_TITLE)
 
 
 def fold_title(title: str | None) -> str:

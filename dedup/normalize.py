@@ -110,9 +110,13 @@ def drop_punctuation(text: str, *, accelerated: bool = True) -> str:
     return "".join(out)
 
 
-def _drop_learned(text: str, learned: Collection[int]) -> tuple[str, tuple[tuple[int, str], ...], int]:
-    """Lines whose key is learned boilerplate go; the keys of the learnable lines that stay are returned."""
-    from .learned import line_key  # learned imports this module
+def _drop_learned(text: str, learned: Collection[int],
+                  title: str | None) -> tuple[str, tuple[tuple[int, str], ...], int]:
+    """Lines whose key is learned boilerplate go, unless they restate the article's own title (a sidebar
+    headline is this article's headline here); the keys of the learnable lines that stay are returned."""
+    from .learned import fold_title, line_key, restates_title, title_grams  # learned imports this module
+
+    grams = title_grams(fold_title(title))
 
     kept: list[str] = []
     keys: dict[int, str] = {}
@@ -120,7 +124,7 @@ def _drop_learned(text: str, learned: Collection[int]) -> tuple[str, tuple[tuple
     for line in all_lines:
         keyed = line_key(line)
         if keyed is not None:
-            if keyed[0] in learned:
+            if keyed[0] in learned and not restates_title(keyed[1], grams):
                 continue
             keys.setdefault(*keyed)
         kept.append(line)
@@ -128,9 +132,10 @@ def _drop_learned(text: str, learned: Collection[int]) -> tuple[str, tuple[tuple
 
 
 def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None,
-                   learned: Collection[int] | None = None) -> Normalized:
-    """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, and the
-    keys of the remaining lines come back for learning."""
+                   learned: Collection[int] | None = None, headline: str | None = None) -> Normalized:
+    """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, except
+    lines about the article's `headline` (else the title found in the markup), and the keys of the remaining lines come
+    back for learning."""
     title = date = None
     text = raw
     dropped = 0
@@ -152,7 +157,7 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
         text = strip_boilerplate(text)
     # 3b. Lines learned as this stream's boilerplate (dedup.learned): needs the lines, before they join.
     if learned is not None:
-        text, lines, removed = _drop_learned(text, learned)
+        text, lines, removed = _drop_learned(text, learned, headline or title)
         dropped += removed
     # 4. Punctuation out, before the costly per-character folds.
     if config.drop_punctuation:

@@ -182,3 +182,15 @@ def test_a_story_reposted_under_many_headlines_is_not_learned(engine):
     assert all(r.is_duplicate for r in results[1:])
     assert len({engine.get_article(r.id).cluster_id for r in results}) == 1
     assert not engine.store.learned_boilerplate_lines()
+
+
+def test_a_learned_sidebar_headline_stays_in_the_article_it_heads(engine):
+    sidebar = "老码头改建为城市历史博物馆明年开放"
+    for n, (title, body) in enumerate(STORIES):
+        engine.ingest(article(400 + n, f"{body}\n{sidebar}", title))
+    assert any("老码头" in row["line"] for row in engine.learned_boilerplate())
+    story = engine.ingest(article(500, f"{sidebar}\n老码头的旧仓库将保留原有砖墙和吊车，改建后设六个展厅，陈列港口百年来的船模和老照片。",
+                                  sidebar))
+    assert engine.get_article(story.id).norm_text.startswith(sidebar)
+    other = engine.ingest(article(501, f"{STORIES[0][1]}\n{sidebar}", "另一家图书馆的消息"))
+    assert "老码头" not in engine.get_article(other.id).norm_text
