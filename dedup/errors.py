@@ -15,6 +15,13 @@ class EmptyText(InvalidArticle):
     code = "empty_text"
 
 
+class BoilerplateOnly(EmptyText):
+    """Nothing is left once page script/style and lines learned as the stream's boilerplate are removed:
+    comparing such a body would merge unrelated pages that share a footer or a page template."""
+
+    code = "boilerplate_only"
+
+
 class NotFound(DedupError):
     code = "not_found"
 
