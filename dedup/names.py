@@ -19,13 +19,15 @@ _FACT_TAGS = ("t", "nr", "ns", "nt", "nz")
 _ABBREVIATION_TAGS = ("j", "ns")
 _CONTEXT = 6
 _LONGEST_WORD = 8
-# Times that count from the day of writing: a repost that makes them absolute (今天 -> 14日) or counts from
-# its own day (今晚 -> 前晚) states the same date.
+# Times that count from the day of writing, or name a period: a repost that makes them absolute (今天 -> 14日),
+# counts from its own day (今晚 -> 前晚) or updates a figure to a later day (上半年 -> 9月) reports the same event.
 _RELATIVE_TIMES = tuple((
     "今天 今日 今晨 今晚 今夜 今早 昨天 昨日 昨晚 昨夜 前天 前日 前晚 明天 明日 明晚 后天 "
-    "当天 当日 当晚 次日 翌日 本周 上周 下周 本月 上月 下月 今年 去年 明年 日前 近日 周一 "
-    "周二 周三 周四 周五 周六 周日 星期"
+    "当天 当日 当晚 次日 翌日 本周 上周 下周 本月 上月 下月 今年 去年 明年 日前 近日 "
+    "上半年 下半年 年初 年底 年末 月初 月底 上旬 中旬 下旬 目前 此前 "
+    "稍早 早前 近期"
 ).split())
+_WEEKDAYS = tuple(f"{w}{d}" for w in ("星期", "周", "礼拜") for d in "一二三四五六日天")
 # Lines that are not article body: sources, credits, editors, captions, reading links.
 _NOT_BODY = re.compile("原标题|来源|选自|转自|转载|编辑|责编|校对|审核|记者|通讯员|摄影|供图|图片|图为|图源|图文|"
                        "资料图|推荐阅读|延伸阅读|相关阅读|相关新闻|作者|出品|微信|公众号")
@@ -110,17 +112,22 @@ def _segmented_as_facts(text: str, start: int, end: int) -> bool:
     return bool(words) and all(len(w) >= 2 for w, _ in words) and any(t.startswith(_FACT_TAGS) for _, t in words)
 
 
-def is_relative_time(text: str, start: int, end: int) -> bool:
-    """A relative time word (今天, 昨日, 当日凌晨...) overlaps text[start:end]."""
+def is_relative_time(text: str, start: int, end: int, words: tuple[str, ...] = _RELATIVE_TIMES) -> str:
+    """The relative time word (今天, 昨日, 当日凌晨...) that overlaps text[start:end] ('' if none)."""
     window = text[max(0, start - 2):end + 2]
     offset = max(0, start - 2)
-    for word in _RELATIVE_TIMES:
+    for word in words:
         at = window.find(word)
         while at >= 0:
             if offset + at < end and offset + at + len(word) > start:
-                return True
+                return word
             at = window.find(word, at + 1)
-    return False
+    return ""
+
+
+def weekday(text: str, start: int, end: int) -> str:
+    """The weekday (周三, 星期三) over text[start:end] ('' if none)."""
+    return is_relative_time(text, start, end, _WEEKDAYS)
 
 
 def not_body(text: str, start: int, end: int) -> bool:
@@ -222,20 +229,23 @@ def names_replaced(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> tuple[
 
 
 def inserted_name(text: str, start: int, end: int) -> str:
-    """Whole person names making up an insertion inside a matched passage (a name added to a list): '' if none.
+    """Whole person names inserted between two person names (one more name in a list of names): '' if not.
 
-    Typos insert characters, not whole dictionary names; sources and credits are screened before."""
+    Typos insert characters, not whole dictionary names; a name added elsewhere (a caption's, a player's
+    first name) may be a repost's edit, a name added to a list of attendees is another event's list."""
     pos = max(0, start - _CONTEXT)
-    names = []
+    names: list[str] = []
+    before = after = False
     for word, tag in _segment(text[max(0, start - _CONTEXT):end + _CONTEXT]):
         w_start, pos = pos, pos + len(word)
+        is_name = tag.startswith("nr") and len(word) >= 2
+        before = is_name if pos == start else before
+        after = is_name if w_start == end else after
         if w_start < end and pos > start:
-            if w_start < start or pos > end:
-                return ""  # the insertion cuts a word: not whole names
-            if not tag.startswith("nr") or len(word) < 2:
-                return ""
+            if w_start < start or pos > end or not is_name:
+                return ""  # the insertion cuts a word, or is not only names
             names.append(word)
-    return names[0] if names else ""
+    return names[0] if names and before and after else ""
 
 
 def names_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int, *, known_on_both_sides: bool = False) -> bool:

@@ -15,7 +15,15 @@ import re
 from dataclasses import dataclass
 
 from .alignment import Slot, edits, similarity, slots, split, to_units
-from .names import inserted_name, is_relative_time, names_differ, names_replaced, not_body, unit_conflict
+from .names import (
+    inserted_name,
+    is_relative_time,
+    names_differ,
+    names_replaced,
+    not_body,
+    unit_conflict,
+    weekday,
+)
 
 _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
 # Interior passages this long are more than a typo.
@@ -96,7 +104,10 @@ def _same_kind_word(own_a: str, own_b: str) -> bool:
 
 
 def _rewrite(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> Conflict | None:
-    """Both sides of one short slot hold words of their own: a clause of one story rewritten into another."""
+    """Both sides of one short slot hold words of their own: a clause of one story rewritten into another.
+
+    A phrase swapped for another of the same length (踔厉奋发勇毅前行 / 凝心聚力奋发进取) is a template's slot
+    filled anew; a clause reworded to another length (`reworded`) is an editor's touch unless it recurs."""
     only_a = [a[i1:i2] for _, i1, i2, _, _ in ops if len(to_units(a[i1:i2]).keys) >= _PASSAGE]
     only_b = [b[j1:j2] for _, _, _, j1, j2 in ops if len(to_units(b[j1:j2]).keys) >= _PASSAGE]
     if only_a and only_b:
@@ -145,8 +156,11 @@ def _edit_conflict(edit: _Edit, a: str, b: str) -> Conflict | None:
     seg_a, seg_b = a[edit.i1:edit.i2], b[edit.j1:edit.j2]
     if _noise(edit.own_a, edit.own_b):
         return None
-    if is_relative_time(a, edit.i1, edit.i2) or is_relative_time(b, edit.j1, edit.j2):
-        return None  # 今天 / 14日: a relative date made absolute is the same date
+    day_a, day_b = weekday(a, edit.i1, edit.i2), weekday(b, edit.j1, edit.j2)
+    if day_a and day_b and day_a[-1] != day_b[-1]:
+        return Conflict(seg_a, seg_b, "date")
+    if day_a or day_b or is_relative_time(a, edit.i1, edit.i2) or is_relative_time(b, edit.j1, edit.j2):
+        return None  # 今天 / 14日, 周三 / 11月14日: a relative date made absolute is the same date
     if _numbers_differ(edit.own_a, edit.own_b):
         return Conflict(seg_a, seg_b, "number")
     if edit.op != "replace":
@@ -198,7 +212,11 @@ def _passage_conflicts(a: str, b: str, slot: Slot) -> list[Conflict]:
     if replaced:
         return [Conflict(*replaced, "name")]
     rewrite = _rewrite(ops, a, b)
-    return [rewrite] if rewrite and not _noise(rewrite.a, rewrite.b) else []
+    if rewrite is None or _noise(rewrite.a, rewrite.b):
+        return []
+    if len(to_units(side_a).keys) != len(to_units(side_b).keys):
+        return [Conflict(rewrite.a, rewrite.b, "reworded")]
+    return [rewrite]
 
 
 def _slot_conflicts(a: str, b: str, slot: Slot) -> list[Conflict]:
@@ -209,12 +227,26 @@ def _slot_conflicts(a: str, b: str, slot: Slot) -> list[Conflict]:
     return [c for part in parts for c in _passage_conflicts(a, b, part)]
 
 
+def _renumbered(found: list[Conflict]) -> bool:
+    """Three or more numbers all moved by one offset, one after another (11 -> 2, 12 -> 3, 13 -> 4): an excerpt
+    that renumbers the items of a list it cut, not facts that changed."""
+    pairs = [(c.a, c.b) for c in found if c.kind == "number" and c.a.isdigit() and c.b.isdigit()]
+    if len(pairs) < 3 or len(pairs) < len([c for c in found if c.kind == "number"]):
+        return False
+    offsets = {int(x) - int(y) for x, y in pairs}
+    starts = [int(x) for x, _ in pairs]
+    return len(offsets) == 1 and all(n == m + 1 for m, n in zip(starts, starts[1:]))
+
+
 def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
-    """Substituted numbers, dates, times or names, or rewritten clauses, inside the matched passages of two
-    normalized texts."""
+    """Substituted numbers, dates, times or names inside the matched passages of two normalized texts, or
+    rewritten clauses (one clause reworded to another length alone is an editor's touch; a template whose
+    clauses are rewritten here and there is another text)."""
     found: list[Conflict] = []
     for slot in slots(a, b):
         found.extend(_slot_conflicts(a, b, slot))
-        if len(found) >= limit:
-            break
+    if _renumbered(found):
+        found = [c for c in found if c.kind != "number"]
+    if len(found) == 1 and found[0].kind == "reworded":
+        found = []
     return tuple(found[:limit])
