@@ -176,6 +176,20 @@ def slots(a: str, b: str) -> list[Slot]:
     return _gaps(ua, ub, found, 0, 0, bounded=False) if found else []
 
 
+def tile_edges(a: str, b: str) -> list[Slot]:
+    """The two ends of every shared passage, as empty edge slots: what stands right before (`head`) and right
+    after (`tail`) the same passage in both texts, whatever follows it there."""
+    ua, ub, found = shared_tiles(a, b)
+    out = []
+    for t in found:
+        if t.i and t.j:
+            out.append(Slot(ua.end(t.i), ua.end(t.i), ub.end(t.j), ub.end(t.j), "head"))
+        end_a, end_b = t.i + t.size, t.j + t.size
+        if end_a < len(ua.keys) and end_b < len(ub.keys):
+            out.append(Slot(ua.start(end_a), ua.start(end_a), ub.start(end_b), ub.start(end_b), "tail"))
+    return out
+
+
 def split(a: str, b: str, slot: Slot, anchor: int = _SUB_ANCHOR) -> list[Slot]:
     """A slot cut at the shorter common runs inside it: clauses that stayed between clauses that changed."""
     side_a, side_b = a[slot.i1:slot.i2], b[slot.j1:slot.j2]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .alignment import Slot, edits, similarity, slots, split, to_units
+from .alignment import Slot, edits, similarity, slots, split, tile_edges, to_units
 from .names import (
     inserted_name,
     is_relative_time,
@@ -46,6 +46,7 @@ _MONTHS = frozenset("january february march april may june july august september
 _EDGE_DATE = r"([0-9]+|[〇零一二两三四五六七八九十]+)(年|月|日|号|时|点)"
 _LEADING_DATE = re.compile(_EDGE_DATE)
 _TRAILING_DATE = re.compile(_EDGE_DATE + "$")
+_DATE_REACH = 12
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ def _edge_conflict(a: str, b: str, slot: Slot) -> Conflict | None:
     if slot.edge == "tail":
         ma, mb = _LEADING_DATE.match(a, slot.i1), _LEADING_DATE.match(b, slot.j1)
     else:
-        ma, mb = _TRAILING_DATE.search(a[:slot.i2]), _TRAILING_DATE.search(b[:slot.j2])
+        ma = _TRAILING_DATE.search(a, max(0, slot.i2 - _DATE_REACH), slot.i2)
+        mb = _TRAILING_DATE.search(b, max(0, slot.j2 - _DATE_REACH), slot.j2)
     if ma and mb and ma.group(2) == mb.group(2) and _numbers_differ(ma.group(1), mb.group(1)):
         return Conflict(ma.group(0), mb.group(0), "date")
     return None
@@ -245,6 +247,10 @@ def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
     found: list[Conflict] = []
     for slot in slots(a, b):
         found.extend(_slot_conflicts(a, b, slot))
+    for edge in tile_edges(a, b):
+        conflict = _edge_conflict(a, b, edge)
+        if conflict and conflict not in found:
+            found.append(conflict)
     if _renumbered(found):
         found = [c for c in found if c.kind != "number"]
     if len(found) == 1 and found[0].kind == "reworded":
