@@ -46,6 +46,8 @@ _SUFFIXES = tuple((
     "院 署 办 省 市 县 州 国 岛 镇 村 队"
 ).split())
 _LANGUAGE_SUFFIXES = ("文版", "语版")
+# Characters around a substitution given to OpenCC's phrase tables (沙特|阿拉伯 needs the 阿拉伯).
+_SPELLING_CONTEXT = 4
 _NAME_CHARS = re.compile(r"[\u4e00-\u9fff]{2,4}")
 
 
@@ -158,6 +160,12 @@ def spelling_variants(a: str, b: str) -> bool:
     return False
 
 
+def respelled(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
+    """The two sides, with a few characters around them, are one name in two regions' spellings."""
+    return spelling_variants(a[max(0, i1 - _SPELLING_CONTEXT):i2 + _SPELLING_CONTEXT],
+                             b[max(0, j1 - _SPELLING_CONTEXT):j2 + _SPELLING_CONTEXT])
+
+
 def _suffix_after(text: str, end: int) -> str:
     return next((s for s in _SUFFIXES if text.startswith(s, end)), "")
 
@@ -169,12 +177,8 @@ def _tagged_name(word: str) -> bool:
 def unit_conflict(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> str:
     """A whole name replaced by another, judged as a unit ('' if not): an organisation, place or edition
     (the replaced words plus the shared suffix after them: 生态环境部 / 商务部, 阿拉伯文版 / 日文版, 法国 /
-    德国), or a person named after the same title (副主席石泰峰 / 副主席铁凝). Spellings of one name in
-    another region's script are not a change."""
+    德国), or a person named after the same title (副主席石泰峰 / 副主席铁凝)."""
     side_a, side_b = a[i1:i2], b[j1:j2]
-    context = 4
-    if spelling_variants(a[max(0, i1 - context):i2 + context], b[max(0, j1 - context):j2 + context]):
-        return ""
     if set(side_a) & set(side_b):
         return ""  # a shared character: a typo or a variant, left to the edit-level rules
     suffix = _suffix_after(a, i2)
