@@ -16,12 +16,14 @@ and `2024` changes as one number, not as digits an alignment may keep or drop.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import Indel
 
-from .shingle import _WORD, _word_unit
+from .shingle import _PRIVATE_PLANE, _PRIVATE_SIZE, _WORD
 
 _ANCHOR = 8
 # A tile of word units needs fewer units: eight words are a long passage.
@@ -32,40 +34,75 @@ _SUB_ANCHOR = 4
 _ALIGN_LIMIT = 6000
 # How many occurrences of one opening n-gram are tried (repetitive text would otherwise cost n*m).
 _MAX_OCCURRENCES = 16
-_UNIT = re.compile(rf"{_WORD.pattern}|\S")
+_RUN = re.compile(r"\S+")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
 class Units:
-    """A text as units: `keys` holds one character per unit, `spans` each unit's (start, end) in the text."""
+    """A text as units: `keys` holds one character per unit. Units map to text offsets linearly between anchors
+    (each word, each run of other characters), so the map costs one entry per run, not one per character."""
 
     keys: str
-    spans: tuple[tuple[int, int], ...]
+    anchor_units: tuple[int, ...]
+    anchor_chars: tuple[int, ...]
+    word_ends: dict[int, int]
     words: int
 
     def start(self, unit: int) -> int:
-        return self.spans[unit][0] if unit < len(self.spans) else (self.spans[-1][1] if self.spans else 0)
+        """The text offset where `unit` starts (the text's end for the unit past the last)."""
+        if unit >= len(self.keys):
+            return self.end(len(self.keys))
+        k = bisect_right(self.anchor_units, unit) - 1
+        return self.anchor_chars[k] + unit - self.anchor_units[k]
 
     def end(self, unit: int) -> int:
         """The end, in the text, of the unit before `unit` (the text position a gap ending at `unit` ends at)."""
-        return self.spans[unit - 1][1] if unit > 0 else 0
+        if unit <= 0:
+            return 0
+        last = unit - 1
+        return self.word_ends.get(last) or self.start(last) + 1
+
+
+def unit_count(text: str) -> int:
+    """How many units `text` has (what `to_units` would give, without building them)."""
+    return len(_WORD.sub("w", text)) - text.count(" ")
 
 
 def to_units(text: str) -> Units:
+    """Units of `text`. A word's key is a private-use character picked by the word's hash (within one process,
+    the same word always gets the same key; a collision could only join two words, rarely)."""
     keys: list[str] = []
-    spans: list[tuple[int, int]] = []
-    words = 0
-    for match in _UNIT.finditer(text[: _ALIGN_LIMIT * 4]):
-        if len(spans) >= _ALIGN_LIMIT:
-            break
-        token = match.group()
-        if len(token) > 1 or _WORD.fullmatch(token):
-            keys.append(_word_unit(match) if len(token) > 1 else token)
-            words += 1
-        else:
-            keys.append(token)
-        spans.append(match.span())
-    return Units("".join(keys), tuple(spans), words)
+    anchor_units: list[int] = []
+    anchor_chars: list[int] = []
+    word_ends: dict[int, int] = {}
+    count = 0
+
+    def add_run(run: str, at: int) -> None:
+        nonlocal count
+        if not run:
+            return
+        if _SPACE.search(run):
+            for piece in _RUN.finditer(run):
+                add_run(piece.group(), at + piece.start())
+            return
+        anchor_units.append(count)
+        anchor_chars.append(at)
+        keys.append(run)
+        count += len(run)
+
+    pos = 0
+    text = text[:_ALIGN_LIMIT * 4]
+    for match in _WORD.finditer(text):
+        add_run(text[pos:match.start()], pos)
+        anchor_units.append(count)
+        anchor_chars.append(match.start())
+        word_ends[count] = match.end()
+        keys.append(chr(_PRIVATE_PLANE + hash(match.group()) % _PRIVATE_SIZE))
+        count += 1
+        pos = match.end()
+    add_run(text[pos:], pos)
+    return Units("".join(keys)[:_ALIGN_LIMIT], tuple(anchor_units), tuple(anchor_chars), word_ends, len(word_ends))
 
 
 @dataclass(frozen=True)
@@ -75,39 +112,57 @@ class Tile:
     size: int
 
 
-def _maximal_matches(a: str, b: str, k: int) -> list[tuple[int, int, int]]:
-    """(size, i, j) of every common run of at least k units that cannot be extended to the left or right."""
-    starts: dict[str, list[int]] = defaultdict(list)
-    for j in range(len(b) - k + 1):
-        starts[b[j:j + k]].append(j)
+def _free_runs(used: bytearray, k: int) -> list[tuple[int, int]]:
+    """Stretches of at least k units not yet in a tile."""
+    return [m.span() for m in re.finditer(b"\\x00{%d,}" % k, used)]
+
+
+def _maximal_matches(a: str, b: str, k: int, runs_a: list[tuple[int, int]],
+                     runs_b: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(size, i, j) of every common run of at least k units within the given stretches of a and b that cannot
+    be extended to the left or right inside them."""
+    starts: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for lo, hi in runs_b:
+        for j in range(lo, hi - k + 1):
+            starts[b[j:j + k]].append((j, lo, hi))
     found = []
-    for i in range(len(a) - k + 1):
-        for j in starts.get(a[i:i + k], ())[:_MAX_OCCURRENCES]:
-            if i and j and a[i - 1] == b[j - 1]:
-                continue
-            n = k
-            while i + n < len(a) and j + n < len(b) and a[i + n] == b[j + n]:
-                n += 1
-            found.append((n, i, j))
+    for lo_a, hi_a in runs_a:
+        for i in range(lo_a, hi_a - k + 1):
+            for j, lo_b, hi_b in starts.get(a[i:i + k], ())[:_MAX_OCCURRENCES]:
+                if i > lo_a and j > lo_b and a[i - 1] == b[j - 1]:
+                    continue
+                n = k
+                while i + n < hi_a and j + n < hi_b and a[i + n] == b[j + n]:
+                    n += 1
+                found.append((n, i, j))
     return found
 
 
 def tiles(a: str, b: str, k: int) -> list[Tile]:
-    """Greedy string tiling of two unit strings: longest common runs first, no unit in two tiles, in a's order."""
+    """Common runs of at least k units, each unit in at most one, in a's order: first the runs an LCS alignment
+    (rapidfuzz, in C) keeps in order, then, greedily and longest first, runs among what is left (moved passages)."""
     used_a, used_b = bytearray(len(a)), bytearray(len(b))
     chosen: list[Tile] = []
-    for n, i, j in sorted(_maximal_matches(a, b, k), key=lambda m: (-m[0], m[1], m[2])):
-        run = best = best_at = 0
-        for x in range(n):  # the longest part of the match not yet tiled on either side
-            run = run + 1 if not used_a[i + x] and not used_b[j + x] else 0
-            if run > best:
-                best, best_at = run, x - run + 1
-        if best < k:
-            continue
-        ti, tj = i + best_at, j + best_at
-        used_a[ti:ti + best] = b"\x01" * best
-        used_b[tj:tj + best] = b"\x01" * best
-        chosen.append(Tile(ti, tj, best))
+    for op in Indel.opcodes(a, b):
+        size = op.src_end - op.src_start
+        if op.tag == "equal" and size >= k:
+            used_a[op.src_start:op.src_end] = b"\x01" * size
+            used_b[op.dest_start:op.dest_end] = b"\x01" * size
+            chosen.append(Tile(op.src_start, op.dest_start, size))
+    runs_a, runs_b = _free_runs(used_a, k), _free_runs(used_b, k)
+    if runs_a and runs_b:
+        for n, i, j in sorted(_maximal_matches(a, b, k, runs_a, runs_b), key=lambda m: (-m[0], m[1], m[2])):
+            run = best = best_at = 0
+            for x in range(n):  # the longest part of the match not yet tiled on either side
+                run = run + 1 if not used_a[i + x] and not used_b[j + x] else 0
+                if run > best:
+                    best, best_at = run, x - run + 1
+            if best < k:
+                continue
+            ti, tj = i + best_at, j + best_at
+            used_a[ti:ti + best] = b"\x01" * best
+            used_b[tj:tj + best] = b"\x01" * best
+            chosen.append(Tile(ti, tj, best))
     return sorted(chosen, key=lambda t: t.i)
 
 
@@ -132,7 +187,9 @@ def anchor_size(ua: Units, ub: Units) -> int:
     return max(3, min(base, min(len(ua.keys), len(ub.keys)) // 10))
 
 
+@lru_cache(maxsize=8)
 def shared_tiles(a: str, b: str) -> tuple[Units, Units, list[Tile]]:
+    """Cached: the slots and the tile edges of one comparison use the same tiling."""
     ua, ub = to_units(a), to_units(b)
     return ua, ub, tiles(ua.keys, ub.keys, anchor_size(ua, ub))
 

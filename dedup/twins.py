@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .alignment import Slot, edits, similarity, slots, split, tile_edges, to_units
+from .alignment import Slot, edits, similarity, slots, split, tile_edges, unit_count
 from .names import (
     inserted_name,
     is_relative_time,
@@ -112,8 +112,8 @@ def _rewrite(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> Confl
 
     A phrase swapped for another of the same length (踔厉奋发勇毅前行 / 凝心聚力奋发进取) is a template's slot
     filled anew; a clause reworded to another length (`reworded`) is an editor's touch unless it recurs."""
-    only_a = [a[i1:i2] for _, i1, i2, _, _ in ops if len(to_units(a[i1:i2]).keys) >= _PASSAGE]
-    only_b = [b[j1:j2] for _, _, _, j1, j2 in ops if len(to_units(b[j1:j2]).keys) >= _PASSAGE]
+    only_a = [a[i1:i2] for _, i1, i2, _, _ in ops if unit_count(a[i1:i2]) >= _PASSAGE]
+    only_b = [b[j1:j2] for _, _, _, j1, j2 in ops if unit_count(b[j1:j2]) >= _PASSAGE]
     if only_a and only_b:
         return Conflict(max(only_a, key=len), max(only_b, key=len), "rewrite")
     return None
@@ -200,7 +200,7 @@ def _one_passage(a: str, b: str, slot: Slot) -> bool:
     """The two sides of a slot are one passage with words changed (or a word added), not a passage cut and
     another added: a clause's length at most on both sides, or still mostly alike."""
     side_a, side_b = a[slot.i1:slot.i2], b[slot.j1:slot.j2]
-    if max(len(to_units(side_a).keys), len(to_units(side_b).keys)) <= _CLAUSE:
+    if max(unit_count(side_a), unit_count(side_b)) <= _CLAUSE:
         return True
     return bool(side_a) and bool(side_b) and similarity(side_a, side_b) >= _ALIKE
 
@@ -228,7 +228,7 @@ def _passage_conflicts(a: str, b: str, slot: Slot) -> list[Conflict]:
     rewrite = _rewrite(ops, a, b)
     if rewrite is None or _noise(rewrite.a, rewrite.b):
         return []
-    if len(to_units(side_a).keys) != len(to_units(side_b).keys):
+    if unit_count(side_a) != unit_count(side_b):
         return [Conflict(rewrite.a, rewrite.b, "reworded")]
     return [rewrite]
 
