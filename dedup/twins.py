@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .alignment import Slot, edits, similarity, slots, split, tile_edges, unit_count
 from .names import (
@@ -26,7 +27,6 @@ from .names import (
     weekday,
 )
 
-_NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
 # Interior passages this long are more than a typo.
 _PASSAGE = 3
 # A slot whose sides are both at most this many units replaces a word or a clause inside one matched passage;
@@ -34,15 +34,22 @@ _PASSAGE = 3
 # paragraph), unless the two stretches are still mostly alike.
 _CLAUSE = 20
 _ALIKE = 0.5
+# A reworded clause is a fifth or more of a short item (a one-sentence notice): there it is the item's content.
+_SHORT_ITEM = 5
 # Characters a scan or a typist confuses; the same fact written with either.
-_LOOK_ALIKES = str.maketrans({"目": "日", "曰": "日", "夭": "天", "〇": "0", "o": "0", "l": "1"})
+_LOOK_ALIKES = str.maketrans({"目": "日", "曰": "日", "夭": "天", "〇": "0"})
+# Letters a scan reads for digits, inside a run that holds a digit (20l8, 4o).
+_DIGIT_LOOK_ALIKES = str.maketrans({"o": "0", "l": "1"})
+_MIXED_DIGITS = re.compile(r"[0-9lo]*[0-9][0-9lo]*")
+_NUMBER_REACH = 12
 _CN_DIGITS = {**{ch: k for k, ch in enumerate("〇一二三四五六七八九")}, "零": 0, "两": 2}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
 _TONED = re.compile("[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ]")
 _LATIN_RUN = re.compile(r"\s*[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ]+\s*")
-_NUMBER_RUN = re.compile(r"[0-9]+|[〇零一二两三四五六七八九十百千万亿]+")
 _WORD_NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
                  "fifteen sixteen seventeen eighteen nineteen twenty").split()
+_NUMBER_TOKEN = re.compile(rf"[0-9]+|[〇零一二两三四五六七八九十百千万亿]+|\b(?:{'|'.join(_WORD_NUMBERS)})\b")
+_KIND = re.compile(r" ?([a-z]+|\S)")
 _DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTHS = frozenset("january february march april may june july august september october november december".split())
 # A date or time touching a shared passage at an edge: 11月 / 6月 after "将于" in a tail cut.
@@ -82,23 +89,40 @@ def _chinese_value(run: str) -> int:
     return total + section + digit
 
 
-def number_digits(text: str) -> str:
-    """The numbers a passage states, as digits: 五 and 5 (and 2〇18 and 2018) say the same."""
-    out = []
-    for run in _NUMBER_RUN.findall(text.translate(_LOOK_ALIKES)):
-        out.append(run if run.isdigit() else str(_chinese_value(run)))
-    for word in text.split():
-        if word in _WORD_NUMBERS:
-            out.append(str(_WORD_NUMBERS.index(word)))
-    return "".join(out)
+def _value(run: str) -> str:
+    if run.isdigit():
+        return run
+    if run in _WORD_NUMBERS:
+        return str(_WORD_NUMBERS.index(run))
+    return str(_chinese_value(run))
 
 
-def _numbers_differ(own_a: str, own_b: str) -> bool:
-    """Both sides state a number and one is not the other with digits dropped (a typo's shape: 2024 -> 204)."""
-    digits_a, digits_b = number_digits(own_a), number_digits(own_b)
-    if not digits_a or not digits_b:
+def _numbers_over(text: str, start: int, end: int) -> dict[str, str]:
+    """The numbers that text[start:end] touches, as digits, by kind: the word or character after the number
+    (二次 and 2次 say the same; 6月 and 11月 are numbers of one kind, 二(工作) and 六项 are not)."""
+    lo, hi = max(0, start - _NUMBER_REACH), min(len(text), end + _NUMBER_REACH)
+    window = _MIXED_DIGITS.sub(lambda m: m.group().translate(_DIGIT_LOOK_ALIKES), text[lo:hi].translate(_LOOK_ALIKES))
+    kinds: dict[str, str] = {}
+    for match in _NUMBER_TOKEN.finditer(window):
+        if match.end() + lo <= start or match.start() + lo >= end:
+            continue
+        after = _KIND.match(window, match.end())
+        kind = after.group(1) if after else ""
+        kinds[kind] = kinds.get(kind, "") + _value(match.group())
+    return kinds
+
+
+def _numbers_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
+    """Both sides state a number of one kind and one is not the other with digits dropped (a typo's shape:
+    2024 -> 204)."""
+    if i1 == i2 or j1 == j2:
         return False
-    return not _within(digits_a, digits_b) and not _within(digits_b, digits_a)
+    kinds_a, kinds_b = _numbers_over(a, i1, i2), _numbers_over(b, j1, j2)
+    for kind in kinds_a.keys() & kinds_b.keys():
+        x, y = kinds_a[kind], kinds_b[kind]
+        if not _within(x, y) and not _within(y, x):
+            return True
+    return False
 
 
 def _same_kind_word(own_a: str, own_b: str) -> bool:
@@ -111,7 +135,8 @@ def _rewrite(ops: list[tuple[str, int, int, int, int]], a: str, b: str) -> Confl
     """Both sides of one short slot hold words of their own: a clause of one story rewritten into another.
 
     A phrase swapped for another of the same length (踔厉奋发勇毅前行 / 凝心聚力奋发进取) is a template's slot
-    filled anew; a clause reworded to another length (`reworded`) is an editor's touch unless it recurs."""
+    filled anew, and so is a clause that makes a fifth of a short item; a clause of a longer text reworded to
+    another length (`reworded`) is an editor's touch unless it recurs."""
     only_a = [a[i1:i2] for _, i1, i2, _, _ in ops if unit_count(a[i1:i2]) >= _PASSAGE]
     only_b = [b[j1:j2] for _, _, _, j1, j2 in ops if unit_count(b[j1:j2]) >= _PASSAGE]
     if only_a and only_b:
@@ -172,7 +197,7 @@ def _edit_conflict(edit: _Edit, a: str, b: str) -> Conflict | None:
         return Conflict(seg_a, seg_b, "date")
     if day_a or day_b or is_relative_time(a, edit.i1, edit.i2) or is_relative_time(b, edit.j1, edit.j2):
         return None  # 今天 / 14日, 周三 / 11月14日: a relative date made absolute is the same date
-    if _numbers_differ(edit.own_a, edit.own_b):
+    if _numbers_differ(a, edit.i1, edit.i2, b, edit.j1, edit.j2):
         return Conflict(seg_a, seg_b, "number")
     if edit.op != "replace":
         return None
@@ -191,7 +216,7 @@ def _edge_conflict(a: str, b: str, slot: Slot) -> Conflict | None:
     else:
         ma = _TRAILING_DATE.search(a, max(0, slot.i2 - _DATE_REACH), slot.i2)
         mb = _TRAILING_DATE.search(b, max(0, slot.j2 - _DATE_REACH), slot.j2)
-    if ma and mb and ma.group(2) == mb.group(2) and _numbers_differ(ma.group(1), mb.group(1)):
+    if ma and mb and ma.group(2) == mb.group(2) and _numbers_differ(a, *ma.span(1), b, *mb.span(1)):
         return Conflict(ma.group(0), mb.group(0), "date")
     return None
 
@@ -228,9 +253,15 @@ def _passage_conflicts(a: str, b: str, slot: Slot) -> list[Conflict]:
     rewrite = _rewrite(ops, a, b)
     if rewrite is None or _noise(rewrite.a, rewrite.b):
         return []
-    if unit_count(side_a) != unit_count(side_b):
+    size = max(unit_count(side_a), unit_count(side_b))
+    if unit_count(side_a) != unit_count(side_b) and size * _SHORT_ITEM < min(_units_in(a), _units_in(b)):
         return [Conflict(rewrite.a, rewrite.b, "reworded")]
     return [rewrite]
+
+
+@lru_cache(maxsize=16)
+def _units_in(text: str) -> int:
+    return unit_count(text)
 
 
 def _slot_conflicts(a: str, b: str, slot: Slot) -> list[Conflict]:
