@@ -133,8 +133,9 @@ def weekday(text: str, start: int, end: int) -> str:
 
 
 def not_body(text: str, start: int, end: int) -> bool:
-    """The stretch is (or follows right after) a source, credit, editor, caption or reading-link marker."""
-    return _NOT_BODY.search(text, max(0, start - _MARKER_REACH), end) is not None
+    """The stretch holds, or directly follows, a source, credit, editor, caption or reading-link marker (记者|李明,
+    not 记者来到|北京)."""
+    return any(m.end() >= start for m in _NOT_BODY.finditer(text, max(0, start - _MARKER_REACH), end))
 
 
 def _generic(word: str) -> bool:

@@ -48,7 +48,7 @@ _TONED = re.compile("[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ]
 _LATIN_RUN = re.compile(r"\s*[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ]+\s*")
 _WORD_NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
                  "fifteen sixteen seventeen eighteen nineteen twenty").split()
-_NUMBER_TOKEN = re.compile(rf"[0-9]+|[〇零一二两三四五六七八九十百千万亿]+|\b(?:{'|'.join(_WORD_NUMBERS)})\b")
+_NUMBER_TOKEN = re.compile(rf"[0-9]+|(?<![0-9])[〇零一二两三四五六七八九十百千万亿]+|\b(?:{'|'.join(_WORD_NUMBERS)})\b")
 _KIND = re.compile(r" ?([a-z]+|\S)")
 _DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTHS = frozenset("january february march april may june july august september october november december".split())
@@ -97,18 +97,20 @@ def _value(run: str) -> str:
     return str(_chinese_value(run))
 
 
-def _numbers_over(text: str, start: int, end: int) -> dict[str, str]:
-    """The numbers that text[start:end] touches, as digits, by kind: the word or character after the number
+def _numbers_over(text: str, start: int, end: int) -> dict[str, tuple[str, str]]:
+    """The numbers that text[start:end] touches, as written and as digits, by kind: the word or character after
+    the number
     (二次 and 2次 say the same; 6月 and 11月 are numbers of one kind, 二(工作) and 六项 are not)."""
     lo, hi = max(0, start - _NUMBER_REACH), min(len(text), end + _NUMBER_REACH)
     window = _MIXED_DIGITS.sub(lambda m: m.group().translate(_DIGIT_LOOK_ALIKES), text[lo:hi].translate(_LOOK_ALIKES))
-    kinds: dict[str, str] = {}
+    kinds: dict[str, tuple[str, str]] = {}
     for match in _NUMBER_TOKEN.finditer(window):
         if match.end() + lo <= start or match.start() + lo >= end:
             continue
         after = _KIND.match(window, match.end())
         kind = after.group(1) if after else ""
-        kinds[kind] = kinds.get(kind, "") + _value(match.group())
+        written, value = kinds.get(kind, ("", ""))
+        kinds[kind] = (written + match.group(), value + _value(match.group()))
     return kinds
 
 
@@ -118,8 +120,13 @@ def _numbers_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
     if i1 == i2 or j1 == j2:
         return False
     kinds_a, kinds_b = _numbers_over(a, i1, i2), _numbers_over(b, j1, j2)
+    all_a, all_b = "".join(w for w, _ in kinds_a.values()), "".join(w for w, _ in kinds_b.values())
+    if _within(all_a, all_b) or _within(all_b, all_a):
+        return False  # characters dropped between or inside numbers: 35分2025 -> 35025
     for kind in kinds_a.keys() & kinds_b.keys():
-        x, y = kinds_a[kind], kinds_b[kind]
+        (written_a, x), (written_b, y) = kinds_a[kind], kinds_b[kind]
+        if _within(written_a, written_b) or _within(written_b, written_a):
+            continue  # a numeral dropped or typed in (十五五 -> 五五)
         if not _within(x, y) and not _within(y, x):
             return True
     return False
@@ -197,7 +204,7 @@ def _edit_conflict(edit: _Edit, a: str, b: str) -> Conflict | None:
         return Conflict(seg_a, seg_b, "date")
     if day_a or day_b or is_relative_time(a, edit.i1, edit.i2) or is_relative_time(b, edit.j1, edit.j2):
         return None  # 今天 / 14日, 周三 / 11月14日: a relative date made absolute is the same date
-    if _numbers_differ(a, edit.i1, edit.i2, b, edit.j1, edit.j2):
+    if edit.own_a and edit.own_b and _numbers_differ(a, edit.i1, edit.i2, b, edit.j1, edit.j2):
         return Conflict(seg_a, seg_b, "number")
     if edit.op != "replace":
         return None
