@@ -225,3 +225,15 @@ def test_one_more_name_in_a_list_of_attendees_is_another_meeting():
     a = f"春节前夕，有关方面负责同志看望了{names}等老同志，向他们致以节日的问候和美好的祝福。老同志们对党和国家事业发展取得的成就表示高兴。"
     b = a.replace("贾庆林、", "贾庆林、吴邦国、")
     assert not _both_ways(a, b)
+
+
+def test_explain_shows_a_moved_paragraph_as_shared_and_a_changed_word_inside_its_passage():
+    from dedup.explain import passages
+
+    norm = NormalizationConfig()
+    a = normalize_text(STORY.replace("市交通委员会", "市商务委员会"), norm).text
+    b = normalize_text("\n".join(PARAS[k] for k in (1, 0, 2, 3, 4, 5)), norm).text
+    shared, differing = passages(a, b)
+    moved = normalize_text(PARAS[1], norm).text
+    assert any(moved in p.a and moved in p.b for p in shared)
+    assert [(p.a, p.b) for p in differing if p.kind == "changed"] == [("商务", "交通")]
