@@ -237,3 +237,8 @@ def test_explain_shows_a_moved_paragraph_as_shared_and_a_changed_word_inside_its
     moved = normalize_text(PARAS[1], norm).text
     assert any(moved in p.a and moved in p.b for p in shared)
     assert [(p.a, p.b) for p in differing if p.kind == "changed"] == [("商务", "交通")]
+
+
+def test_a_paragraph_cut_and_a_context_paragraph_added_in_its_place_are_not_differing_facts():
+    context = "去年，全市共开通公交线路三十条，日均客运量达到四百万人次，市民出行满意度连续三年提升。"
+    assert _both_ways(STORY, "\n".join([PARAS[0], context, *PARAS[2:]]))
