@@ -48,7 +48,8 @@ _TONED = re.compile("[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ]
 _LATIN_RUN = re.compile(r"\s*[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ]+\s*")
 _WORD_NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
                  "fifteen sixteen seventeen eighteen nineteen twenty").split()
-_NUMBER_TOKEN = re.compile(rf"[0-9]+|(?<![0-9])[〇零一二两三四五六七八九十百千万亿]+|\b(?:{'|'.join(_WORD_NUMBERS)})\b")
+_NUMBER_TOKEN = re.compile(rf"[0-9]+(?:\.[0-9]+)?|(?<![0-9])[〇零一二两三四五六七八九十百千万亿]+"
+                           rf"|\b(?:{'|'.join(_WORD_NUMBERS)})\b")
 _KIND = re.compile(r" ?([a-z]+|\S)")
 _DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTHS = frozenset("january february march april may june july august september october november december".split())
@@ -90,7 +91,7 @@ def _chinese_value(run: str) -> int:
 
 
 def _value(run: str) -> str:
-    if run.isdigit():
+    if run[0].isdigit():
         return run
     if run in _WORD_NUMBERS:
         return str(_WORD_NUMBERS.index(run))
@@ -121,6 +122,8 @@ def _numbers_differ(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
         return False
     kinds_a, kinds_b = _numbers_over(a, i1, i2), _numbers_over(b, j1, j2)
     all_a, all_b = "".join(w for w, _ in kinds_a.values()), "".join(w for w, _ in kinds_b.values())
+    if all_a.count(".") != all_b.count("."):
+        return True  # 1.5% / 15%: a decimal point is part of the number, not a typo's leftover
     if _within(all_a, all_b) or _within(all_b, all_a):
         return False  # characters dropped between or inside numbers: 35分2025 -> 35025
     for kind in kinds_a.keys() & kinds_b.keys():

@@ -242,3 +242,12 @@ def test_explain_shows_a_moved_paragraph_as_shared_and_a_changed_word_inside_its
 def test_a_paragraph_cut_and_a_context_paragraph_added_in_its_place_are_not_differing_facts():
     context = "去年，全市共开通公交线路三十条，日均客运量达到四百万人次，市民出行满意度连续三年提升。"
     assert _both_ways(STORY, "\n".join([PARAS[0], context, *PARAS[2:]]))
+
+
+def test_a_decimal_point_is_part_of_the_number():
+    from dedup.twins import fact_conflicts
+
+    # normalized texts that keep decimal points, as normalization does for 150.33亿元
+    text = "国家统计局今天发布数据显示前三季度全国规模以上工业增加值同比增长{}其中制造业增长{}高技术制造业增长明显快于全部工业"
+    assert fact_conflicts(text.format("1.5%", "2.3%"), text.format("15%", "23%"))
+    assert not fact_conflicts(text.format("1.5%", "2.3%"), text.format("1.5%", "2.3%"))
