@@ -15,7 +15,7 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import DedupError, EmptyText, NotFound
+from .errors import DedupError, EmptyText, NotFound, TextTooLarge
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
@@ -72,12 +72,19 @@ class Engine:
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None) -> Prepared:
+        """Normalize, shingle and sign a text. Its size is checked first: normalization is linear, so the
+        size limit bounds the CPU one request can take (every entry point, ingest and search, comes here)."""
+        encoded = raw.encode("utf-8", "surrogatepass")
+        limit = self.settings.max_article_bytes
+        if len(encoded) > limit:
+            raise TextTooLarge(f"text too large: {len(encoded)} bytes, limit {limit}; "
+                               "set DEDUP_MAX_ARTICLE_BYTES to accept larger texts")
         normalized = normalize_text(raw, self.norm_config, is_html=is_html)
         shingles = shingle_hashes(normalized.text, self.sig_config)
         if len(shingles) == 0:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
-        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = hashlib.sha256(encoded).hexdigest()
         return Prepared(normalized, shingles, values, digest)
 
     def _shingles_of(self, article: Article | Known) -> np.ndarray:

@@ -15,6 +15,12 @@ class EmptyText(InvalidArticle):
     code = "empty_text"
 
 
+class TextTooLarge(DedupError):
+    """A text over the size the engine normalizes: the work budget of one request (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
 class NotFound(DedupError):
     code = "not_found"
 
