@@ -76,9 +76,9 @@ def read_file(path: Path) -> Iterator[SourceItem]:
         return
     url = path.resolve().as_uri()
     if suffix in HTML_SUFFIXES:
-        yield SourceItem(str(path), ArticleIn(url=url, html=text))
+        yield SourceItem(str(path), ArticleIn(url=url, html=text, local_file=True))
     else:
-        yield SourceItem(str(path), ArticleIn(url=url, text=text))
+        yield SourceItem(str(path), ArticleIn(url=url, text=text, local_file=True))
 
 
 def iter_sources(paths: list[Path]) -> Iterator[SourceItem]:
