@@ -18,12 +18,13 @@ _FRONT_MATTER = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?
 # `key: value` on one line; the value is stripped in Python. (`(.*?)\s*$` retried the trailing-space run
 # from every position of the value: 40 kB of spaces took a minute.)
 _FRONT_FIELD = re.compile(r"^([A-Za-z_][\w-]*+)[ \t]*+:(.*)$", re.M)
-# An opening or closing tag of a common element. The attribute scan stops at the next `<`: `<p <p <p ...`
-# without a `>` costs one pass, not one scan to the end of the text per `<`.
-_HTML_HINT = re.compile(
-    r"<[ \t\n\r\f]*+/?[ \t\n\r\f]*+(?:p|div|br|span|a|img|html|body|head|script|style|h[1-6]|li|ul|ol|table|"
-    r"tr|td|article|section|nav|header|footer|aside|strong|em|b|i|figure|figcaption|blockquote)\b[^<>]*+>",
-    re.I,
+# Any opening or closing tag; `looks_like_html` then checks the name. The attribute scan stops at the next
+# `<`: `<p <p <p ...` without a `>` costs one pass, not one scan to the end of the text per `<` (240 kB took
+# 111 s). A name set instead of a 35-way alternation tried at every `<` makes the pass ten times cheaper.
+_ANY_TAG = re.compile(r"<\s*+/?\s*+([A-Za-z]\w*+)[^<>]*+>")
+_HTML_HINT_NAMES = frozenset(
+    "p div br span a img html body head script style h1 h2 h3 h4 h5 h6 li ul ol table tr td article section "
+    "nav header footer aside strong em b i figure figcaption blockquote".split()
 )
 # Each scan stops at the next opener as well as at its closer ([ for link text, ( for the target, < for
 # autolinks): a line of 100k unclosed `[` or `<http:` then costs linear work instead of one scan to the end
@@ -180,7 +181,8 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
 
 
 def looks_like_html(text: str) -> bool:
-    return _HTML_HINT.search(text) is not None
+    """A tag of a common element anywhere: the text is a page or a fragment, not plain text with a `<`."""
+    return any(match.group(1).lower() in _HTML_HINT_NAMES for match in _ANY_TAG.finditer(text))
 
 
 def _strip_markdown(text: str) -> str:
