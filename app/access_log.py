@@ -18,6 +18,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .limits import ASGIApp, Receive, Scope, Send, StatusRecorder
+from .route_match import route_template
 
 access = logging.getLogger("dedup.access")
 # A client-supplied id is echoed and logged, so it must be short and harmless (no spaces, quotes, newlines).
@@ -86,11 +87,12 @@ class AccessLog:
         rid = request_id(scope)
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
+        path, root_path = scope["path"], scope.get("root_path", "")
         recorder = StatusRecorder(send, ((b"x-request-id", rid.encode()),))
         try:
             await self.app(scope, receive, recorder)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            access.info("request", extra={"request_id": rid, "method": scope["method"], "route": route,
-                                          "path": scope.get("path", ""), "status": recorder.status,
+            access.info("request", extra={"request_id": rid, "method": scope["method"],
+                                          "route": route_template(scope, path, root_path), "path": path,
+                                          "status": recorder.status,
                                           "duration_ms": round((time.perf_counter() - start) * 1000, 2)})

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -28,9 +27,13 @@ from prometheus_client.registry import Collector
 from dedup.engine import Engine
 
 from .limits import ASGIApp, Receive, Scope, Send, StatusRecorder
+from .route_match import route_template
 
 disable_created_metrics()
 log = logging.getLogger("dedup.http")
+# The text exposition format generate_latest writes. Named explicitly: prometheus_client 0.26's "latest" says
+# version=1.0.0, which Prometheus 2 servers do not know; every version parses 0.0.4, and the schema states it.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -67,7 +70,7 @@ class Metrics:
             MultiProcessCollector(self.registry, path=self.shared_dir)
 
     def render(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -86,10 +89,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        path, root_path = scope["path"], scope.get("root_path", "")
         recorder = StatusRecorder(send)
         try:
             await self.app(scope, receive, recorder)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope, path, root_path)
             self.metrics.observe(scope["method"], template, recorder.status, time.perf_counter() - start)

@@ -6,11 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Exactly one of `text` and `html`, as a string (the other absent or null). The engine (ArticleIn) and the
+# search route enforce it with a 422; this states it in the schema, which field types alone cannot.
+TEXT_OR_HTML = [{"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["html"], "properties": {"html": {"type": "string"}}}]
+
 
 class ArticleBody(BaseModel):
     """One article to ingest: give `text` or `html`."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": TEXT_OR_HTML,
         "examples": [{"url": "https://news.example/a/1", "title": "标题", "text": "正文……",
                       "published_at": "2024-05-27", "source": "新华社"}]})
 
@@ -31,7 +37,10 @@ class BatchBody(BaseModel):
 
 
 class SearchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A text or an HTML page to look up: give exactly one."""
+
+    # Strict: a threshold sent as the string "0.5" is refused, as its schema type (number) says.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"oneOf": TEXT_OR_HTML})
 
     text: str | None = None
     html: str | None = None
@@ -57,6 +66,11 @@ class IngestOut(BaseModel):
     duplicate_of_id: int | None
     status: str = Field(..., description="created | unchanged | updated")
     matches: list[MatchOut]
+    revision: str = Field(..., description="The stored article's revision (also the ETag header): send it as "
+                                           "If-Match to update or delete only what you read")
+    judged: MatchOut | None = Field(None, description="The stored article this one was judged a duplicate of "
+                                    "(`duplicate_of`: the representative of the cluster it joined), with that "
+                                    "pair's scores; null for an article that founded its own cluster")
 
 
 class ErrorBody(BaseModel):
@@ -91,6 +105,7 @@ class ArticleOut(BaseModel):
     content_hash: str
     text: str = Field(..., description="The text as submitted (HTML if html was given)")
     normalized_text: str
+    revision: str = Field(..., description="Changes with every write of the article (also the ETag header)")
 
 
 class DuplicatesOut(BaseModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from dedup.engine import Engine
+from dedup.errors import NotFound
 from dedup.explain import _MAX_CHARS as COMPARED_CHARS
 from dedup.explain import Explanation, Passage
 from dedup.explain_raw import Removed, removed_lines
@@ -64,9 +65,13 @@ def title_of(article: Article) -> str:
     return article.norm_text[:40] + ("…" if len(article.norm_text) > 40 else "")
 
 
-def cluster_row(engine: Engine, cluster: Cluster) -> ClusterRow:
-    _, members = engine.get_cluster(cluster.id)
-    rep = next((m for m in members if m.id == cluster.representative_id), members[0])
+def cluster_row(engine: Engine, cluster: Cluster) -> ClusterRow | None:
+    """One listed cluster as it is now; None when a writer removed it since the page was listed."""
+    try:
+        cluster, members = engine.get_cluster(cluster.id)
+    except NotFound:
+        return None
+    rep = next(m for m in members if m.id == cluster.representative_id)
     sources = list(dict.fromkeys(source_of(m) for m in members))
     return ClusterRow(id=cluster.id, size=cluster.size, title=title_of(rep), representative_id=rep.id,
                       sources=sources, first_seen=cluster.first_seen, last_seen=cluster.last_seen,

@@ -27,3 +27,9 @@ class NotFound(DedupError):
 
 class Unavailable(DedupError):
     code = "unavailable"
+
+
+class RevisionMismatch(DedupError):
+    """A write conditioned on the article's revision (If-Match) found another one: someone else wrote in between."""
+
+    code = "revision_mismatch"

@@ -12,8 +12,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEDUP_", extra="ignore")
 
     database_url: str = Field("data/dedup.db", description="SQLite file path, or a postgresql:// URL")
+    db_busy_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds a write waits for a lock another "
+                                   "connection holds (SQLite busy timeout, PostgreSQL lock_timeout) before the "
+                                   "request answers 503 with Retry-After")
     redis_url: str | None = Field(None, description="Redis URL for an index shared by several workers")
     redis_prefix: str = Field("dedup", description="Key prefix of the shared index in Redis")
+    redis_check_eviction: bool = Field(True, description="Refuse a Redis whose maxmemory-policy is not noeviction "
+                                       "(evicted index keys are silently missed duplicates); false only when "
+                                       "the policy cannot be read and is checked by other means")
     ngram: int = Field(5, description="Characters per CJK shingle")
     word_ngram: int = Field(3, description="Words per Latin-script shingle")
     num_perm: int = Field(128, description="MinHash permutations")

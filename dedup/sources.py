@@ -1,7 +1,9 @@
-"""Articles from files on disk: .txt/.html/.md files, folders of them, and JSONL."""
+"""Articles from files on disk: .txt/.html/.md files, folders of them, JSONL, JSON arrays and CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +15,13 @@ from .models import ArticleIn
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+JSON_SUFFIXES = {".json"}
+CSV_SUFFIXES = {".csv"}
+KNOWN_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | JSON_SUFFIXES | CSV_SUFFIXES
+# A first line this short that does not end a sentence reads as a headline (a caption or an opening sentence ends
+# with 。/./!/?, and those stay body text only).
+_TITLE_MAX = 80
+_SENTENCE_END = tuple("。！？.!?…")
 
 
 @dataclass
@@ -64,8 +73,57 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
             yield SourceItem(origin, None, f"line {number}: {exc}")
 
 
+def _records(path: Path, rows: Iterator[tuple[str, object]]) -> Iterator[SourceItem]:
+    for origin, obj in rows:
+        try:
+            yield SourceItem(f"{path}:{origin}", article_from_json(obj), extra=obj if isinstance(obj, dict) else None)
+        except InvalidArticle as exc:
+            yield SourceItem(str(path), None, f"{origin}: {exc}")
+
+
+def read_json_array(path: Path, text: str) -> Iterator[SourceItem]:
+    """A JSON array of article objects (or one object): what APIs and exports hand out."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield SourceItem(str(path), None, f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}")
+        return
+    items = data if isinstance(data, list) else [data]
+    yield from _records(path, ((f"item {i}", obj) for i, obj in enumerate(items, start=1)))
+
+
+def read_csv(path: Path, text: str) -> Iterator[SourceItem]:
+    """CSV with a header row naming url and text (or html); other columns are kept as extra fields, empty cells
+    count as absent."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = set(reader.fieldnames or [])
+    if "url" not in header or not header & {"text", "html"}:
+        yield SourceItem(str(path), None, f"{path}: the CSV header must name a url column and a text or html column "
+                                          f"(found: {', '.join(sorted(header)) or 'no header'})")
+        return
+    rows = ((f"row {reader.line_num}", {k: v for k, v in row.items() if k is not None and v not in ("", None)})
+            for row in reader)
+    try:
+        yield from _records(path, rows)
+    except csv.Error as exc:
+        yield SourceItem(str(path), None, f"{path}: malformed CSV near line {reader.line_num}: {exc}")
+
+
+def title_of_text(text: str) -> str | None:
+    """The first line of a plain-text file when it reads as a headline."""
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line if len(line) <= _TITLE_MAX and not line.endswith(_SENTENCE_END) else None
+    return None
+
+
 def read_file(path: Path) -> Iterator[SourceItem]:
     suffix = path.suffix.lower()
+    if suffix not in KNOWN_SUFFIXES:
+        kinds = ", ".join(sorted(KNOWN_SUFFIXES))
+        yield SourceItem(str(path), None, f"{path}: unsupported file type {suffix or '(none)'}; use one of {kinds}")
+        return
     if suffix in JSONL_SUFFIXES:
         yield from read_jsonl(path)
         return
@@ -75,10 +133,14 @@ def read_file(path: Path) -> Iterator[SourceItem]:
         yield SourceItem(str(path), None, str(exc))
         return
     url = path.resolve().as_uri()
-    if suffix in HTML_SUFFIXES:
+    if suffix in JSON_SUFFIXES:
+        yield from read_json_array(path, text)
+    elif suffix in CSV_SUFFIXES:
+        yield from read_csv(path, text)
+    elif suffix in HTML_SUFFIXES:
         yield SourceItem(str(path), ArticleIn(url=url, html=text, local_file=True))
     else:
-        yield SourceItem(str(path), ArticleIn(url=url, text=text, local_file=True))
+        yield SourceItem(str(path), ArticleIn(url=url, text=text, title=title_of_text(text), local_file=True))
 
 
 def iter_sources(paths: list[Path]) -> Iterator[SourceItem]:
@@ -86,9 +148,9 @@ def iter_sources(paths: list[Path]) -> Iterator[SourceItem]:
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            usable = [p for p in files if p.suffix.lower() in TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES]
+            usable = [p for p in files if p.suffix.lower() in KNOWN_SUFFIXES]
             if not usable:
-                yield SourceItem(str(path), None, f"{path} holds no .txt, .md, .html or .jsonl files")
+                yield SourceItem(str(path), None, f"{path} holds no .txt, .md, .html, .jsonl, .json or .csv files")
             for file in usable:
                 yield from read_file(file)
         elif path.is_file():

@@ -83,3 +83,99 @@ def test_global_options_override_settings_and_are_validated(tmp_path, seed_files
     assert result.exit_code == 1 and "lsh_threshold" in result.output
     result = invoke("--num-perm", "3", "clusters", "--db", db)
     assert result.exit_code == 1 and "num_perm" in result.output
+
+
+def test_scheduler_takes_its_cron_option_and_refuses_a_bad_one(tmp_path):
+    result = invoke("scheduler", "--db", str(tmp_path / "s.db"), "--cron", "not a cron")
+    assert result.exit_code == 1
+    assert "invalid cron expression 'not a cron'" in result.output
+
+
+_STORY = ("市气象台今天发布暴雨橙色预警信号，预计未来六小时内城区和东部山区将出现五十毫米以上的强降雨，"
+          "局地伴有雷电和短时大风，请市民减少外出，注意防范城市内涝、山洪和地质灾害，相关部门已进入应急状态。")
+
+
+def _clusters(db: str) -> dict[str, int]:
+    result = invoke("export", "--format", "jsonl", "--db", db)
+    return {row["url"]: row["cluster_id"] for row in map(json.loads, result.output.splitlines())}
+
+
+def test_csv_rows_are_articles_and_extra_columns_are_ignored(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("url,title,text,label\n"
+                    f"https://a.example/1,暴雨预警,\"{_STORY}\",x\n"
+                    f"https://b.example/2,转载,\"原标题：暴雨预警\n{_STORY}\",x\n"
+                    ",没有网址,正文,y\n", encoding="utf-8")
+    db = str(tmp_path / "x.db")
+    result = invoke("ingest", str(path), "--db", db)
+    # the quoted text of row 3 spans two lines, so the row without a url ends on line 5
+    assert result.exit_code == 1 and "row 5: missing url" in result.output
+    clusters = _clusters(db)
+    assert set(clusters) == {"https://a.example/1", "https://b.example/2"}
+    assert clusters["https://a.example/1"] == clusters["https://b.example/2"]
+
+
+def test_csv_without_a_url_and_text_header_is_refused(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("link,body\nhttps://a.example/1,正文\n", encoding="utf-8")
+    result = invoke("ingest", str(path), "--db", str(tmp_path / "x.db"))
+    assert result.exit_code == 1 and "must name a url column and a text or html column" in result.output
+
+
+def test_json_array_items_are_articles(tmp_path):
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps([{"url": "https://a.example/1", "text": _STORY, "label": 3},
+                                {"url": "https://b.example/2", "text": _STORY + "（编辑：王明）"},
+                                {"text": "没有网址"}], ensure_ascii=False), encoding="utf-8")
+    db = str(tmp_path / "x.db")
+    result = invoke("ingest", str(path), "--db", db)
+    assert result.exit_code == 1 and "item 3: missing url" in result.output
+    clusters = _clusters(db)
+    assert len(clusters) == 2 and len(set(clusters.values())) == 1
+
+
+def test_unknown_file_types_are_refused_and_txt_headlines_become_titles(tmp_path):
+    odd = tmp_path / "story.docx"
+    odd.write_bytes(b"PK\x03\x04")
+    result = invoke("ingest", str(odd), "--db", str(tmp_path / "x.db"))
+    assert result.exit_code == 1 and "unsupported file type .docx" in result.output
+    story = tmp_path / "story.txt"
+    story.write_text("暴雨橙色预警发布\n" + _STORY, encoding="utf-8")
+    caption = tmp_path / "caption.txt"
+    caption.write_text("图为市区积水的街道。\n" + _STORY.replace("今天", "昨天"), encoding="utf-8")
+    db = str(tmp_path / "y.db")
+    assert invoke("ingest", str(story), str(caption), "--db", db).exit_code == 0
+    listed = json.loads(invoke("clusters", "--json", "--db", db).output)
+    titles = {m["url"].rsplit("/", 1)[-1]: m.get("title") for c in listed for m in c["members"]}
+    assert titles["story.txt"] == "暴雨橙色预警发布"
+    assert titles["caption.txt"] != "图为市区积水的街道。"
+
+
+def _serve_with(monkeypatch, tmp_path, workers: int, redis_url: str | None):  # type: ignore[no-untyped-def]
+    """`dedup serve --workers N` with uvicorn replaced by a recorder: what would have been started, if anything."""
+    import uvicorn
+
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.setenv("DEDUP_DATABASE_URL", str(tmp_path / "w.db"))  # serve writes it; restored afterwards
+    monkeypatch.setenv("DEDUP_METRICS_DIR", str(tmp_path / "metrics"))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    if redis_url:
+        monkeypatch.setenv("DEDUP_REDIS_URL", redis_url)
+    else:
+        monkeypatch.delenv("DEDUP_REDIS_URL", raising=False)
+    return invoke("serve", "--workers", str(workers), "--db", str(tmp_path / "w.db")), started
+
+
+def test_serve_refuses_several_workers_with_in_process_indexes(monkeypatch, tmp_path):
+    result, started = _serve_with(monkeypatch, tmp_path, 3, None)
+    assert result.exit_code == 2 and started == []
+    message = " ".join(result.output.split())
+    assert "--workers 3 on SQLite with an in-process index" in message and "DEDUP_REDIS_URL" in message
+
+
+def test_serve_starts_one_worker_or_several_sharing_redis(monkeypatch, tmp_path):
+    result, started = _serve_with(monkeypatch, tmp_path, 1, None)
+    assert result.exit_code == 0 and started[0]["workers"] == 1
+    result, started = _serve_with(monkeypatch, tmp_path, 2, "redis://127.0.0.1:6379/0")
+    assert result.exit_code == 0 and started[0]["workers"] == 2

@@ -275,6 +275,9 @@ def test_the_installed_wheel_finds_the_migrations_in_the_image_workdir(tmp_path)
     subprocess.run([str(BIN / "pip"), "install", "-q", "--no-deps", "--target", str(site),
                     *map(str, wheel.glob("*.whl"))], check=True, capture_output=True)
     assert (site / "app" / "templates" / "compare.html").is_file() and (site / "app" / "static" / "style.css").is_file()
+    for asset in ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css", "redoc/redoc.standalone.js",
+                  "swagger-ui/LICENSE", "redoc/LICENSE"):  # the API docs' vendored assets (app/static/VENDORED.md)
+        assert (site / "app" / "static" / asset).is_file(), asset
     workdir = tmp_path / "srv"
     workdir.mkdir()
     (workdir / "alembic.ini").write_text((ROOT / "alembic.ini").read_text())

@@ -15,10 +15,10 @@ from ..shaping import match_out
 
 router = APIRouter(prefix="/v1", tags=["duplicates"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
-_ERRORS = {404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_NOT_FOUND = {404: {"model": ErrorOut, "description": "No stored article has this URL"}}  # the rest: app/openapi.py
 
 
-@router.get("/duplicates", response_model=DuplicatesOut, responses=_ERRORS)
+@router.get("/duplicates", response_model=DuplicatesOut, responses=_NOT_FOUND)
 def duplicates_of_url(url: UrlQuery, engine: EngineDep) -> DuplicatesOut:
     """The stored article's verified duplicates, best first."""
     article = engine.get_article_by_url(url)
@@ -26,7 +26,7 @@ def duplicates_of_url(url: UrlQuery, engine: EngineDep) -> DuplicatesOut:
                          matches=[match_out(m) for m in engine.duplicates_of(article.id)])
 
 
-@router.post("/duplicates/search", response_model=SearchOut, responses=_ERRORS)
+@router.post("/duplicates/search", response_model=SearchOut)
 def search(body: SearchBody, engine: EngineDep) -> SearchOut:
     """Duplicates of a text or HTML page, without storing it. `threshold` keeps matches with at least that Jaccard."""
     if (body.text is None) == (body.html is None):

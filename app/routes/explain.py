@@ -18,7 +18,8 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 _MAX_PASSAGES = 200
 
 
-@router.get("/explain", response_model=ExplainOut, responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+@router.get("/explain", response_model=ExplainOut,
+            responses={404: {"model": ErrorOut, "description": "No stored article has id a (or b)"}})
 def explain(a: IdQuery, b: IdQuery, engine: EngineDep) -> ExplainOut:
     """Exact scores, the decision and its reason, and the shared and differing passages of the normalized texts."""
     x = engine.explain(a, b)

@@ -64,7 +64,7 @@ def _int(value: str | None, name: str, default: int | None = None, low: int = 1)
         if default is None:
             raise PageError(400, f"{name}: required")
         return default
-    if not value.isdigit() or not low <= int(value) <= MAX_ID:
+    if len(value) > 12 or not (value.isascii() and value.isdigit()) or not low <= int(value) <= MAX_ID:
         raise PageError(400, f"{name}: expected a whole number from {low}, got {value[:40]!r}")
     return int(value)
 
@@ -85,14 +85,15 @@ def _page_of_clusters(engine: Engine, min_size: int, since: date | None, until: 
         before = decode_cursor(cursor) if cursor else None
     except ApiError as exc:
         raise PageError(400, exc.message) from None
-    if before is None and until is not None:
+    if before is None and until is not None and until < date.max:  # the last representable day bounds nothing
         before = ((until + timedelta(days=1)).isoformat(), MAX_ID + 1)
     page = engine.list_clusters(min_size, _PAGE + 1, before)
     if since is not None:
         page = [c for c in page if c.last_seen >= since.isoformat()]
     more = len(page) > _PAGE
     page = page[:_PAGE]
-    return [views.cluster_row(engine, c) for c in page], encode_cursor(page[-1]) if more else None
+    rows = [row for c in page if (row := views.cluster_row(engine, c)) is not None]
+    return rows, encode_cursor(page[-1]) if more else None
 
 
 @router.get("/", response_class=HTMLResponse)

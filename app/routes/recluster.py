@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dedup.engine import Engine
 from dedup.recluster import start_in_background
@@ -20,9 +20,18 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 class ReclusterIn(BaseModel):
+    # Typed as the schema says: `"dry_run": "no"` or `1` is refused, not read as a boolean (a typo must not
+    # apply a run for real), and `since` is a date string, not a number read as a Unix time.
     model_config = ConfigDict(extra="forbid")
     since: date | None = Field(None, description="Re-cluster only around articles written since this day")
-    dry_run: bool = Field(False, description="Compute and record the changes without applying them")
+    dry_run: bool = Field(False, strict=True, description="Compute and record the changes without applying them")
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _date_string(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("expected a date like 2026-03-13")
+        return value
 
 
 class RunStarted(BaseModel):
@@ -38,7 +47,7 @@ def runs(engine: EngineDep, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> 
 
 @router.post("/admin/recluster", status_code=202, response_model=RunStarted,
              dependencies=[Depends(require_api_key)],
-             responses={409: {"model": ErrorOut}, 401: {"model": ErrorOut}})
+             responses={409: {"model": ErrorOut, "description": "Another run holds the lock (`run_in_progress`)"}})
 def start(request: Request, engine: EngineDep, body: ReclusterIn | None = None) -> RunStarted:
     """Start a run in the background; 409 `run_in_progress` while another run holds the lock."""
     options = body or ReclusterIn()

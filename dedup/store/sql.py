@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..cluster import Node
 from ..models import Article, Cluster
 
 metadata = sa.MetaData()
@@ -73,29 +75,56 @@ _UPDATE_CLUSTER = clusters.update().where(clusters.c.id == sa.bindparam("cluster
 
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+    return on_connect
+
+
+def _pg_lock_timeout(busy_ms: int):  # type: ignore[no-untyped-def]
+    """Session-wide lock_timeout: a lock held elsewhere (another writer's advisory lock, a row lock) fails the
+    statement after this long instead of holding the request forever. Committed, or the pool's rollback undoes it."""
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {busy_ms}")
+        cursor.close()
+        dbapi_connection.commit()
+    return on_connect
+
+
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Did a statement give up waiting for a lock another connection holds (SQLite's "database is locked",
+    PostgreSQL's lock_not_available)? Raw DB-API errors and SQLAlchemy's wrapped ones alike: the hot paths use
+    plain DB-API cursors. Such a failure is transient; the transaction was rolled back."""
+    cause = getattr(exc, "orig", None) or exc
+    if getattr(cause, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
 
 
 class SqlStore:
     """Store over SQLAlchemy Core. One connection per thread inside `transaction()`."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 30.0) -> None:
         self.url = database_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        busy_ms = max(1, int(busy_timeout * 1000))
         kwargs: dict = {"future": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
         else:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         self.engine = sa.create_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        on_connect = _sqlite_pragmas(busy_ms) if self.is_sqlite else _pg_lock_timeout(busy_ms)
+        sa.event.listen(self.engine, "connect", on_connect)
         self._local = threading.local()
         self._ph = "?" if self.is_sqlite else "%s"
         if create:
@@ -115,6 +144,7 @@ class SqlStore:
             return
         with self.engine.begin() as conn:
             self._local.conn = conn
+            self._local.handed = 0  # SQLite ids handed out in this transaction, not yet written
             try:
                 self._serialize_writers(conn)
                 yield
@@ -283,18 +313,37 @@ class SqlStore:
     def allocate_article_ids(self, count: int) -> list[int]:
         """Ids for articles this transaction will insert, so a batch inserts them in one executemany.
 
-        Call once per transaction. SQLite: a write that changes nothing first takes the file's write
-        lock (held to commit), so the ids after the largest stored one stay free for this transaction
-        even with other processes on the file. PostgreSQL: drawn from the column's sequence, safe across
-        processes (an unused id is a gap, nothing more).
+        SQLite: a write that changes nothing first takes the file's write lock (held to commit), so the ids
+        after the largest stored one (and after those already handed out in this transaction, e.g. a batch's
+        articles not yet inserted) stay free for this transaction even with other processes on the file.
+        PostgreSQL: drawn from the column's sequence, safe across processes (an unused id is a gap, nothing more).
         """
         if self.is_sqlite:
-            self._raw("UPDATE articles SET id = id WHERE 0", [])
-            start = self._raw("SELECT COALESCE(MAX(id), 0) FROM articles", [])[0][0] + 1
+            self.lock_writers()
+            start = max(self._next_sqlite_id(), getattr(self._local, "handed", 0) + 1)
+            self._local.handed = start + count - 1
             return list(range(start, start + count))
         rows = self._raw("SELECT nextval(pg_get_serial_sequence('articles', 'id')) "
                          "FROM generate_series(1, ?)", [count])
         return [r[0] for r in rows]
+
+    def _next_sqlite_id(self) -> int:
+        """Past every article, cluster and alias id: SQLite reuses the largest id after a delete, and a cluster
+        (or alias) can outlive the article it was named after; a new article must not inherit that name."""
+        return self._raw("SELECT MAX(COALESCE((SELECT MAX(id) FROM articles), 0), "
+                         "COALESCE((SELECT MAX(id) FROM clusters), 0), "
+                         "COALESCE((SELECT MAX(old_id) FROM cluster_aliases), 0))", [])[0][0] + 1
+
+    def allocate_cluster_ids(self, count: int) -> list[int]:
+        """Ids for clusters that no member's id can name (all taken): drawn like article ids, so no article
+        will ever found a cluster under them. Call inside the writers' transaction."""
+        return self.allocate_article_ids(count)
+
+    def lock_writers(self) -> None:
+        """Take the writers' lock now, at the start of a transaction that reads before it writes: SQLite's
+        file write lock (a write that changes nothing), PostgreSQL's advisory lock (taken by `transaction`)."""
+        if self.is_sqlite:
+            self._raw("UPDATE articles SET id = id WHERE 0", [])
 
     def insert_articles(self, rows: Sequence[Article]) -> None:
         """Insert articles whose ids were allocated with `allocate_article_ids`."""
@@ -468,6 +517,41 @@ class SqlStore:
                     {"id": c.id, "representative_id": c.representative_id, "size": c.size,
                      "first_seen": c.first_seen, "last_seen": c.last_seen} for c in upsert])
 
+    def article_states(self) -> dict[int, tuple[int | None, str, str | None]]:
+        """Every article's (cluster_id, ingested_at, published_at): what cluster upkeep needs, no text."""
+        out: dict[int, tuple[int | None, str, str | None]] = {}
+        last = 0
+        while True:
+            rows = self._raw("SELECT id, cluster_id, ingested_at, published_at FROM articles WHERE id > ? "
+                             "ORDER BY id LIMIT 100000", [last])
+            if not rows:
+                return out
+            out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+            last = rows[-1][0]
+
+    def member_nodes(self, cluster_ids: Sequence[int]) -> dict[int, list[Node]]:
+        """Members (id, published_at, ingested_at) of the given clusters; clusters without members are absent."""
+        out: dict[int, list[Node]] = {}
+        if not cluster_ids:
+            return out
+        rows = self._raw("SELECT cluster_id, id, published_at, ingested_at FROM articles "
+                         f"WHERE cluster_id IN ({self._marks(len(cluster_ids))}) ORDER BY id", list(cluster_ids))
+        for cluster_id, article_id, published_at, ingested_at in rows:
+            out.setdefault(cluster_id, []).append(Node(article_id, published_at, ingested_at))
+        return out
+
+    def move_cluster(self, old_id: int, new_id: int) -> None:
+        """Every member of one cluster into another, in one statement."""
+        with self._conn() as conn:
+            conn.execute(articles.update().where(articles.c.cluster_id == old_id).values(cluster_id=new_id))
+
+    def aliased(self, ids: Sequence[int]) -> set[int]:
+        """Which of these ids are aliases of merged clusters."""
+        if not ids:
+            return set()
+        rows = self._raw(f"SELECT old_id FROM cluster_aliases WHERE old_id IN ({self._marks(len(ids))})", list(ids))
+        return {r[0] for r in rows}
+
     def articles_ingested_since(self, since: str) -> list[tuple[int, int | None]]:
         """(id, cluster_id) of articles written at or after an ISO timestamp (ingest stamps every write)."""
         with self._conn() as conn:
@@ -525,8 +609,8 @@ class SqlStore:
                 sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
 
 
-def open_store(url: str) -> SqlStore:
-    return SqlStore(url)
+def open_store(url: str, busy_timeout: float = 30.0) -> SqlStore:
+    return SqlStore(url, busy_timeout=busy_timeout)
 
 
 # -- re-clustering (nightly job) --------------------------------------------------------------
