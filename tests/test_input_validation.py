@@ -117,3 +117,21 @@ def test_cli_ingest_refuses_file_and_credential_urls_but_names_local_files(tmp_p
     exported = CliRunner().invoke(cli, ["export", "--db", db])
     urls = {json.loads(line)["url"] for line in exported.output.splitlines()}
     assert urls == {"https://a.example/ok", story.resolve().as_uri()}
+
+
+def test_pages_link_only_public_http_urls(tmp_path):
+    """A URL stored before the rule, or a local file's own `file://` URL, shows as text, never as a link."""
+    story = tmp_path / "story.txt"
+    story.write_text(STORY, encoding="utf-8")
+    db = str(tmp_path / "p.db")
+    assert CliRunner().invoke(cli, ["ingest", str(story), "--db", db]).exit_code == 0
+    settings = Settings(database_url=db, redis_url=None, api_key=None)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        repost = c.post("/v1/articles", json={"url": "https://a.example/repost", "text": STORY + "（责任编辑：王五）"})
+        cluster = repost.json()["cluster_id"]
+        page = c.get(f"/clusters/{cluster}").text
+        search = c.get("/search", params={"q": STORY}).text
+    local = story.resolve().as_uri()
+    assert repost.json()["is_duplicate"] and local in page and local in search
+    assert f'href="{local}"' not in page and f'href="{local}"' not in search
+    assert 'href="https://a.example/repost"' in page
