@@ -192,5 +192,5 @@ def test_healthz_answers_while_hostile_requests_are_processed(tmp_path):
     assert len(answers) == len(bodies)
     record("healthz_during_hostile_requests", requests=len(bodies), healthz_checks=len(latencies),
            healthz_max_ms=round(1000 * max(latencies), 1))
-    assert max(latencies) < 2.0, sorted(latencies)[-5:]
+    assert max(latencies) < 3.0, sorted(latencies)[-5:]
 
