@@ -428,6 +428,25 @@ def runs(
 
 
 @app.command()
+def boilerplate(
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Lines learned as boilerplate (removed before comparing), most recent first."""
+    engine = _engine(_settings(db), rebuild=False)
+    found = engine.learned_boilerplate(limit)
+    engine.close()
+    if as_json:
+        out.print_json(json.dumps(found, ensure_ascii=False))
+        return
+    if not found:
+        out.print("no boilerplate learned yet")
+    for row in found:
+        out.print(f"{row['learned_at']} {row['scope']} ({row['titles']} titles): {row['line'][:80]}", highlight=False)
+
+
+@app.command()
 def scheduler(
     db: DbOption = None,
     cron: Annotated[str | None, typer.Option("--cron", help="Cron expression (DEDUP_RECLUSTER_CRON)")] = None,

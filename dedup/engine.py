@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -17,10 +17,11 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import DedupError, EmptyText, NotFound, RevisionMismatch, TextTooLarge
+from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch, TextTooLarge
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
+from .learned import MIN_LINE_CHARS, BoilerplateLearner, Sighting
 from .models import Article, ArticleIn, Cluster, IngestResult, Match, revision
 from .normalize import Normalized, normalize_text
 from .screen import screen_order
@@ -44,6 +45,7 @@ class Prepared:
     shingles: np.ndarray
     values: np.ndarray
     content_hash: str
+    generation: int = 0  # of the learned boilerplate it was normalized under
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Engine:
                                          check_eviction=settings.redis_check_eviction)
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
+        self.learner = BoilerplateLearner(self.store, settings.boilerplate_min_titles,
+                                          settings.boilerplate_refresh_seconds)
         self._lock = threading.RLock()
         self._journal: IndexJournal | None = None
         self.upkeep = ClusterUpkeep(self.store)
@@ -94,21 +98,39 @@ class Engine:
             self.sync_index()
 
     # -- preparation --------------------------------------------------------------------------
-    def prepare(self, raw: str, *, is_html: bool | None = None) -> Prepared:
-        """Normalize, shingle and sign a text. Its size is checked first: normalization is linear, so the
-        size limit bounds the CPU one request can take (every entry point, ingest and search, comes here)."""
+    def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
+        """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`.
+
+        The size is checked first: normalization is linear, so the size limit bounds the CPU one request can
+        take (every entry point, ingest and search, comes here)."""
         encoded = raw.encode("utf-8", "surrogatepass")
         limit = self.settings.max_article_bytes
         if len(encoded) > limit:
             raise TextTooLarge(f"text too large: {len(encoded)} bytes, limit {limit}; "
                                "set DEDUP_MAX_ARTICLE_BYTES to accept larger texts")
-        normalized = normalize_text(raw, self.norm_config, is_html=is_html)
+        generation = self.learner.generation
+        learned = self.learner.learned() if self.learner.enabled else None
+        normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned, headline=title)
+        if normalized.dropped and len(normalized.text) < MIN_LINE_CHARS:
+            raise BoilerplateOnly(
+                "no text is left once page script/style and the lines this site repeats under other titles "
+                "(learned boilerplate) are removed; a body of boilerplate only is not compared with stories")
         shingles = shingle_hashes(normalized.text, self.sig_config)
         if len(shingles) == 0:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(encoded).hexdigest()
-        return Prepared(normalized, shingles, values, digest)
+        return Prepared(normalized, shingles, values, digest, max(generation, self.learner.generation))
+
+    def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
+        """The article prepared again when lines it carries were learned as boilerplate since it was prepared
+        (by an earlier article of its batch)."""
+        if prepared.generation == self.learner.generation:
+            return prepared
+        learned = self.learner.learned()
+        if not any(key in learned for key, _ in prepared.normalized.lines):
+            return prepared
+        return self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)
 
     def _shingles_of(self, article: Article | Known) -> np.ndarray:
         if isinstance(article, Known):
@@ -190,7 +212,7 @@ class Engine:
         for pos, item in enumerate(items):
             try:
                 fields = validate.article_fields(item)
-                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html)))
+                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)))
             except DedupError as exc:
                 results[pos] = exc
         if not ready:
@@ -199,11 +221,19 @@ class Engine:
             book = ClusterBook(self.store)
             heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
             book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
+            done: list[tuple[int, validate.Fields, Prepared]] = []
             for pos, fields, prepared in ready:
                 if if_match is not None:
                     head = heads.get(fields.url)
                     self._check_revision(self.store.get_article(head["id"]) if head else None, if_match)
+                try:
+                    prepared = self._current(fields, prepared)
+                except DedupError as exc:
+                    results[pos] = exc
+                    continue
                 results[pos] = self._ingest_one(fields, prepared, heads, book)
+                done.append((pos, fields, prepared))
+            self._learn(done, results, book)
             book.flush()
         return results
 
@@ -273,6 +303,57 @@ class Engine:
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
         return self._result(article, matches, judged, "updated" if head else "created")
+
+    # -- learned boilerplate ------------------------------------------------------------------
+    def _learn(self, done: list[tuple[int, validate.Fields, Prepared]], results: list, book: ClusterBook) -> None:
+        """Count the batch's stored articles' lines as evidence of boilerplate (per source, else corpus-wide).
+        Articles that carry a line learned now (earlier ones, or this batch's) are re-signed at once, and the
+        results of this batch's re-signed articles are made again from what is stored."""
+        if not self.learner.enabled:
+            return
+        counted = [(pos, fields, prepared) for pos, fields, prepared in done
+                   if prepared.normalized.lines and results[pos].status != "unchanged"]
+        resign = self.learner.observe([
+            Sighting(fields.source or "*", fields.title or prepared.normalized.title, prepared.normalized.lines,
+                     results[pos].id) for pos, fields, prepared in counted])
+        for article_id in resign:
+            self._resign(article_id, book)
+        again = set(resign)
+        for pos, _, _ in counted:
+            if results[pos].id in again:
+                results[pos] = self._result_for(self.get_article(results[pos].id), results[pos].status)
+
+    def learned_boilerplate(self, limit: int = 100) -> list[dict]:
+        """The most recently learned boilerplate lines: scope, when, titles seen, the line's start."""
+        return [{"scope": scope, "learned_at": at, "titles": titles, "line": sample}
+                for scope, at, titles, sample in self.store.learned_boilerplate_lines(limit)]
+
+    def _resign(self, article_id: int, book: ClusterBook) -> None:
+        """Normalize a stored article again under the boilerplate learned since it arrived, and place it again
+        like an updated article: it leaves its cluster and joins what its remaining text duplicates. With no
+        text left it stays alone, out of the index, with an empty text that matches nothing."""
+        book.flush()
+        old = self.store.get_article(article_id)
+        if old is None:
+            return
+        try:
+            prepared: Prepared | None = self.prepare(old.raw_text, title=old.title)
+        except EmptyText:
+            prepared = None
+        text = prepared.normalized.text if prepared is not None else ""
+        if text == old.norm_text:
+            return
+        self._leave_cluster(old)
+        new = replace(old, norm_text=text, cluster_id=None)
+        if prepared is not None:
+            new.hashvalues, new.shingle_count = prepared.values.tobytes(), len(prepared.shingles)
+        self.store.update_article(new)
+        matches = self._verified(prepared, exclude=article_id, book=book) if prepared is not None else []
+        target = self._choose_cluster(prepared, matches, book)[0] if prepared is not None and matches else None
+        self._place(new, target, book)
+        if prepared is not None:
+            self._index_insert(article_id, prepared)
+            self._remember(new, prepared)
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""

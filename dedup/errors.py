@@ -21,6 +21,13 @@ class TextTooLarge(DedupError):
     code = "payload_too_large"
 
 
+class BoilerplateOnly(EmptyText):
+    """Nothing is left once page script/style and lines learned as the stream's boilerplate are removed:
+    comparing such a body would merge unrelated pages that share a footer or a page template."""
+
+    code = "boilerplate_only"
+
+
 class NotFound(DedupError):
     code = "not_found"
 

@@ -113,7 +113,7 @@ def resign_stale(engine: Engine, *, write: bool = True, batch: int = 500) -> tup
         with engine.writing():
             for article in engine.store.get_articles(ids[start:start + batch]):
                 try:
-                    prepared = engine.prepare(article.raw_text)
+                    prepared = engine.prepare(article.raw_text, title=article.title)
                 except EmptyText:
                     failed += 1
                     continue

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     containment_threshold: float = Field(0.75, description="Exact containment for excerpts and cut reposts")
     min_shared_shingles: int = Field(8, description="Shared shingles a duplicate needs at least")
     lsh_threshold: float = Field(0.2, description="Jaccard at which LSH proposes a candidate (below the decision)")
+    boilerplate_min_titles: int = Field(4, ge=0, description="A text line seen under this many mutually "
+                                        "dissimilar titles (per source, else corpus-wide) is learned as "
+                                        "boilerplate and removed before comparing; 0 turns learning off")
+    boilerplate_refresh_seconds: float = Field(30.0, ge=0, description="How often a worker re-reads the "
+                                               "boilerplate lines other workers learned")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest text (UTF-8 bytes) ingest and search accept: "

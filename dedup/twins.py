@@ -14,7 +14,8 @@ from .alignment import interior_edits
 from .names import names_differ
 
 _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]")
-_DIGITS = frozenset("0123456789")
+# A decimal point is part of its number (normalization keeps it between digits): 1.5 and 15 differ.
+_DIGITS = frozenset("0123456789.")
 # Interior passages this long are more than a typo.
 _PASSAGE = 3
 
@@ -60,10 +61,14 @@ def _changed_number(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> Confl
     """A number whose digits changed though the alignment kept some of them: 29 -> 32 aligns on the `2` and
     shows only an inserted `3` and a deleted `9`, one-sided edits the substitution rule never sees.
 
-    A digit only dropped or only added (2024 -> 204) is a typo's shape, not a different fact, and stays allowed.
+    A digit only dropped or only added (2024 -> 204) is a typo's shape, not a different fact, and stays allowed;
+    the same digits with the decimal point moved, added or dropped (1.5 -> 15) are a different number.
     """
     number_a, number_b = _digits_around(a, i1, i2), _digits_around(b, j1, j2)
-    if number_a and number_b and not _within(number_a, number_b) and not _within(number_b, number_a):
+    if not (number_a and number_b):
+        return None
+    point_moved = number_a != number_b and number_a.replace(".", "") == number_b.replace(".", "")
+    if point_moved or (not _within(number_a, number_b) and not _within(number_b, number_a)):
         return Conflict(number_a, number_b, "number")
     return None
 

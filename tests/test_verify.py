@@ -37,6 +37,21 @@ def test_twin_with_long_shared_body_is_vetoed_by_the_differing_numeral():
     assert "template twin" in result.reason
 
 
+FIGURES = ("国家统计局今天发布数据显示，前三季度全国规模以上工业增加值同比增长{a}，其中制造业增长{b}，"
+           "高技术制造业的表现尤其突出，增速明显快于全部规模以上工业，显示经济结构持续优化，新动能加快成长。")
+
+
+def test_a_decimal_point_is_part_of_the_number():
+    result = verdict(FIGURES.format(a="1.5%", b="2.3%"), FIGURES.format(a="15%", b="23%"))
+    assert not result.is_duplicate
+    assert "1.5 / 15" in result.reason
+
+
+def test_a_repost_with_full_width_figures_still_matches():
+    original = FIGURES.format(a="150.33亿元", b="2.3%")
+    assert verdict(original, FIGURES.format(a="１５０．３３亿元", b="２．３％")).is_duplicate
+
+
 def test_cut_tail_and_excerpt_are_duplicates():
     cut = BODY[: len(BODY) // 2]
     result = verdict(BODY, cut)

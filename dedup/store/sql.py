@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..cluster import Node
+from ..learned import LineRecord
 from ..models import Article, Cluster
 
 metadata = sa.MetaData()
@@ -608,6 +609,39 @@ class SqlStore:
             return conn.execute(pair_verdicts.delete().where(
                 sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
 
+    # -- learned boilerplate (dedup.learned) ----------------------------------------------------
+    def boilerplate_rows(self, scope: str, keys: Sequence[int]) -> dict[int, LineRecord]:
+        """What is known about these lines in this scope (lines never seen are absent)."""
+        found: dict[int, LineRecord] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = self._raw("SELECT line_hash, titles, carriers, learned_at, sample FROM learned_boilerplate "
+                             f"WHERE scope = ? AND line_hash IN ({self._marks(len(part))})", [scope, *part])
+            for key, titles, carriers, learned_at, sample in rows:
+                found[key] = LineRecord(titles.split("\n") if titles else [],
+                                        [int(c) for c in carriers.split(",") if c], learned_at, sample or "")
+        return found
+
+    def save_boilerplate_rows(self, scope: str, records: dict[int, LineRecord]) -> None:
+        self._raw_many(
+            "INSERT INTO learned_boilerplate (scope, line_hash, titles, carriers, learned_at, sample) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, line_hash) DO UPDATE SET titles = excluded.titles, "
+            "carriers = excluded.carriers, learned_at = excluded.learned_at",
+            [(scope, key, "\n".join(r.titles), ",".join(map(str, r.carriers)), r.learned_at, r.sample)
+             for key, r in records.items()])
+
+    def learned_boilerplate(self, since: str | None = None) -> list[tuple[int, str]]:
+        """Keys of learned lines (any scope) and when they were learned; only those learned at or after `since`."""
+        if since is None:
+            return self._raw("SELECT line_hash, learned_at FROM learned_boilerplate WHERE learned_at IS NOT NULL", [])
+        return self._raw("SELECT line_hash, learned_at FROM learned_boilerplate WHERE learned_at >= ?", [since])
+
+    def learned_boilerplate_lines(self, limit: int = 100) -> list[tuple[str, str, int, str]]:
+        """(scope, learned_at, titles seen, sample) of the most recently learned lines."""
+        rows = self._raw("SELECT scope, learned_at, titles, sample FROM learned_boilerplate "
+                         "WHERE learned_at IS NOT NULL ORDER BY learned_at DESC LIMIT ?", [limit])
+        return [(scope, at, len(titles.split("\n")), sample) for scope, at, titles, sample in rows]
+
 
 def open_store(url: str, busy_timeout: float = 30.0) -> SqlStore:
     return SqlStore(url, busy_timeout=busy_timeout)
@@ -633,4 +667,17 @@ pair_verdicts = sa.Table(
     sa.Column("b", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("key", sa.String(32), nullable=False),
     sa.Column("score", sa.Float),
+)
+# Lines learned as a stream's boilerplate, and the evidence for lines not learned yet (dedup.learned):
+# the dissimilar titles a line was seen under (one a line), the articles that carried it (ids, comma-separated),
+# when it was learned, and the line's normalized text (its start) for people to read.
+learned_boilerplate = sa.Table(
+    "learned_boilerplate", metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("line_hash", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("titles", sa.Text, nullable=False),
+    sa.Column("carriers", sa.Text, nullable=False),
+    sa.Column("learned_at", sa.Text),
+    sa.Column("sample", sa.Text),
+    sa.Index("ix_learned_boilerplate_learned_at", "learned_at"),
 )
