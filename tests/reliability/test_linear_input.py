@@ -22,6 +22,7 @@ from dedup.boilerplate import strip_boilerplate
 from dedup.config import NormalizationConfig, SignatureConfig
 from dedup.extract import extract, html_to_text, looks_like_html, split_front_matter, unescape
 from dedup.normalize import normalize_text, strip_pinyin
+from dedup.pagecode import drop_code_lines
 from dedup.settings import Settings
 from dedup.shingle import shingle_hashes
 from tests.api_backends import STORY
@@ -75,6 +76,7 @@ PATTERNS: dict[str, tuple[Callable[[str], object], Callable[[int], str], int]] =
     "entities: long numeric references": (unescape, lambda n: "&#" + "1" * n + ";" + "&#x" + "f" * n, 20_000),
     "boilerplate: notes and links": (strip_boilerplate, lambda n: "(来源 " * n + "//a." * n, 5_000),
     "pinyin notes": (strip_pinyin, lambda n: "建(shè)(" * n, 5_000),
+    "page code: a long word after a code mark": (drop_code_lines, lambda n: "= " + "a" * n, 10_000),
     "normalization: front-matter killer": (
         normalize_and_shingle, lambda n: "---\nkey: a" + " " * n + "b\n---\n" + STORY, 5_000),
     "normalization: `<p ` killer": (normalize_and_shingle, lambda n: "<p " * n, 10_000),
@@ -91,7 +93,7 @@ def test_pattern_work_grows_linearly(name):
 
 # Every ASCII special character and the markup, Markdown, URL, pinyin and boilerplate tokens the patterns
 # look for; each is repeated (`tok tok tok ...`) and used as the prefix of a long run (`tok` + spaces or
-# letters), the two shapes that make a backtracking scan rescan its tail.
+# letters, or followed by one long word), the shapes that make a backtracking scan rescan its tail.
 TOKENS = [*string.punctuation, "<p ", "<a", "<!--", "<!", "</", "<?", "&#", "&#x", "&amp", "---\n", "key: ", "](",
           "![", "<http:", "<www.", "# ", "（", "【", "〔", "［", "http://", "//", "www.", "//a.", "来源：", "(记者",
           "版权", "©", "\n", "\u3000", "\r", "\t", "建(", "(shè", "中(", "转自:", "<b>", "<div>", "<script>",
@@ -104,6 +106,7 @@ def _shapes(token: str) -> dict[str, Callable[[int], str]]:
         "repeated with text": lambda n: ((token + "中x") * (n // (len(token) + 2) + 1))[:n],
         "prefix of spaces": lambda n: token + " " * n + "b" + token,
         "prefix of letters": lambda n: token + "a" * n + token,
+        "then a long word": lambda n: token + " " + "a" * n,
     }
 
 
