@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from dedup import validate
 from dedup.engine import Engine
-from dedup.errors import NotFound
+from dedup.errors import InvalidArticle, NotFound
 from dedup.explain import _MAX_CHARS as COMPARED_CHARS
 from dedup.explain import Explanation, Passage
 from dedup.explain_raw import Removed, removed_lines
@@ -52,6 +53,16 @@ class Side:
     source: str
     segments: list[Segment]
     removed: list[Removed]
+
+
+def is_web_url(url: str) -> bool:
+    """Whether a stored URL may be rendered as a link: what ingest accepts today (http(s), a host, no user
+    name or password). Rows stored before that rule (a `file://` URL, one with a password) show as text."""
+    try:
+        validate.url(url)
+    except InvalidArticle:
+        return False
+    return True
 
 
 def source_of(article: Article) -> str:

@@ -17,7 +17,7 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch
+from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch, TextTooLarge
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
@@ -99,7 +99,15 @@ class Engine:
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
-        """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`."""
+        """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`.
+
+        The size is checked first: normalization is linear, so the size limit bounds the CPU one request can
+        take (every entry point, ingest and search, comes here)."""
+        encoded = raw.encode("utf-8", "surrogatepass")
+        limit = self.settings.max_article_bytes
+        if len(encoded) > limit:
+            raise TextTooLarge(f"text too large: {len(encoded)} bytes, limit {limit}; "
+                               "set DEDUP_MAX_ARTICLE_BYTES to accept larger texts")
         generation = self.learner.generation
         learned = self.learner.learned() if self.learner.enabled else None
         normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned, headline=title)
@@ -111,7 +119,7 @@ class Engine:
         if len(shingles) == 0:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
-        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = hashlib.sha256(encoded).hexdigest()
         return Prepared(normalized, shingles, values, digest, max(generation, self.learner.generation))
 
     def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:

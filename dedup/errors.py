@@ -15,6 +15,12 @@ class EmptyText(InvalidArticle):
     code = "empty_text"
 
 
+class TextTooLarge(DedupError):
+    """A text over the size the engine normalizes: the work budget of one request (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
 class BoilerplateOnly(EmptyText):
     """Nothing is left once page script/style and lines learned as the stream's boilerplate are removed:
     comparing such a body would merge unrelated pages that share a footer or a page template."""

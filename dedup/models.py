@@ -14,6 +14,9 @@ class ArticleIn:
     title: str | None = None
     published_at: str | None = None
     source: str | None = None
+    # Set by the CLI for a file it read from disk, whose identity is the file's own `file://` URL; every
+    # other article needs an http(s) URL.
+    local_file: bool = False
 
 
 @dataclass

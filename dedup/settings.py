@@ -35,7 +35,8 @@ class Settings(BaseSettings):
                                                "boilerplate lines other workers learned")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
-    max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
+    max_article_bytes: int = Field(2_000_000, description="Largest text (UTF-8 bytes) ingest and search accept: "
+                                   "normalization is linear, so this bounds one request's CPU work")
     max_batch: int = Field(1000, description="Most articles in one batch request")
     max_batch_bytes: int = Field(32_000_000, description="Largest accepted batch request body")
     recluster_cron: str = Field("0 3 * * *", description="When the scheduler starts the nightly re-cluster (cron)")

@@ -138,9 +138,9 @@ def read_file(path: Path) -> Iterator[SourceItem]:
     elif suffix in CSV_SUFFIXES:
         yield from read_csv(path, text)
     elif suffix in HTML_SUFFIXES:
-        yield SourceItem(str(path), ArticleIn(url=url, html=text))
+        yield SourceItem(str(path), ArticleIn(url=url, html=text, local_file=True))
     else:
-        yield SourceItem(str(path), ArticleIn(url=url, text=text, title=title_of_text(text)))
+        yield SourceItem(str(path), ArticleIn(url=url, text=text, title=title_of_text(text), local_file=True))
 
 
 def iter_sources(paths: list[Path]) -> Iterator[SourceItem]:

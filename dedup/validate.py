@@ -10,9 +10,12 @@ from urllib.parse import urlparse
 from .errors import EmptyText, InvalidArticle
 from .models import ArticleIn
 
-_SCHEMES = ("http", "https", "file")
+_WEB_SCHEMES = ("http", "https")
 _MAX_URL = 2048
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Half of a UTF-16 pair on its own (JSON allows the escape `\ud800`): no encoding can store it, so one such
+# character would fail the whole transaction at the database. It is refused here, for its item alone.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y年%m月%d日")
 
 
@@ -26,26 +29,51 @@ class Fields:
     published_at: str | None
 
 
-def url(value: str | None) -> str:
+def url(value: str | None, *, local_file: bool = False) -> str:
+    """An absolute http(s) URL without user name or password: the article's identity, shown as a link.
+
+    `local_file` admits the `file://` URL the CLI gives a file it read from disk (its own naming, not input).
+    """
     if not value or not value.strip():
         raise InvalidArticle("url is required")
     value = value.strip()
     if len(value) > _MAX_URL:
         raise InvalidArticle(f"url is longer than {_MAX_URL} characters")
+    no_surrogates(value, "url")
     try:
         parsed = urlparse(value)
+        scheme, host, user, password = parsed.scheme.lower(), parsed.hostname, parsed.username, parsed.password
     except ValueError as exc:  # e.g. a host with characters that NFKC-fold into `:` or `/` (full-width colon)
         raise InvalidArticle(f"url is not a valid URL: {exc}"[:300]) from exc
-    if parsed.scheme.lower() not in _SCHEMES or not (parsed.netloc or parsed.scheme == "file"):
-        raise InvalidArticle(f"url must be an absolute http(s) or file URL, got {value[:100]!r}")
+    if local_file and scheme == "file":
+        return _plain(value)
+    if scheme not in _WEB_SCHEMES or not host:
+        raise InvalidArticle(f"url must be an absolute http(s) URL with a host, got {value[:100]!r}")
+    if user is not None or password is not None or "@" in parsed.netloc:
+        # The value is not echoed: it holds a password.
+        raise InvalidArticle("url must not contain a user name or password (user:password@host); "
+                             "give the public URL of the article")
+    return _plain(value)
+
+
+def _plain(value: str) -> str:
     if _CONTROL.search(value) or " " in value:
         raise InvalidArticle("url contains spaces or control characters")
     return value
 
 
-def raw_text(value: str | None) -> str:
+def no_surrogates(value: str, name: str) -> None:
+    """Refuse a lone surrogate with where it is: it cannot be stored, and it is the caller's to fix."""
+    found = _SURROGATE.search(value)
+    if found:
+        raise InvalidArticle(f"{name} contains a lone surrogate (U+{ord(found.group()):04X} at character "
+                             f"{found.start()}); send valid Unicode")
+
+
+def raw_text(value: str | None, name: str = "text") -> str:
     if value is None or not value.strip():
-        raise EmptyText("text is empty")
+        raise EmptyText(f"{name} is empty")
+    no_surrogates(value, name)
     return value.replace("\x00", "")
 
 
@@ -54,6 +82,7 @@ def published_at(value: str | None) -> str | None:
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()
+    no_surrogates(text, "published_at")
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -82,6 +111,7 @@ def _optional(value: str | None, name: str, limit: int = 1000) -> str | None:
     if not isinstance(value, str):
         raise InvalidArticle(f"{name} must be a string")
     value = value.replace("\x00", "").strip()
+    no_surrogates(value, name)
     if len(value) > limit:
         raise InvalidArticle(f"{name} is longer than {limit} characters")
     return value or None
@@ -92,9 +122,9 @@ def article_fields(item: ArticleIn) -> Fields:
         raise InvalidArticle("give either text or html, not both")
     if item.text is None and item.html is None:
         raise InvalidArticle("text or html is required")
-    raw = raw_text(item.text if item.text is not None else item.html)
+    raw = raw_text(item.text, "text") if item.text is not None else raw_text(item.html, "html")
     return Fields(
-        url=url(item.url), raw=raw, is_html=True if item.html is not None else None,
+        url=url(item.url, local_file=item.local_file), raw=raw, is_html=True if item.html is not None else None,
         title=_optional(item.title, "title"), source=_optional(item.source, "source"),
         published_at=published_at(item.published_at),
     )

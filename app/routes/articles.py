@@ -33,37 +33,27 @@ def _article_in(body: ArticleBody) -> ArticleIn:
                      published_at=body.published_at, source=body.source)
 
 
-def _check_size(body: ArticleBody, limit: int) -> None:
-    size = len((body.text or body.html or "").encode("utf-8", "surrogatepass"))
-    if size > limit:
-        raise ApiError(413, "payload_too_large", f"the article text is {size} bytes; the limit is {limit}")
-
-
 @router.post("/articles", status_code=201, response_model=IngestOut, responses={**_UPDATED, **_PRECONDITION},
              dependencies=[Depends(require_api_key)])
-def ingest(body: ArticleBody, response: Response, engine: EngineDep, settings: SettingsDep,
-           if_match: IfMatch = None) -> IngestOut:
+def ingest(body: ArticleBody, response: Response, engine: EngineDep, if_match: IfMatch = None) -> IngestOut:
     """Store one article and say at once whether it duplicates a stored one. Same URL and content: 200, same
     answer; same URL with new content: the article is updated and re-indexed (200). With If-Match, only if the
     stored article is still at that revision (ETag), else 412 and nothing changes: no update is lost."""
-    _check_size(body, settings.max_article_bytes)
     result = engine.ingest(_article_in(body), if_match=if_match_tags(if_match))
     response.status_code = _STATUS.get(result.status, 200)
     response.headers.update(etag(result.revision))
     return ingest_out(result)
 
 
-def _batch_item(pos: int, raw: object, limit: int) -> ArticleIn | BatchItemOut:
-    """Validate one item on its own; an error becomes that item's result."""
+def _batch_item(pos: int, raw: object) -> ArticleIn | BatchItemOut:
+    """Check one item's shape on its own; an error becomes that item's result. (Its content, size included,
+    is checked by the engine, item by item too.)"""
     try:
         body = ArticleBody.model_validate(raw)
-        _check_size(body, limit)
     except ValidationError as exc:
         message, fields = validation_message([{**e, "loc": ("articles", pos, *e["loc"])} for e in exc.errors()])
         return BatchItemOut(index=0, status=422, error=ErrorBody(code="validation_error", message=message,
                                                                  fields=fields))
-    except ApiError as exc:
-        return BatchItemOut(index=0, status=exc.status, error=ErrorBody(code=exc.code, message=exc.message))
     return _article_in(body)
 
 
@@ -78,7 +68,7 @@ def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep, if_m
     if len(body.articles) > settings.max_batch:
         raise ApiError(422, "validation_error", f"articles: at most {settings.max_batch} items per batch, "
                                                 f"got {len(body.articles)}")
-    checked = [_batch_item(i, raw, settings.max_article_bytes) for i, raw in enumerate(body.articles)]
+    checked = [_batch_item(i, raw) for i, raw in enumerate(body.articles)]
     outcomes = iter(engine.ingest_many([item for item in checked if isinstance(item, ArticleIn)]))
     results = [item if isinstance(item, BatchItemOut) else _batch_outcome(next(outcomes)) for item in checked]
     for i, item in enumerate(results):

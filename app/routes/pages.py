@@ -33,6 +33,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(APP_DIR / "templates"),
                                                    autoescape=True, trim_blocks=True, lstrip_blocks=True))
 templates.env.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")
+templates.env.tests["web_url"] = views.is_web_url
 _PAGE = 20
 _MAX_QUERY_CHARS = 200_000
 
