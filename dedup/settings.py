@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     containment_threshold: float = Field(0.75, description="Exact containment for excerpts and cut reposts")
     min_shared_shingles: int = Field(8, description="Shared shingles a duplicate needs at least")
     lsh_threshold: float = Field(0.2, description="Jaccard at which LSH proposes a candidate (below the decision)")
+    family_jaccard: float = Field(0.25, description="An article duplicating a cluster member but not its "
+                                  "representative joins at this Jaccard with the representative ...")
+    family_containment: float = Field(0.5, description="... or at this containment, with no differing fact")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")
@@ -52,4 +55,6 @@ class Settings(BaseSettings):
             containment=self.containment_threshold,
             min_shared_shingles=self.min_shared_shingles,
             lsh_threshold=self.lsh_threshold,
+            family_jaccard=self.family_jaccard,
+            family_containment=self.family_containment,
         )
