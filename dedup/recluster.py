@@ -487,7 +487,8 @@ def assign_ids(groups: list[list[int]], old_of: dict[int, int], taken: set[int],
 def _new_id(group: list[int], blocked: set[int], aliased: set[int], restored: list[int],
             negative: int) -> tuple[int, int]:
     """A merged-away id of a member comes back (clients stored it), else a member's article id (the online
-    convention: a cluster is named after its founder), else a negative id that no article can found."""
+    convention: a cluster is named after its founder), else a negative placeholder that the write-back
+    replaces, under the writers' lock, by a fresh id (`_settle_ids`): no negative id is ever stored."""
     back = [m for m in group if m in aliased and m not in blocked]
     if back:
         restored.append(min(back))
