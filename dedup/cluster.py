@@ -47,15 +47,36 @@ def summarize(cluster_id: int, members: Sequence[Article | Node]) -> Cluster:
                    first_seen=min(seen), last_seen=max(seen))
 
 
+# Groups larger than this are not re-checked member by member when their representative changes (the cost
+# grows with the group; such groups are rare and their representative-to-representative check still holds).
+FAMILY_RECHECK_CAP = 20
+
+
+def _still_family(group: list[int], old_rep: int, new_rep: int, are_duplicates: Callable[[int, int], bool],
+                  joins_family: Callable[[int, int], bool]) -> bool:
+    if old_rep == new_rep or len(group) == 1 or len(group) > FAMILY_RECHECK_CAP:
+        return True
+    return all(m == old_rep or are_duplicates(m, new_rep) or joins_family(m, new_rep) for m in group)
+
+
 def guarded_components(
     nodes: Sequence[int],
     edges: Iterable[tuple[int, int, float]],
     representative: Callable[[list[int]], int],
     are_duplicates: Callable[[int, int], bool],
+    joins_family: Callable[[int, int], bool] | None = None,
+    family_min_edge: float = 0.0,
 ) -> list[list[int]]:
     """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
 
-    Two groups join only when their representatives are themselves verified duplicates.
+    Two groups join only when their representatives are themselves verified duplicates, or (the online
+    family rule) when one side is a single article that duplicates a member of the other group and
+    `joins_family(article, representative)` says it overlaps that group's representative enough; the edge
+    to the member must score at least `family_min_edge` (a Jaccard-level copy, not a containment-only one:
+    a later, longer article quoting a member is a follow-up, not a copy of the family). With the
+    family rule, a group whose representative would change (an earlier article arrives) joins only if its
+    members are still family of the new representative: a bridge article that gathered another story while
+    it was the representative cannot hand that story to an earlier, unrelated one.
     """
     parent = {n: n for n in nodes}
     members: dict[int, list[int]] = {n: [n] for n in nodes}
@@ -67,15 +88,22 @@ def guarded_components(
             x = parent[x]
         return x
 
-    for a, b, _score in sorted(edges, key=lambda e: -e[2]):
+    for a, b, score in sorted(edges, key=lambda e: -e[2]):
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
         if rep[ra] != a or rep[rb] != b:
-            if not are_duplicates(rep[ra], rep[rb]):
+            if not are_duplicates(rep[ra], rep[rb]) and not (
+                    joins_family is not None and score >= family_min_edge
+                    and ((len(members[rb]) == 1 and joins_family(b, rep[ra]))
+                         or (len(members[ra]) == 1 and joins_family(a, rep[rb])))):
                 continue
+        new_rep = representative(members[ra] + members[rb])
+        if joins_family is not None and not all(
+                _still_family(members[r], rep[r], new_rep, are_duplicates, joins_family) for r in (ra, rb)):
+            continue
         keep, drop = (ra, rb) if ra < rb else (rb, ra)
         parent[drop] = keep
         members[keep].extend(members.pop(drop))
-        rep[keep] = representative(members[keep])
+        rep[keep] = new_rep
     return [sorted(group) for group in members.values()]

@@ -74,6 +74,13 @@ class DecisionConfig:
     containment: float = 0.8
     min_shared_shingles: int = 8
     lsh_threshold: float = 0.3
+    # An article that copies a member of a cluster (Jaccard at or above `jaccard`), but is no duplicate of its
+    # representative (a copy of a longer later version of a short first one), joins when it still overlaps
+    # the representative this much, with no differing fact: families do not split at the representative,
+    # and one bridge article cannot chain a story that shares nothing with the representative
+    # (`verify.joins_family`, `Engine._joins_family`, `cluster.guarded_components`).
+    family_jaccard: float = 0.25
+    family_containment: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("jaccard", "containment", "lsh_threshold"):

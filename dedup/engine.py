@@ -30,7 +30,7 @@ from .shingle import shingle_hashes
 from .signature import minhash_values
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
-from .verify import Verdict, VerdictMemo, decide, warm_up
+from .verify import Verdict, VerdictMemo, decide, joins_family, warm_up
 
 log = logging.getLogger("dedup.engine")
 
@@ -428,7 +428,8 @@ class Engine:
         judged: ScoredMatch | None = None
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
             cluster = book.get(cluster_id)
-            against = self._duplicates_rep(prepared, cluster, matches) if cluster is not None else None
+            against = None if cluster is None else (self._duplicates_rep(prepared, cluster, matches)
+                                                    or self._joins_family(prepared, cluster, matches))
             if against is not None:
                 accepted.append(cluster)  # type: ignore[arg-type]
                 judged = judged or against
@@ -454,6 +455,19 @@ class Engine:
             return None
         verdict = self._decide(prepared, rep)
         return ScoredMatch(rep, verdict) if verdict.is_duplicate else None
+
+    def _joins_family(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> ScoredMatch | None:
+        """The member of this cluster the article verifiably copies (a Jaccard-level duplicate: containment alone
+        may be a later follow-up quoting it), when it also overlaps the cluster's representative enough
+        (`verify.joins_family`): a later copy of a longer version joins the family of its short first version,
+        while an article sharing nothing with the representative cannot chain in through one member."""
+        member = next((m for m in matches if m.article.cluster_id == cluster.id
+                       and m.verdict.scores.jaccard >= self.decision.jaccard), None)
+        rep = self.known.get(cluster.representative_id)
+        if member is None or rep is None:
+            return None
+        verdict = self._decide(prepared, rep)
+        return member if joins_family(verdict, prepared.normalized.text, rep.norm_text, self.decision) else None
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
         survivor = self.upkeep.merge(cluster_ids)

@@ -44,7 +44,7 @@ from .errors import EmptyText
 from .runs import finish_run, now, run_lock, start_run
 from .settings import Settings
 from .shingle import _mix64, shingle_hashes
-from .verify import decide
+from .verify import decide, joins_family
 
 log = logging.getLogger("dedup.recluster")
 
@@ -395,7 +395,9 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
 
 # -- components -------------------------------------------------------------------------------
 def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Node],
-               are_duplicates: Callable[[int, int], bool]) -> list[list[int]]:
+               are_duplicates: Callable[[int, int], bool],
+               joins_family: Callable[[int, int], bool] | None = None,
+               family_min_edge: float = 0.0) -> list[list[int]]:
     """Guarded components (the online rule) over verified edges; nodes without an edge stay alone."""
     edges = [(a, b, score) for (a, b), score in verdicts.items() if score is not None]
     linked = sorted({n for a, b, _ in edges for n in (a, b)})
@@ -404,7 +406,7 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
     def representative(members: list[int]) -> int:
         return min(members, key=keys.__getitem__)
 
-    groups = guarded_components(linked, edges, representative, are_duplicates)
+    groups = guarded_components(linked, edges, representative, are_duplicates, joins_family, family_min_edge)
     linked_set = set(linked)
     return groups + [[n] for n in node_ids if n not in linked_set]
 
@@ -423,6 +425,26 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
             verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision)[0][2]
         return verdicts[key] is not None
     return are_duplicates
+
+
+def family_oracle(texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
+                  sig: SignatureConfig, decision: DecisionConfig) -> Callable[[int, int], bool]:
+    """Does an article overlap a group's representative enough to join through a member (the online family
+    rule, `verify.joins_family`), from the exact texts; remembered per pair."""
+    known: dict[tuple[int, int], bool] = {}
+
+    def joins(article: int, rep: int) -> bool:
+        if (article, rep) not in known:
+            missing = [n for n in (article, rep) if n not in texts]
+            if missing:
+                texts.update(store_texts(missing))
+            if article not in texts or rep not in texts:  # deleted during the run
+                return False
+            a, b = texts[article], texts[rep]
+            verdict = decide(a, b, shingle_hashes(a, sig), shingle_hashes(b, sig), decision)
+            known[(article, rep)] = joins_family(verdict, a, b, decision)
+        return known[(article, rep)]
+    return joins
 
 
 # -- stable ids -------------------------------------------------------------------------------
@@ -465,7 +487,8 @@ def assign_ids(groups: list[list[int]], old_of: dict[int, int], taken: set[int],
 def _new_id(group: list[int], blocked: set[int], aliased: set[int], restored: list[int],
             negative: int) -> tuple[int, int]:
     """A merged-away id of a member comes back (clients stored it), else a member's article id (the online
-    convention: a cluster is named after its founder), else a negative id that no article can found."""
+    convention: a cluster is named after its founder), else a negative placeholder that the write-back
+    replaces, under the writers' lock, by a fresh id (`_settle_ids`): no negative id is ever stored."""
     back = [m for m in group if m in aliased and m not in blocked]
     if back:
         restored.append(min(back))
@@ -694,7 +717,8 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
         inside = set(node_ids)
         verdicts = {k: v for k, v in verdicts.items() if k[0] in inside and k[1] in inside}
     oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision)
-    groups = components(node_ids, verdicts, snapshot.nodes, oracle)
+    family = family_oracle(texts, engine.store.norm_texts, engine.sig_config, engine.decision)
+    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}
     existing = set(engine.store.cluster_rows())
     taken = existing - scope_old

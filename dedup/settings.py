@@ -33,6 +33,9 @@ class Settings(BaseSettings):
                                         "boilerplate and removed before comparing; 0 turns learning off")
     boilerplate_refresh_seconds: float = Field(30.0, ge=0, description="How often a worker re-reads the "
                                                "boilerplate lines other workers learned")
+    family_jaccard: float = Field(0.25, description="An article duplicating a cluster member but not its "
+                                  "representative joins at this Jaccard with the representative ...")
+    family_containment: float = Field(0.5, description="... or at this containment, with no differing fact")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest text (UTF-8 bytes) ingest and search accept: "
@@ -64,4 +67,6 @@ class Settings(BaseSettings):
             containment=self.containment_threshold,
             min_shared_shingles=self.min_shared_shingles,
             lsh_threshold=self.lsh_threshold,
+            family_jaccard=self.family_jaccard,
+            family_containment=self.family_containment,
         )

@@ -104,6 +104,19 @@ def _conflicts(text_a: str, text_b: str) -> tuple[Conflict, ...]:
     return tuple(Conflict(c.b, c.a, c.kind) for c in fact_conflicts(text_b, text_a, limit=3))
 
 
+def joins_family(verdict: Verdict, text_a: str, text_b: str, config: DecisionConfig) -> bool:
+    """Does an article (a) that duplicates a member of a cluster overlap its representative (b) enough to join
+    it: the pair's verdict is a duplicate, or its scores reach the family thresholds and no fact differs."""
+    if verdict.is_duplicate:
+        return True
+    if verdict.conflicts:
+        return False
+    scores = verdict.scores
+    if scores.jaccard < config.family_jaccard and scores.containment < config.family_containment:
+        return False
+    return not _conflicts(text_a, text_b)
+
+
 def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Verdict:
     if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
         scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))

@@ -220,7 +220,7 @@ def test_stable_ids_ties_go_to_the_older_id_and_splits_to_the_larger_part():
     again = assign_ids([[1, 2], [3, 4]], {1: 1, 2: 1, 3: 1, 4: 1}, taken=set(), aliased={3})
     assert again.ids == [1, 3] and again.restored == [3]
     crowded = assign_ids([[2], [1, 3]], {1: 1, 2: 1, 3: 1}, taken={2}, aliased=set())
-    assert crowded.ids == [-1, 1]  # no free member id: a negative id no article can found
+    assert crowded.ids == [-1, 1]  # no free member id: a placeholder the write-back turns into a fresh id
 
 
 def _dev_rows(n: int) -> list[dict]:
