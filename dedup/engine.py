@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
+from .contain import anchors
 from .errors import DedupError, EmptyText, NotFound
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
@@ -26,7 +28,10 @@ from .settings import Settings
 from .shingle import shingle_hashes
 from .signature import minhash_values
 from .store import SqlStore, open_store
-from .verify import Verdict, VerdictMemo, decide, warm_up
+from .verify import Later, Verdict, VerdictMemo, decide, later_of, warm_up
+
+# The arrival order of a text not stored yet: after every stored article.
+_ARRIVING = sys.maxsize
 
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
@@ -62,7 +67,9 @@ class Engine:
         self.version = signature_version(self.norm_config, self.sig_config)
         self.store = store or open_store(settings.database_url)
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
-                                         redis_url=settings.redis_url, prefix=settings.redis_prefix)
+                                         redis_url=settings.redis_url, prefix=settings.redis_prefix,
+                                         anchor_rate=settings.anchor_rate)
+        self.anchor_rate = settings.anchor_rate
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
         self._lock = threading.RLock()
@@ -112,13 +119,27 @@ class Engine:
         order = screen_order(matrix, sizes, list(range(len(current))), prepared.values, n, j_min, c_min)
         return self.known.get_many([current[k][0] for k in order] + stale)
 
-    def _verified(self, prepared: Prepared, exclude: int | None = None,
-                  book: ClusterBook | None = None) -> list[ScoredMatch]:
-        """Verified duplicates, best estimated first, at most `max_matches` of them."""
+    def _candidates(self, prepared: Prepared, exclude: int | None) -> list[Known]:
+        """Band candidates (similar as a whole) screened by estimate, then containment candidates (one text
+        inside the other, dedup.contain) that the bands missed or the whole-text estimate dropped."""
         ids = [i for i in self.index.query(prepared.values) if i != exclude]
+        screened = self._screen(prepared, ids)
+        seen = {k.id for k in screened}
+        seen.add(exclude)  # type: ignore[arg-type]
+        contained = [i for i in self.index.contained.query(anchors(prepared.shingles, self.anchor_rate))
+                     if i not in seen]
+        if not contained:
+            return screened
+        return screened + [k for k in self.known.get_many(contained) if k.version == self.version]
+
+    def _verified(self, prepared: Prepared, exclude: int | None = None,
+                  book: ClusterBook | None = None, when: tuple[str | None, int] = (None, _ARRIVING)
+                  ) -> list[ScoredMatch]:
+        """Verified duplicates, best estimated first, at most `max_matches` of them. `when` is the
+        prepared text's publication time and arrival order (partial copies depend on which came first)."""
         found = []
-        for known in self._screen(prepared, ids):
-            verdict = self._decide(prepared, known)
+        for known in self._candidates(prepared, exclude):
+            verdict = self._decide(prepared, known, later_of(*when, known.published_at, known.id))
             if verdict.is_duplicate:
                 found.append(ScoredMatch(known, verdict))
                 if len(found) >= self.settings.max_matches:
@@ -131,13 +152,14 @@ class Engine:
         found.sort(key=lambda m: (-m.verdict.scores.containment, -m.verdict.scores.jaccard, m.article.id))
         return found
 
-    def _decide(self, prepared: Prepared, known: Known) -> Verdict:
+    def _decide(self, prepared: Prepared, known: Known, later: Later) -> Verdict:
         return self.verdicts.decide(prepared.normalized.text, known.norm_text, lambda: prepared.shingles,
-                                    lambda: self.known.shingles(known))
+                                    lambda: self.known.shingles(known), later)
 
     def _duplicates(self, a: Known, b: Known) -> bool:
         return self.verdicts.decide(a.norm_text, b.norm_text, lambda: self.known.shingles(a),
-                                    lambda: self.known.shingles(b)).is_duplicate
+                                    lambda: self.known.shingles(b),
+                                    later_of(a.published_at, a.id, b.published_at, b.id)).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn) -> IngestResult:
@@ -190,8 +212,9 @@ class Engine:
             self._leave_cluster(self.get_article(head["id"]))
             self.store.update_article(article)
             self.known.drop(article.id)
-        matches = self._verified(prepared, exclude=article.id or None, book=book)
-        target = self._choose_cluster(prepared, matches, book)
+        when = (article.published_at, article.id or _ARRIVING)
+        matches = self._verified(prepared, exclude=article.id or None, book=book, when=when)
+        target = self._choose_cluster(prepared, matches, book, when)
         if head is None:
             book.add_article(article)
         self._place(article, target, book)
@@ -212,6 +235,7 @@ class Engine:
             self.index.insert(article_id, prepared.values, len(prepared.shingles))
         else:
             self.index.insert(article_id, prepared.values)
+        self.index.contained.insert(article_id, anchors(prepared.shingles, self.anchor_rate))
 
     def _new_article(self, fields: validate.Fields, prepared: Prepared, article_id: int) -> Article:
         return Article(
@@ -252,12 +276,13 @@ class Engine:
         known = self.known.get(article_id)
         return rep_key(known.published_at if known else None, article_id)
 
-    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook) -> int | None:
+    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook,
+                        when: tuple[str | None, int]) -> int | None:
         """The best-matching cluster whose representative this article duplicates; merges only verified reps."""
         accepted: list[Cluster] = []
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
             cluster = book.get(cluster_id)
-            if cluster is not None and self._duplicates_rep(prepared, cluster, matches):
+            if cluster is not None and self._duplicates_rep(prepared, cluster, matches, when):
                 accepted.append(cluster)
         if not accepted:
             return None
@@ -271,11 +296,12 @@ class Engine:
         book.flush()
         return self._merge([target.id, *merged], book)
 
-    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> bool:
+    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch],
+                        when: tuple[str | None, int]) -> bool:
         if any(m.article.id == cluster.representative_id for m in matches):
             return True
         rep = self.known.get(cluster.representative_id)
-        return rep is not None and self._decide(prepared, rep).is_duplicate
+        return rep is not None and self._decide(prepared, rep, later_of(*when, rep.published_at, rep.id)).is_duplicate
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
         survivor = min(cluster_ids)
@@ -330,7 +356,8 @@ class Engine:
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
                             article.content_hash)
-        return self._result(article, self._verified(prepared, exclude=article.id), status)
+        when = (article.published_at, article.id)
+        return self._result(article, self._verified(prepared, exclude=article.id, when=when), status)
 
     @staticmethod
     def _match(m: ScoredMatch) -> Match:
@@ -397,12 +424,14 @@ class Engine:
 
     def explain(self, a_id: int, b_id: int) -> Explanation:
         a, b = self.get_article(a_id), self.get_article(b_id)
-        return explain_pair(a, b, self._shingles_of(a), self._shingles_of(b), self.decision)
+        return explain_pair(a, b, self._shingles_of(a), self._shingles_of(b), self.decision,
+                            later_of(a.published_at, a.id, b.published_at, b.id))
 
     def representative_scores(self, cluster: Cluster, members: list[Article]) -> dict[int, Verdict]:
         rep = next(m for m in members if m.id == cluster.representative_id)
         return {m.id: decide(rep.norm_text, m.norm_text, self._shingles_of(rep), self._shingles_of(m),
-                             self.decision) for m in members}
+                             self.decision, later=later_of(rep.published_at, rep.id, m.published_at, m.id))
+                for m in members}
 
     # -- index maintenance --------------------------------------------------------------------
     def sync_index(self) -> dict[str, int]:
@@ -426,8 +455,24 @@ class Engine:
         for key in present - stored:
             self.index.remove(key)
             removed += 1
+        self._sync_contained(stored)
         self.index.mark_complete()
         return {"indexed": len(stored), "added": added, "removed": removed}
+
+    def _sync_contained(self, stored: set[int]) -> None:
+        """Make the containment index hold the anchors of exactly the stored articles (anchors come from
+        the shingles, which are recomputed from the stored normalized texts of the ones it lacks)."""
+        contained = self.index.contained
+        present = contained.ids()
+        for article_id in present - stored:
+            contained.remove(article_id)
+        if self.anchor_rate <= 0:
+            return
+        missing = sorted(stored - present)
+        for start in range(0, len(missing), 5_000):
+            texts = self.store.norm_texts(missing[start:start + 5_000])
+            contained.insert_many((article_id, anchors(shingle_hashes(text, self.sig_config), self.anchor_rate))
+                                  for article_id, text in texts.items())
 
     def close(self) -> None:
         self.store.close()

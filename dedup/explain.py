@@ -9,7 +9,7 @@ import numpy as np
 
 from .config import DecisionConfig
 from .models import Article
-from .verify import Verdict, decide
+from .verify import Later, Verdict, decide
 
 # Shorter common runs are coincidence (common words), not shared passages.
 _MIN_SHARED = 8
@@ -48,7 +48,8 @@ def passages(a: str, b: str) -> tuple[list[Passage], list[Passage]]:
     return shared, differing
 
 
-def explain_pair(a: Article, b: Article, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Explanation:
-    verdict = decide(a.norm_text, b.norm_text, sh_a, sh_b, config)
+def explain_pair(a: Article, b: Article, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
+                 later: Later = None) -> Explanation:
+    verdict = decide(a.norm_text, b.norm_text, sh_a, sh_b, config, later=later)
     shared, differing = passages(a.norm_text, b.norm_text)
     return Explanation(a=a, b=b, verdict=verdict, shared=shared, differing=differing)

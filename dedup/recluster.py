@@ -28,7 +28,7 @@ import resource
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,7 +45,7 @@ from .models import Cluster
 from .runs import finish_run, now, run_lock, start_run
 from .settings import Settings
 from .shingle import _mix64, shingle_hashes
-from .verify import decide
+from .verify import decide, later_of
 
 log = logging.getLogger("dedup.recluster")
 
@@ -245,9 +245,13 @@ def load_texts(engine: Engine, ids: list[int], fresh_texts: dict[int, str]) -> d
 Verdicts = dict[tuple[int, int], float | None]   # (lo, hi) -> edge score if duplicates, else None
 
 
-def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig,
-                decision: DecisionConfig) -> list[tuple[int, int, float | None]]:
-    """The exact online rule on (a, b, text_a, text_b) rows; shared by the local and Spark engines."""
+def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig, decision: DecisionConfig,
+                published: Mapping[int, str | None] | None = None) -> list[tuple[int, int, float | None]]:
+    """The exact online rule on (a, b, text_a, text_b) rows; shared by the local and Spark engines.
+
+    Which article came later (publication time from `published`, else arrival order, i.e. id order)
+    decides partial copies, as online."""
+    published = published or {}
     cache: dict[int, np.ndarray] = {}
     out = []
     for a, b, text_a, text_b in rows:
@@ -257,7 +261,8 @@ def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig,
         sh_b = cache.get(b)
         if sh_b is None:
             sh_b = cache[b] = shingle_hashes(text_b, sig)
-        verdict = decide(text_a, text_b, sh_a, sh_b, decision)
+        verdict = decide(text_a, text_b, sh_a, sh_b, decision,
+                         later=later_of(published.get(a), a, published.get(b), b))
         out.append((a, b, verdict.scores.jaccard if verdict.is_duplicate else None))
     return out
 
@@ -268,13 +273,13 @@ _WORK: dict[str, Any] = {}
 def _verify_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, float | None]]:
     pairs, texts = _WORK["pairs"], _WORK["texts"]
     rows = ((int(a), int(b), texts[int(a)], texts[int(b)]) for a, b in pairs[bounds[0]:bounds[1]])
-    return verify_rows(rows, _WORK["sig"], _WORK["decision"])
+    return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["published"])
 
 
 def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig, decision: DecisionConfig,
-                 workers: int = 1) -> Verdicts:
+                 workers: int = 1, published: Mapping[int, str | None] | None = None) -> Verdicts:
     """Verify [k, 2] article-id pairs; forked workers share the texts copy-on-write."""
-    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision)
+    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision, published=published)
     chunks = [(s, min(s + _VERIFY_CHUNK, len(pairs))) for s in range(0, len(pairs), _VERIFY_CHUNK)]
     try:
         if workers > 1 and len(pairs) > _VERIFY_CHUNK:
@@ -390,7 +395,8 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     texts = load_texts(engine, np.unique(id_pairs).tolist(), fresh_texts)
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers)
+    verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers,
+                            published_times(snapshot))
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)
     if cache is not None:
         cache.remember(verdicts, {(int(a), int(b)): k for (a, b), k in zip(id_pairs.tolist(), keys)})
@@ -414,8 +420,14 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
     return groups + [[n] for n in node_ids if n not in linked_set]
 
 
+def published_times(snapshot: Snapshot) -> dict[int, str | None]:
+    """Publication time of each dated article (the time order of partial copies)."""
+    return {i: n.published_at for i, n in snapshot.nodes.items() if n.published_at}
+
+
 def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
-                     sig: SignatureConfig, decision: DecisionConfig) -> Callable[[int, int], bool]:
+                     sig: SignatureConfig, decision: DecisionConfig,
+                     published: Mapping[int, str | None] | None = None) -> Callable[[int, int], bool]:
     """Are two representatives duplicates: a verdict already made, else the exact rule now (and remembered)."""
     def are_duplicates(a: int, b: int) -> bool:
         key = (min(a, b), max(a, b))
@@ -423,7 +435,8 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
             missing = [n for n in key if n not in texts]
             if missing:
                 texts.update(store_texts(missing))
-            verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision)[0][2]
+            verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision,
+                                        published)[0][2]
         return verdicts[key] is not None
     return are_duplicates
 
@@ -703,7 +716,8 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
         node_ids = _touched_articles(snapshot, scope, verdicts, old_of)
         inside = set(node_ids)
         verdicts = {k: v for k, v in verdicts.items() if k[0] in inside and k[1] in inside}
-    oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision)
+    oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision,
+                              published_times(snapshot))
     groups = components(node_ids, verdicts, snapshot.nodes, oracle)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}
     existing = set(engine.store.cluster_rows())

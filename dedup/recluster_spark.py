@@ -36,6 +36,7 @@ from .recluster import (
     bucket_pairs,
     estimate_keep,
     load_texts,
+    published_times,
     unpack,
     verify_rows,
 )
@@ -117,8 +118,9 @@ def _keep_promising(rows: Iterator[Any], decision: DecisionConfig) -> Iterator[t
     yield from ((r.a, r.b) for r, k in zip(rows, keep) if k)
 
 
-def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig) -> list[tuple[int, int, Any]]:
-    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision)
+def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig,
+            published: dict[int, str | None]) -> list[tuple[int, int, Any]]:
+    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision, published)
 
 
 # -- the driver side -------------------------------------------------------------------------
@@ -187,7 +189,8 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
         todo_df = spark.createDataFrame(todo.tolist(), "a long, b long").repartition(parallelism)
         rows = (todo_df.join(stored.select(F.col("id").alias("a"), F.col("text").alias("text_a")), "a")
                 .join(stored.select(F.col("id").alias("b"), F.col("text").alias("text_b")), "b"))
-        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision)).collect()
+        published = spark.sparkContext.broadcast(published_times(snapshot))
+        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision, published.value)).collect()
         verdicts = {(int(a), int(b)): score for a, b, score in found}
     stats["pairs_verified"] = len(verdicts)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)

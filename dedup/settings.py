@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     containment_threshold: float = Field(0.75, description="Exact containment for excerpts and cut reposts")
     min_shared_shingles: int = Field(8, description="Shared shingles a duplicate needs at least")
     lsh_threshold: float = Field(0.2, description="Jaccard at which LSH proposes a candidate (below the decision)")
+    anchor_rate: int = Field(16, ge=0, le=1024, description="One shingle in this many is a containment anchor "
+                             "(finds excerpts of long texts; lower finds shorter excerpts at more memory; 0: off)")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")

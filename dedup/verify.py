@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -18,6 +19,20 @@ from . import names
 from .config import DecisionConfig
 from .script import to_simplified
 from .twins import Conflict, fact_conflicts
+
+# Which of the two texts came later ("a" or "b"; None: unknown). See `decide`.
+Later = Literal["a", "b"] | None
+_SWAP: dict[Later, Later] = {"a": "b", "b": "a", None: None}
+
+
+def later_of(published_a: str | None, order_a: int, published_b: str | None, order_b: int) -> Later:
+    """Which text came later: by publication time when both have one, else by arrival order (article ids
+    grow with arrival; a text not stored yet gets an order above every stored id)."""
+    if published_a and published_b and published_a != published_b:
+        return "a" if published_a > published_b else "b"
+    if order_a == order_b:
+        return None
+    return "a" if order_a > order_b else "b"
 
 
 @dataclass(frozen=True)
@@ -70,9 +85,10 @@ class VerdictMemo:
 
     A verdict depends only on the two texts (and the engine's fixed decision config), and a story's
     reposts often normalize to the same text, so the same pair comes back again and again. Keys are
-    the texts themselves: equality is exact, and the strings are already held by the known-article
-    cache. A pair is stored once, under its texts in sorted order (verdicts do not depend on the order;
-    the conflicts of a non-duplicate verdict may name the texts either way round). Oldest entries go
+    the texts themselves (and which one came later, which decides partial copies): equality is exact,
+    and the strings are already held by the known-article cache. A pair is stored once, under its texts
+    in sorted order (the time order swapped with them; the conflicts of a non-duplicate verdict may name
+    the texts either way round). Oldest entries go
     first once `size` is reached: at 20,000 pairs the memo holds at most a few tens of MB, the texts
     mostly shared with the known-article cache.
     """
@@ -80,16 +96,17 @@ class VerdictMemo:
     def __init__(self, config: DecisionConfig, size: int = 20_000) -> None:
         self.config = config
         self.size = size
-        self._items: dict[tuple[str, str], Verdict] = {}
+        self._items: dict[tuple[str, str, Later], Verdict] = {}
 
     def decide(self, text_a: str, text_b: str, shingles_a: Callable[[], np.ndarray],
-               shingles_b: Callable[[], np.ndarray]) -> Verdict:
+               shingles_b: Callable[[], np.ndarray], later: Later = None) -> Verdict:
         if text_b < text_a:
             text_a, text_b, shingles_a, shingles_b = text_b, text_a, shingles_b, shingles_a
-        key = (text_a, text_b)
+            later = _SWAP[later]
+        key = (text_a, text_b, later)
         verdict = self._items.get(key)
         if verdict is None:
-            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config)
+            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config, later=later)
             if len(self._items) >= self.size:
                 del self._items[next(iter(self._items))]
             self._items[key] = verdict
@@ -104,7 +121,16 @@ def _conflicts(text_a: str, text_b: str) -> tuple[Conflict, ...]:
     return tuple(Conflict(c.b, c.a, c.kind) for c in fact_conflicts(text_b, text_a, limit=3))
 
 
-def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Verdict:
+def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
+           *, later: Later = None) -> Verdict:
+    """Duplicate or not, from exact scores; `later` names the text that came later.
+
+    Direction decides partial copies: a later, shorter text contained in an earlier, longer one is an
+    excerpt repost (duplicate), but a later, longer article that quotes an earlier brief or statement in
+    full (a commentary, follow-up, round-up or timeline) is a new article. A pair similar as a whole
+    (Jaccard at or above the threshold) is a repost whichever came first; with `later` unknown only the
+    scores decide.
+    """
     if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
         scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))
     else:
@@ -120,6 +146,12 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"jaccard {scores.jaccard:.2f} < {config.jaccard} and "
             f"containment {scores.containment:.2f} < {config.containment}",
         )
+    if scores.jaccard < config.jaccard and later is not None and _longer(scores) == later:
+        return Verdict(
+            False, scores,
+            f"the later, longer text contains the earlier one (containment {scores.containment:.2f}, jaccard "
+            f"{scores.jaccard:.2f} < {config.jaccard}): a new article quoting it, not a repost",
+        )
     conflicts = () if text_a == text_b else _conflicts(text_a, text_b)
     if conflicts:
         shown = "; ".join(f"{c.a} / {c.b}" for c in conflicts[:3])
@@ -130,3 +162,10 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
         True, scores,
         f"containment {scores.containment:.2f} >= {config.containment} (excerpt or cut repost), no differing facts",
     )
+
+
+def _longer(scores: Scores) -> Later:
+    """The side with more shingles (a containment-only match never has two equal sides)."""
+    if scores.size_a == scores.size_b:
+        return None
+    return "a" if scores.size_a > scores.size_b else "b"

@@ -1,0 +1,207 @@
+"""Containment candidates: find a short text inside a long one, which Jaccard bands cannot.
+
+A 200-character excerpt of a 4,000-character statement has Jaccard 0.04: no band of a
+Jaccard index ever proposes it, yet its containment is near 1. Here every article is
+also indexed by its *anchors*: the shingles whose hash falls in one residue class
+(one in `rate`). Anchors are chosen by content, not position, so a passage two texts
+share carries the same anchors in both, wherever it sits. A query counts, per stored
+article, how many of its anchors it shares; shared / anchors of the smaller side
+estimates the containment of the smaller text in the larger (either direction: an
+excerpt asking for its source, or a long text asking for briefs it quotes). It is a
+candidate filter only; the verdict is exact (dedup.verify).
+
+Anchors shared by very many articles (a site's stock phrase) are skipped at query time
+and stop growing at insert time, so one hot phrase costs neither time nor memory.
+The same interface runs in process and in Redis (several workers share one index).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+# Anchors held by more articles than this are a stock phrase, not evidence.
+HOT_ANCHOR = 1_000
+# Estimated containment a candidate needs (MinHash-free: shared anchors / anchors of the smaller side).
+MIN_ESTIMATE = 0.5
+# Most containment candidates handed to exact verification per query, best estimate first.
+MAX_CANDIDATES = 50
+
+
+def anchors(shingles: np.ndarray, rate: int) -> np.ndarray:
+    """The shingle hashes (sorted, unique uint32) in the anchor residue class: about one in `rate`."""
+    if rate <= 1:
+        return shingles.astype(np.uint32, copy=False)
+    # The shingle hashes are already mixed (splitmix64); a second multiplicative mix decouples the
+    # sample from MinHash's own use of the low bits.
+    mixed = (shingles.astype(np.uint64) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)
+    return shingles[(mixed >> np.uint64(16)) % np.uint64(rate) == 0].astype(np.uint32, copy=False)
+
+
+@dataclass(frozen=True)
+class ContainedCandidate:
+    article_id: int
+    shared: int          # anchors shared with the query
+    estimate: float      # shared / anchors of the smaller side
+
+
+def pick(query_count: int, hits: Iterable[tuple[int, int, int]], limit: int = MAX_CANDIDATES) -> list[int]:
+    """Candidate ids from (article id, shared anchors, article's anchor count), best estimate first.
+
+    One shared anchor is a coincidence unless the smaller side has only one; half the smaller side's
+    anchors shared is the bar (about containment 0.5, well below the decision's 0.75).
+    """
+    found = []
+    for article_id, shared, count in hits:
+        smaller = min(query_count, count)
+        if smaller == 0 or shared < min(2, smaller):
+            continue
+        estimate = shared / smaller
+        if estimate >= MIN_ESTIMATE:
+            found.append(ContainedCandidate(article_id, shared, estimate))
+    found.sort(key=lambda c: (-c.estimate, -c.shared, c.article_id))
+    return [c.article_id for c in found[:limit]]
+
+
+def _pack(*ids: int) -> bytes:
+    return struct.pack(f"{len(ids)}q", *ids)
+
+
+class LocalContainmentIndex:
+    """Anchor -> article ids in plain dicts (an int for one id, packed int64 bytes for more: no per-bucket
+    lists, so the garbage collector does not walk the index), and each article's anchors for removal."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._postings: dict[int, int | bytes] = {}
+        self._anchors: dict[int, np.ndarray] = {}
+
+    def insert(self, article_id: int, article_anchors: np.ndarray) -> None:
+        self.remove(article_id)
+        self._anchors[article_id] = article_anchors
+        postings = self._postings
+        for anchor in article_anchors.tolist():
+            bucket = postings.get(anchor)
+            if bucket is None:
+                postings[anchor] = article_id
+            elif bucket.__class__ is int:
+                postings[anchor] = _pack(bucket, article_id)
+            elif len(bucket) < 8 * HOT_ANCHOR:
+                postings[anchor] = bucket + _pack(article_id)
+
+    def insert_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
+        for article_id, article_anchors in items:
+            self.insert(article_id, article_anchors)
+
+    def remove(self, article_id: int) -> None:
+        old = self._anchors.pop(article_id, None)
+        if old is None:
+            return
+        for anchor in old.tolist():
+            bucket = self._postings.get(anchor)
+            if bucket == article_id:
+                del self._postings[anchor]
+            elif isinstance(bucket, bytes):
+                rest = [i for i in memoryview(bucket).cast("q") if i != article_id]
+                self._postings[anchor] = rest[0] if len(rest) == 1 else _pack(*rest)
+
+    def query(self, query_anchors: np.ndarray) -> list[int]:
+        """Ids of stored articles that likely contain the query, or that the query likely contains."""
+        parts = []
+        for bucket in map(self._postings.get, query_anchors.tolist()):
+            if bucket is None:
+                continue
+            if bucket.__class__ is int:
+                parts.append(np.array([bucket], dtype=np.int64))
+            elif len(bucket) < 8 * HOT_ANCHOR:
+                parts.append(np.frombuffer(bucket, dtype=np.int64))
+        if not parts:
+            return []
+        ids, shared = np.unique(np.concatenate(parts), return_counts=True)
+        hits = ((i, s, len(self._anchors.get(i, ()))) for i, s in zip(ids.tolist(), shared.tolist()))
+        return pick(len(query_anchors), hits)
+
+    def ids(self) -> set[int]:
+        return set(self._anchors)
+
+    def __len__(self) -> int:
+        return len(self._anchors)
+
+
+class RedisContainmentIndex:
+    """The same index in Redis: a set of ids per anchor, each article's anchor count in one hash and its
+    anchors (packed) under its own key for removal. Writes are one transaction; a query is three
+    pipelined round trips (set sizes, members of the non-hot sets, anchor counts)."""
+
+    def __init__(self, redis, prefix: str, rate: int) -> None:  # type: ignore[no-untyped-def]
+        self.redis = redis
+        self.rate = rate
+        self._prefix = prefix
+        self._counts = f"{prefix}:cx:count"
+
+    def _key(self, anchor: int) -> str:
+        return f"{self._prefix}:cx:a:{anchor}"
+
+    def _doc(self, article_id: int) -> str:
+        return f"{self._prefix}:cx:d:{article_id}"
+
+    def insert(self, article_id: int, article_anchors: np.ndarray) -> None:
+        self.insert_many([(article_id, article_anchors)])
+
+    def insert_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
+        items = list(items)
+        if not items:
+            return
+        self._remove_all([i for i, _ in items])
+        pipe = self.redis.pipeline(transaction=True)
+        for article_id, article_anchors in items:
+            for anchor in article_anchors.tolist():
+                pipe.sadd(self._key(anchor), article_id)
+            pipe.set(self._doc(article_id), article_anchors.astype(np.uint32).tobytes())
+            pipe.hset(self._counts, article_id, len(article_anchors))
+        pipe.execute()
+
+    def remove(self, article_id: int) -> None:
+        self._remove_all([article_id])
+
+    def _remove_all(self, article_ids: list[int]) -> None:
+        stored = self.redis.mget([self._doc(i) for i in article_ids])
+        present = [(i, blob) for i, blob in zip(article_ids, stored) if blob is not None]
+        if not present:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        for article_id, blob in present:
+            for anchor in np.frombuffer(blob, dtype=np.uint32).tolist():
+                pipe.srem(self._key(anchor), article_id)
+            pipe.delete(self._doc(article_id))
+            pipe.hdel(self._counts, article_id)
+        pipe.execute()
+
+    def query(self, query_anchors: np.ndarray) -> list[int]:
+        keys = [self._key(a) for a in query_anchors.tolist()]
+        if not keys:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.scard(key)
+        sizes = pipe.execute()
+        live = [k for k, n in zip(keys, sizes) if 0 < n < HOT_ANCHOR]
+        if not live:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key in live:
+            pipe.smembers(key)
+        members = [int(m) for bucket in pipe.execute() for m in bucket]
+        ids, shared = np.unique(np.array(members, dtype=np.int64), return_counts=True)
+        counts = self.redis.hmget(self._counts, ids.tolist())
+        hits = ((i, s, int(c or 0)) for i, s, c in zip(ids.tolist(), shared.tolist(), counts))
+        return pick(len(query_anchors), hits)
+
+    def ids(self) -> set[int]:
+        return {int(k) for k in self.redis.hkeys(self._counts)}
+
+    def __len__(self) -> int:
+        return int(self.redis.hlen(self._counts))
