@@ -28,7 +28,7 @@ from .settings import Settings
 from .shingle import shingle_hashes
 from .signature import minhash_values
 from .store import SqlStore, open_store
-from .verify import Later, Verdict, VerdictMemo, decide, later_of, warm_up
+from .verify import Later, Verdict, VerdictMemo, When, decide, later_of, warm_up
 
 # The arrival order of a text not stored yet: after every stored article.
 _ARRIVING = sys.maxsize
@@ -50,6 +50,10 @@ class Prepared:
 class ScoredMatch:
     article: Known
     verdict: Verdict
+
+
+def _when(article: Article | Known) -> When:
+    return When(article.published_at, article.ingested_at, article.id)
 
 
 def _now() -> str:
@@ -133,13 +137,14 @@ class Engine:
         return screened + [k for k in self.known.get_many(contained) if k.version == self.version]
 
     def _verified(self, prepared: Prepared, exclude: int | None = None,
-                  book: ClusterBook | None = None, when: tuple[str | None, int] = (None, _ARRIVING)
-                  ) -> list[ScoredMatch]:
+                  book: ClusterBook | None = None, when: When | None = None) -> list[ScoredMatch]:
         """Verified duplicates, best estimated first, at most `max_matches` of them. `when` is the
-        prepared text's publication time and arrival order (partial copies depend on which came first)."""
+        prepared text's publication time and arrival (partial copies depend on which came first); by default
+        it arrives now."""
+        when = when or When(None, _now(), _ARRIVING)
         found = []
         for known in self._candidates(prepared, exclude):
-            verdict = self._decide(prepared, known, later_of(*when, known.published_at, known.id))
+            verdict = self._decide(prepared, known, later_of(when, _when(known)))
             if verdict.is_duplicate:
                 found.append(ScoredMatch(known, verdict))
                 if len(found) >= self.settings.max_matches:
@@ -159,7 +164,7 @@ class Engine:
     def _duplicates(self, a: Known, b: Known) -> bool:
         return self.verdicts.decide(a.norm_text, b.norm_text, lambda: self.known.shingles(a),
                                     lambda: self.known.shingles(b),
-                                    later_of(a.published_at, a.id, b.published_at, b.id)).is_duplicate
+                                    later_of(_when(a), _when(b))).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn) -> IngestResult:
@@ -212,7 +217,7 @@ class Engine:
             self._leave_cluster(self.get_article(head["id"]))
             self.store.update_article(article)
             self.known.drop(article.id)
-        when = (article.published_at, article.id or _ARRIVING)
+        when = When(article.published_at, article.ingested_at, article.id or _ARRIVING)
         matches = self._verified(prepared, exclude=article.id or None, book=book, when=when)
         target = self._choose_cluster(prepared, matches, book, when)
         if head is None:
@@ -277,7 +282,7 @@ class Engine:
         return rep_key(known.published_at if known else None, article_id)
 
     def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook,
-                        when: tuple[str | None, int]) -> int | None:
+                        when: When) -> int | None:
         """The best-matching cluster whose representative this article duplicates; merges only verified reps."""
         accepted: list[Cluster] = []
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
@@ -297,11 +302,11 @@ class Engine:
         return self._merge([target.id, *merged], book)
 
     def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch],
-                        when: tuple[str | None, int]) -> bool:
+                        when: When) -> bool:
         if any(m.article.id == cluster.representative_id for m in matches):
             return True
         rep = self.known.get(cluster.representative_id)
-        return rep is not None and self._decide(prepared, rep, later_of(*when, rep.published_at, rep.id)).is_duplicate
+        return rep is not None and self._decide(prepared, rep, later_of(when, _when(rep))).is_duplicate
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
         survivor = min(cluster_ids)
@@ -356,8 +361,7 @@ class Engine:
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
                             article.content_hash)
-        when = (article.published_at, article.id)
-        return self._result(article, self._verified(prepared, exclude=article.id, when=when), status)
+        return self._result(article, self._verified(prepared, exclude=article.id, when=_when(article)), status)
 
     @staticmethod
     def _match(m: ScoredMatch) -> Match:
@@ -425,12 +429,12 @@ class Engine:
     def explain(self, a_id: int, b_id: int) -> Explanation:
         a, b = self.get_article(a_id), self.get_article(b_id)
         return explain_pair(a, b, self._shingles_of(a), self._shingles_of(b), self.decision,
-                            later_of(a.published_at, a.id, b.published_at, b.id))
+                            later_of(_when(a), _when(b)))
 
     def representative_scores(self, cluster: Cluster, members: list[Article]) -> dict[int, Verdict]:
         rep = next(m for m in members if m.id == cluster.representative_id)
         return {m.id: decide(rep.norm_text, m.norm_text, self._shingles_of(rep), self._shingles_of(m),
-                             self.decision, later=later_of(rep.published_at, rep.id, m.published_at, m.id))
+                             self.decision, later=later_of(_when(rep), _when(m)))
                 for m in members}
 
     # -- index maintenance --------------------------------------------------------------------

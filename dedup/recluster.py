@@ -45,7 +45,7 @@ from .models import Cluster
 from .runs import finish_run, now, run_lock, start_run
 from .settings import Settings
 from .shingle import _mix64, shingle_hashes
-from .verify import decide, later_of
+from .verify import When, decide, later_of
 
 log = logging.getLogger("dedup.recluster")
 
@@ -246,12 +246,12 @@ Verdicts = dict[tuple[int, int], float | None]   # (lo, hi) -> edge score if dup
 
 
 def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig, decision: DecisionConfig,
-                published: Mapping[int, str | None] | None = None) -> list[tuple[int, int, float | None]]:
+                times: Mapping[int, When] | None = None) -> list[tuple[int, int, float | None]]:
     """The exact online rule on (a, b, text_a, text_b) rows; shared by the local and Spark engines.
 
-    Which article came later (publication time from `published`, else arrival order, i.e. id order)
-    decides partial copies, as online."""
-    published = published or {}
+    Which article came later (`times`: publication and arrival, see `verify.later_of`; without them, id
+    order, i.e. arrival) decides partial copies, as online."""
+    times = times or {}
     cache: dict[int, np.ndarray] = {}
     out = []
     for a, b, text_a, text_b in rows:
@@ -262,7 +262,7 @@ def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig,
         if sh_b is None:
             sh_b = cache[b] = shingle_hashes(text_b, sig)
         verdict = decide(text_a, text_b, sh_a, sh_b, decision,
-                         later=later_of(published.get(a), a, published.get(b), b))
+                         later=later_of(times.get(a) or When(None, "", a), times.get(b) or When(None, "", b)))
         out.append((a, b, verdict.scores.jaccard if verdict.is_duplicate else None))
     return out
 
@@ -273,13 +273,13 @@ _WORK: dict[str, Any] = {}
 def _verify_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, float | None]]:
     pairs, texts = _WORK["pairs"], _WORK["texts"]
     rows = ((int(a), int(b), texts[int(a)], texts[int(b)]) for a, b in pairs[bounds[0]:bounds[1]])
-    return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["published"])
+    return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["times"])
 
 
 def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig, decision: DecisionConfig,
-                 workers: int = 1, published: Mapping[int, str | None] | None = None) -> Verdicts:
+                 workers: int = 1, times: Mapping[int, When] | None = None) -> Verdicts:
     """Verify [k, 2] article-id pairs; forked workers share the texts copy-on-write."""
-    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision, published=published)
+    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision, times=times)
     chunks = [(s, min(s + _VERIFY_CHUNK, len(pairs))) for s in range(0, len(pairs), _VERIFY_CHUNK)]
     try:
         if workers > 1 and len(pairs) > _VERIFY_CHUNK:
@@ -396,7 +396,7 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers,
-                            published_times(snapshot))
+                            arrival_times(snapshot))
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)
     if cache is not None:
         cache.remember(verdicts, {(int(a), int(b)): k for (a, b), k in zip(id_pairs.tolist(), keys)})
@@ -420,14 +420,14 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
     return groups + [[n] for n in node_ids if n not in linked_set]
 
 
-def published_times(snapshot: Snapshot) -> dict[int, str | None]:
-    """Publication time of each dated article (the time order of partial copies)."""
-    return {i: n.published_at for i, n in snapshot.nodes.items() if n.published_at}
+def arrival_times(snapshot: Snapshot) -> dict[int, When]:
+    """When each article appeared (the time order of partial copies, as online)."""
+    return {i: When(n.published_at, n.ingested_at, i) for i, n in snapshot.nodes.items()}
 
 
 def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
                      sig: SignatureConfig, decision: DecisionConfig,
-                     published: Mapping[int, str | None] | None = None) -> Callable[[int, int], bool]:
+                     times: Mapping[int, When] | None = None) -> Callable[[int, int], bool]:
     """Are two representatives duplicates: a verdict already made, else the exact rule now (and remembered)."""
     def are_duplicates(a: int, b: int) -> bool:
         key = (min(a, b), max(a, b))
@@ -436,7 +436,7 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
             if missing:
                 texts.update(store_texts(missing))
             verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision,
-                                        published)[0][2]
+                                        times)[0][2]
         return verdicts[key] is not None
     return are_duplicates
 
@@ -717,7 +717,7 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
         inside = set(node_ids)
         verdicts = {k: v for k, v in verdicts.items() if k[0] in inside and k[1] in inside}
     oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision,
-                              published_times(snapshot))
+                              arrival_times(snapshot))
     groups = components(node_ids, verdicts, snapshot.nodes, oracle)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}
     existing = set(engine.store.cluster_rows())

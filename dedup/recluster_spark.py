@@ -31,12 +31,12 @@ from .recluster import (
     Snapshot,
     VerdictCache,
     Verdicts,
+    arrival_times,
     band_keys,
     band_layout,
     bucket_pairs,
     estimate_keep,
     load_texts,
-    published_times,
     unpack,
     verify_rows,
 )
@@ -119,8 +119,8 @@ def _keep_promising(rows: Iterator[Any], decision: DecisionConfig) -> Iterator[t
 
 
 def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig,
-            published: dict[int, str | None]) -> list[tuple[int, int, Any]]:
-    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision, published)
+            times: dict) -> list[tuple[int, int, Any]]:
+    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision, times)
 
 
 # -- the driver side -------------------------------------------------------------------------
@@ -189,8 +189,8 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
         todo_df = spark.createDataFrame(todo.tolist(), "a long, b long").repartition(parallelism)
         rows = (todo_df.join(stored.select(F.col("id").alias("a"), F.col("text").alias("text_a")), "a")
                 .join(stored.select(F.col("id").alias("b"), F.col("text").alias("text_b")), "b"))
-        published = spark.sparkContext.broadcast(published_times(snapshot))
-        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision, published.value)).collect()
+        times = spark.sparkContext.broadcast(arrival_times(snapshot))
+        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision, times.value)).collect()
         verdicts = {(int(a), int(b)): score for a, b, score in found}
     stats["pairs_verified"] = len(verdicts)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)

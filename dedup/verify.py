@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -25,14 +25,34 @@ Later = Literal["a", "b"] | None
 _SWAP: dict[Later, Later] = {"a": "b", "b": "a", None: None}
 
 
-def later_of(published_a: str | None, order_a: int, published_b: str | None, order_b: int) -> Later:
-    """Which text came later: by publication time when both have one, else by arrival order (article ids
-    grow with arrival; a text not stored yet gets an order above every stored id)."""
-    if published_a and published_b and published_a != published_b:
-        return "a" if published_a > published_b else "b"
-    if order_a == order_b:
+class When(NamedTuple):
+    """What is known of when a text appeared: its publication time (if given), when it arrived here, and its
+    arrival order (article ids grow with arrival; a text not stored yet comes after every stored one)."""
+
+    published_at: str | None
+    arrived_at: str
+    order: int
+
+
+def later_of(a: When, b: When) -> Later:
+    """Which text came later: by publication time when both are dated, by arrival when neither is.
+
+    An undated text was published at or before it arrived, so a dated text published after the other's
+    arrival is the later one; otherwise a dated and an undated text cannot be ordered (arrival order says
+    nothing about a back-filled, dated article) and the direction is left unknown.
+    """
+    if a.published_at and b.published_at:
+        if a.published_at != b.published_at:
+            return "a" if a.published_at > b.published_at else "b"
+    elif a.published_at and a.published_at > b.arrived_at:
+        return "a"
+    elif b.published_at and b.published_at > a.arrived_at:
+        return "b"
+    elif a.published_at or b.published_at:
         return None
-    return "a" if order_a > order_b else "b"
+    if a.order == b.order:
+        return None
+    return "a" if a.order > b.order else "b"
 
 
 @dataclass(frozen=True)
