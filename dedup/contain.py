@@ -32,8 +32,11 @@ MAX_CANDIDATES = 50
 
 
 def anchors(shingles: np.ndarray, rate: int) -> np.ndarray:
-    """The shingle hashes (sorted, unique uint32) in the anchor residue class: about one in `rate`."""
-    if rate <= 1:
+    """The shingle hashes (sorted, unique uint32) in the anchor residue class: about one in `rate` (none at
+    rate 0: the containment path is off)."""
+    if rate <= 0:
+        return shingles[:0].astype(np.uint32, copy=False)
+    if rate == 1:
         return shingles.astype(np.uint32, copy=False)
     # The shingle hashes are already mixed (splitmix64); a second multiplicative mix decouples the
     # sample from MinHash's own use of the low bits.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import numpy as np
+from rapidfuzz import fuzz
 
 from . import names
 from .config import DecisionConfig
@@ -172,7 +173,12 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"the later, longer text contains the earlier one (containment {scores.containment:.2f}, jaccard "
             f"{scores.jaccard:.2f} < {config.jaccard}): a new article quoting it, not a repost",
         )
-    conflicts = () if text_a == text_b else _conflicts(text_a, text_b)
+    if text_a == text_b:
+        conflicts: tuple[Conflict, ...] = ()
+    elif scores.jaccard < config.jaccard:
+        conflicts = _excerpt_conflicts(text_a, text_b, scores)
+    else:
+        conflicts = _conflicts(text_a, text_b)
     if conflicts:
         shown = "; ".join(f"{c.a} / {c.b}" for c in conflicts[:3])
         return Verdict(False, scores, f"template twin: differing facts ({shown})", conflicts)
@@ -182,6 +188,28 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
         True, scores,
         f"containment {scores.containment:.2f} >= {config.containment} (excerpt or cut repost), no differing facts",
     )
+
+
+# Characters of the long text kept on each side of the passage an excerpt aligns with, as a share of the
+# excerpt's length (room for an edited edge; the guard takes the extra as a cut).
+_EXCERPT_MARGIN = 0.2
+
+
+def _excerpt_conflicts(text_a: str, text_b: str, scores: Scores) -> tuple[Conflict, ...]:
+    """Differing facts of a containment match, looked for where the shorter text sits in the longer one.
+
+    Compared end to end, a short passage and a long text differ mostly by everything the passage leaves
+    out, and a substituted figure inside the passage drowns in that; compared with the passage of the long
+    text it aligns with (plus a margin), the substitution shows, as between two texts of one length.
+    """
+    short_is_a = scores.size_a < scores.size_b
+    short, long = (text_a, text_b) if short_is_a else (text_b, text_a)
+    if len(long) <= len(short) * (1 + 2 * _EXCERPT_MARGIN):
+        return _conflicts(text_a, text_b)
+    where = fuzz.partial_ratio_alignment(short, long)
+    margin = int(len(short) * _EXCERPT_MARGIN)
+    passage = long[max(0, where.dest_start - margin):where.dest_end + margin]
+    return _conflicts(short, passage) if short_is_a else _conflicts(passage, short)
 
 
 def _longer(scores: Scores) -> Later:
