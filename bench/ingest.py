@@ -62,11 +62,23 @@ def _plain_batch(plain: PlainPipeline, rows: list[dict]) -> None:
     plain.ingest_many([(r["url"], fresh(r.get("text") or r.get("html"))) for r in rows])
 
 
-def run_interleaved(stream: list[dict], tmp: Path) -> tuple[float, float]:
-    """Alternate batches between the two pipelines so machine load drifts hit both alike."""
+def containment_bytes(engine: Engine) -> int:
+    """Memory held by the in-process containment index (dedup.contain): postings, buckets, anchor arrays."""
+    index = engine.index.contained
+    postings, anchors = index._postings, index._anchors
+    total = sys.getsizeof(postings) + sys.getsizeof(anchors)
+    total += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in postings.items())
+    total += sum(sys.getsizeof(k) + v.nbytes + 112 for k, v in anchors.items())
+    return total
+
+
+def run_interleaved(stream: list[dict], tmp: Path, *, without_containment: bool = False) -> dict[str, float]:
+    """Alternate batches between the pipelines so machine load drifts hit all alike."""
     engine = Engine(Settings(database_url=str(tmp / "ours.db"), redis_url=None))
+    bare = (Engine(Settings(database_url=str(tmp / "bare.db"), redis_url=None, anchor_rate=0))
+            if without_containment else None)
     plain = PlainPipeline(str(tmp / "plain.db"))
-    ours = theirs = 0.0
+    times = {"ours": 0.0, "plain": 0.0, "ours_without_containment": 0.0}
     for start in range(0, len(stream), BATCH):
         rows = stream[start:start + BATCH]
         t0 = time.perf_counter()
@@ -74,10 +86,17 @@ def run_interleaved(stream: list[dict], tmp: Path) -> tuple[float, float]:
         t1 = time.perf_counter()
         _plain_batch(plain, rows)
         t2 = time.perf_counter()
-        ours += t1 - t0
-        theirs += t2 - t1
+        if bare is not None:
+            _our_batch(bare, rows)
+        t3 = time.perf_counter()
+        times["ours"] += t1 - t0
+        times["plain"] += t2 - t1
+        times["ours_without_containment"] += t3 - t2
+    if bare is not None:
+        times["containment_index_bytes"] = containment_bytes(engine)
+        bare.close()
     engine.close()
-    return ours, theirs
+    return times
 
 
 def main() -> None:
@@ -86,15 +105,23 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=50_000)
     parser.add_argument("--length-quartile", type=int, choices=(1, 2, 3, 4), default=None,
                         help="Only dev-set articles in this quarter of raw length (how the ratio moves with length)")
+    parser.add_argument("--without-containment", action="store_true",
+                        help="Also run dedup with the containment candidate path off (anchor_rate 0): its cost")
     args = parser.parse_args()
     stream = load_stream(args.dataset, args.articles, args.length_quartile)
     with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
-        ours, plain = run_interleaved(stream, Path(tmp))
+        times = run_interleaved(stream, Path(tmp), without_containment=args.without_containment)
+    ours, plain = times["ours"], times["plain"]
     n = len(stream)
     mean_chars = sum(len(r.get("text") or r.get("html") or "") for r in stream) / n
     result = {"articles": n, "mean_raw_chars": round(mean_chars), "ours_per_s": n / ours, "plain_per_s": n / plain,
               "ratio": plain / ours,
               "ours_s": ours, "plain_s": plain}
+    if args.without_containment:
+        bare = times["ours_without_containment"]
+        result.update(ours_without_containment_per_s=n / bare, containment_time_share=ours / bare - 1,
+                      us_per_article_with=1e6 * ours / n, us_per_article_without=1e6 * bare / n,
+                      containment_index_bytes_per_article=times["containment_index_bytes"] / n)
     print(json.dumps(result, indent=2))
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,35 +37,34 @@ def anchors(shingles: np.ndarray, rate: int) -> np.ndarray:
         return shingles[:0].astype(np.uint32, copy=False)
     if rate == 1:
         return shingles.astype(np.uint32, copy=False)
-    # The shingle hashes are already mixed (splitmix64); a second multiplicative mix decouples the
-    # sample from MinHash's own use of the low bits.
-    mixed = (shingles.astype(np.uint64) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)
-    return shingles[(mixed >> np.uint64(16)) % np.uint64(rate) == 0].astype(np.uint32, copy=False)
+    # The shingle hashes are already mixed (splitmix64); a multiplicative remix (wrapping uint32 arithmetic)
+    # decouples the sample from MinHash's own use of the hashes.
+    mixed = shingles.astype(np.uint32, copy=False) * np.uint32(0x9E3779B1)
+    return shingles[(mixed >> np.uint32(16)) % np.uint32(rate) == 0].astype(np.uint32, copy=False)
 
 
-@dataclass(frozen=True)
-class ContainedCandidate:
-    article_id: int
-    shared: int          # anchors shared with the query
-    estimate: float      # shared / anchors of the smaller side
+def pick(query_count: int, ids: np.ndarray, shared: np.ndarray, counts: np.ndarray,
+         limit: int = MAX_CANDIDATES) -> list[int]:
+    """Candidate ids from parallel arrays (article id, anchors shared with the query, the article's anchor
+    count), best estimate first.
 
-
-def pick(query_count: int, hits: Iterable[tuple[int, int, int]], limit: int = MAX_CANDIDATES) -> list[int]:
-    """Candidate ids from (article id, shared anchors, article's anchor count), best estimate first.
-
-    One shared anchor is a coincidence unless the smaller side has only one; half the smaller side's
-    anchors shared is the bar (about containment 0.5, well below the decision's 0.75).
+    One shared anchor is a coincidence unless the query has only one; half the smaller side's anchors
+    shared is the bar (about containment 0.5, well below the decision's 0.75).
     """
-    found = []
-    for article_id, shared, count in hits:
-        smaller = min(query_count, count)
-        if smaller == 0 or shared < min(2, smaller):
-            continue
-        estimate = shared / smaller
-        if estimate >= MIN_ESTIMATE:
-            found.append(ContainedCandidate(article_id, shared, estimate))
-    found.sort(key=lambda c: (-c.estimate, -c.shared, c.article_id))
-    return [c.article_id for c in found[:limit]]
+    smaller = np.minimum(query_count, counts)
+    keep = (smaller > 0) & (shared >= min(2, query_count)) & (shared >= MIN_ESTIMATE * smaller)
+    if not keep.any():
+        return []
+    ids, shared, estimate = ids[keep], shared[keep], shared[keep] / smaller[keep]
+    order = np.lexsort((ids, -shared, -estimate))[:limit]
+    return ids[order].tolist()
+
+
+def _shared_counts(parts: list[np.ndarray], query_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ids in the posting lists and how many lists hold each, keeping only ids that can pass `pick`."""
+    ids, shared = np.unique(np.concatenate(parts), return_counts=True)
+    keep = shared >= min(2, query_count)
+    return ids[keep], shared[keep]
 
 
 def _pack(*ids: int) -> bytes:
@@ -123,9 +121,9 @@ class LocalContainmentIndex:
                 parts.append(np.frombuffer(bucket, dtype=np.int64))
         if not parts:
             return []
-        ids, shared = np.unique(np.concatenate(parts), return_counts=True)
-        hits = ((i, s, len(self._anchors.get(i, ()))) for i, s in zip(ids.tolist(), shared.tolist()))
-        return pick(len(query_anchors), hits)
+        ids, shared = _shared_counts(parts, len(query_anchors))
+        counts = np.fromiter((len(self._anchors.get(i, ())) for i in ids.tolist()), dtype=np.int64, count=len(ids))
+        return pick(len(query_anchors), ids, shared, counts)
 
     def ids(self) -> set[int]:
         return set(self._anchors)
@@ -197,11 +195,12 @@ class RedisContainmentIndex:
         pipe = self.redis.pipeline(transaction=False)
         for key in live:
             pipe.smembers(key)
-        members = [int(m) for bucket in pipe.execute() for m in bucket]
-        ids, shared = np.unique(np.array(members, dtype=np.int64), return_counts=True)
-        counts = self.redis.hmget(self._counts, ids.tolist())
-        hits = ((i, s, int(c or 0)) for i, s, c in zip(ids.tolist(), shared.tolist(), counts))
-        return pick(len(query_anchors), hits)
+        parts = [np.array([int(m) for m in bucket], dtype=np.int64) for bucket in pipe.execute()]
+        ids, shared = _shared_counts(parts, len(query_anchors))
+        if not len(ids):
+            return []
+        counts = np.array([int(c or 0) for c in self.redis.hmget(self._counts, ids.tolist())], dtype=np.int64)
+        return pick(len(query_anchors), ids, shared, counts)
 
     def ids(self) -> set[int]:
         return {int(k) for k in self.redis.hkeys(self._counts)}
