@@ -63,13 +63,8 @@ def _plain_batch(plain: PlainPipeline, rows: list[dict]) -> None:
 
 
 def containment_bytes(engine: Engine) -> int:
-    """Memory held by the in-process containment index (dedup.contain): postings, buckets, anchor arrays."""
-    index = engine.index.contained
-    postings, anchors = index._postings, index._anchors
-    total = sys.getsizeof(postings) + sys.getsizeof(anchors)
-    total += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in postings.items())
-    total += sum(sys.getsizeof(k) + v.nbytes + 112 for k, v in anchors.items())
-    return total
+    """Memory held by the in-process containment index (dedup.contain)."""
+    return engine.index.contained.memory_bytes()
 
 
 def run_interleaved(stream: list[dict], tmp: Path, *, without_containment: bool = False) -> dict[str, float]:

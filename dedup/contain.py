@@ -18,6 +18,7 @@ The same interface runs in process and in Redis (several workers share one index
 from __future__ import annotations
 
 import struct
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -71,19 +72,35 @@ def _pack(*ids: int) -> bytes:
 
 
 class LocalContainmentIndex:
-    """Anchor -> article ids in plain dicts (an int for one id, packed int64 bytes for more: no per-bucket
-    lists, so the garbage collector does not walk the index), and each article's anchors for removal."""
+    """Anchor -> article ids in process, compact: most postings sit in two sorted numpy arrays (anchor,
+    article id: 12 bytes a posting), the newest in a small dict that is merged into them once it holds a
+    quarter as many (so each posting is re-sorted a bounded number of times, and the merge of two sorted
+    runs is linear). A removed article's merged postings are skipped until the next merge drops them.
+    An anchor found in more than HOT_ANCHOR articles at a merge becomes a stop anchor for good."""
+
+    MERGE_MIN = 50_000
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
+        self._keys = np.empty(0, dtype=np.uint32)       # merged postings, sorted by anchor
+        self._ids = np.empty(0, dtype=np.int64)
+        self._counts: dict[int, int] = {}               # every indexed article: its anchor count
+        self._dead: set[int] = set()                    # articles whose merged postings no longer count
+        self._hot: set[int] = set()                     # stop anchors
+        # Recent postings: ints for one id, packed int64 bytes for more (no lists: not tracked by the GC).
         self._postings: dict[int, int | bytes] = {}
-        self._anchors: dict[int, np.ndarray] = {}
+        self._recent: dict[int, np.ndarray] = {}       # recent articles' anchors (for removal and merging)
+        self._recent_size = 0
 
     def insert(self, article_id: int, article_anchors: np.ndarray) -> None:
         self.remove(article_id)
-        self._anchors[article_id] = article_anchors
-        postings = self._postings
+        self._counts[article_id] = len(article_anchors)
+        self._recent[article_id] = article_anchors
+        self._recent_size += len(article_anchors)
+        postings, hot = self._postings, self._hot
         for anchor in article_anchors.tolist():
+            if anchor in hot:
+                continue
             bucket = postings.get(anchor)
             if bucket is None:
                 postings[anchor] = article_id
@@ -91,15 +108,21 @@ class LocalContainmentIndex:
                 postings[anchor] = _pack(bucket, article_id)
             elif len(bucket) < 8 * HOT_ANCHOR:
                 postings[anchor] = bucket + _pack(article_id)
+        if self._recent_size > max(self.MERGE_MIN, len(self._keys) // 4):
+            self.merge()
 
     def insert_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
         for article_id, article_anchors in items:
             self.insert(article_id, article_anchors)
 
     def remove(self, article_id: int) -> None:
-        old = self._anchors.pop(article_id, None)
-        if old is None:
+        if self._counts.pop(article_id, None) is None:
             return
+        old = self._recent.pop(article_id, None)
+        if old is None:
+            self._dead.add(article_id)
+            return
+        self._recent_size -= len(old)
         for anchor in old.tolist():
             bucket = self._postings.get(anchor)
             if bucket == article_id:
@@ -107,6 +130,34 @@ class LocalContainmentIndex:
             elif isinstance(bucket, bytes):
                 rest = [i for i in memoryview(bucket).cast("q") if i != article_id]
                 self._postings[anchor] = rest[0] if len(rest) == 1 else _pack(*rest)
+
+    def merge(self) -> None:
+        """Move the recent postings into the sorted arrays, dropping removed articles' and stop anchors'."""
+        keys, ids = self._keys, self._ids
+        if self._dead:
+            live = ~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
+            keys, ids = keys[live], ids[live]
+        if self._recent:
+            new_keys = np.concatenate(list(self._recent.values())).astype(np.uint32, copy=False)
+            new_ids = np.repeat(np.fromiter(self._recent, dtype=np.int64, count=len(self._recent)),
+                                [len(a) for a in self._recent.values()])
+            order = np.argsort(new_keys, kind="stable")
+            keys, ids = np.concatenate([keys, new_keys[order]]), np.concatenate([ids, new_ids[order]])
+            order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
+            keys, ids = keys[order], ids[order]
+        if len(keys):
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            runs = np.diff(np.r_[starts, len(keys)])
+            hot = keys[starts[runs > HOT_ANCHOR]]
+            if len(hot):
+                self._hot.update(hot.tolist())
+                keep = ~np.isin(keys, hot)
+                keys, ids = keys[keep], ids[keep]
+        self._keys, self._ids = keys, ids
+        self._dead.clear()
+        self._postings.clear()
+        self._recent.clear()
+        self._recent_size = 0
 
     def query(self, query_anchors: np.ndarray) -> list[int]:
         """Ids of stored articles that likely contain the query, or that the query likely contains."""
@@ -121,14 +172,34 @@ class LocalContainmentIndex:
                 packed.append(bucket)
         if packed:
             shared.update(memoryview(b"".join(packed)).cast("q"))
-        anchors_of = self._anchors
-        return pick(len(query_anchors), shared, lambda ids: [len(anchors_of.get(i, ())) for i in ids])
+        if len(self._keys):
+            shared.update(self._merged_hits(query_anchors))
+        return pick(len(query_anchors), shared, lambda ids: [self._counts.get(i, 0) for i in ids])
+
+    def _merged_hits(self, query_anchors: np.ndarray) -> Counter[int]:
+        lo = np.searchsorted(self._keys, query_anchors, "left")
+        hi = np.searchsorted(self._keys, query_anchors, "right")
+        hits: Counter[int] = Counter()
+        ids = self._ids
+        for start, end in zip(lo.tolist(), hi.tolist()):
+            if 0 < end - start <= HOT_ANCHOR:
+                hits.update(ids[start:end].tolist())
+        for article_id in self._dead.intersection(hits):
+            del hits[article_id]
+        return hits
 
     def ids(self) -> set[int]:
-        return set(self._anchors)
+        return set(self._counts)
 
     def __len__(self) -> int:
-        return len(self._anchors)
+        return len(self._counts)
+
+    def memory_bytes(self) -> int:
+        """Bytes held (arrays exactly; dicts and their objects estimated), for the benchmarks."""
+        recent = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in self._postings.items())
+        recent += sum(a.nbytes + 112 for a in self._recent.values())
+        per_article = sys.getsizeof(self._counts) + 64 * len(self._counts)
+        return int(self._keys.nbytes + self._ids.nbytes + recent + per_article + sys.getsizeof(self._postings))
 
 
 class RedisContainmentIndex:

@@ -187,3 +187,25 @@ def test_the_containment_path_can_be_switched_off(settings, rate):
     eng.ingest(ArticleIn(url="https://a.example/statement", text=LONG))
     assert eng.query_text(EXCERPT) == []
     eng.close()
+
+
+def test_merged_and_recent_postings_answer_alike_through_removals_and_updates():
+    """The compact (merged) part of the in-process index answers as the recent part would: removed
+    articles stay gone, an updated article counts with its new anchors only."""
+    rng = np.random.default_rng(5)
+    docs = {i: np.unique(rng.integers(0, 50_000, 300, dtype=np.uint64).astype(np.uint32)) for i in range(1, 60)}
+    merged, recent = LocalContainmentIndex(rate=1), LocalContainmentIndex(rate=1)
+    merged.MERGE_MIN = 500   # merges every few articles
+    recent.MERGE_MIN = 10**9
+    for index in (merged, recent):
+        index.insert_many(docs.items())
+        for i in range(1, 60, 3):
+            index.remove(i)
+        for i in range(2, 60, 5):
+            index.insert(i, docs[i + 1])   # an update: new text
+    assert len(merged._keys) > 0 and merged.ids() == recent.ids()
+    for i in range(1, 60):
+        assert merged.query(docs[i][:120]) == recent.query(docs[i][:120])
+    assert 1 not in merged.query(docs[1]) and 3 in merged.query(docs[3][:100])
+    merged.merge()
+    assert [merged.query(docs[i][:120]) for i in range(1, 60)] == [recent.query(docs[i][:120]) for i in range(1, 60)]
