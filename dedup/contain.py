@@ -74,11 +74,11 @@ def _pack(*ids: int) -> bytes:
 class LocalContainmentIndex:
     """Anchor -> article ids in process, compact: most postings sit in two sorted numpy arrays (anchor,
     article id: 12 bytes a posting), the newest in a small dict that is merged into them once it holds a
-    quarter as many (so each posting is re-sorted a bounded number of times, and the merge of two sorted
+    sixteenth as many (so each posting is re-sorted a bounded number of times, and the merge of two sorted
     runs is linear). A removed article's merged postings are skipped until the next merge drops them.
     An anchor found in more than HOT_ANCHOR articles at a merge becomes a stop anchor for good."""
 
-    MERGE_MIN = 50_000
+    MERGE_MIN = 20_000
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
@@ -108,12 +108,16 @@ class LocalContainmentIndex:
                 postings[anchor] = _pack(bucket, article_id)
             elif len(bucket) < 8 * HOT_ANCHOR:
                 postings[anchor] = bucket + _pack(article_id)
-        if self._recent_size > max(self.MERGE_MIN, len(self._keys) // 4):
+        if self._recent_size > max(self.MERGE_MIN, len(self._keys) // 16):
             self.merge()
 
     def insert_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Bulk insert (a rebuild): straight into the sorted arrays, one merge, no per-anchor dict work."""
         for article_id, article_anchors in items:
-            self.insert(article_id, article_anchors)
+            self.remove(article_id)
+            self._counts[article_id] = len(article_anchors)
+            self._recent[article_id] = article_anchors   # not in the recent dict: merged just below
+        self.merge()
 
     def remove(self, article_id: int) -> None:
         if self._counts.pop(article_id, None) is None:
