@@ -15,6 +15,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
 
 from . import names
 from .config import DecisionConfig
@@ -209,7 +210,22 @@ def _excerpt_conflicts(text_a: str, text_b: str, scores: Scores) -> tuple[Confli
     where = fuzz.partial_ratio_alignment(short, long)
     margin = int(len(short) * _EXCERPT_MARGIN)
     passage = long[max(0, where.dest_start - margin):where.dest_end + margin]
+    passage = _matched_span(short, passage)
     return _conflicts(short, passage) if short_is_a else _conflicts(passage, short)
+
+
+# Shorter common runs do not mark where a copied passage starts or ends.
+_ANCHOR_RUN = 6
+
+
+def _matched_span(short: str, passage: str) -> str:
+    """`passage` cut to the span between its first and last runs shared with `short`: what the excerpt
+    added at an edge (its own lead-in, a credit) then faces nothing, as a cut repost's edge does."""
+    runs = [op for op in Indel.opcodes(short, passage)
+            if op.tag == "equal" and op.dest_end - op.dest_start >= _ANCHOR_RUN]
+    if not runs:
+        return passage
+    return passage[runs[0].dest_start:runs[-1].dest_end]
 
 
 def _longer(scores: Scores) -> Later:
