@@ -192,6 +192,32 @@ class LocalContainmentIndex:
             del hits[article_id]
         return hits
 
+    def pairs(self) -> np.ndarray:
+        """Every pair of indexed articles a query would propose, as [k, 2] ascending (lo, hi) ids: the whole
+        corpus at once, for the re-cluster (pairs sharing at least two anchors, half the smaller side's)."""
+        self.merge()
+        keys, ids = self._keys, self._ids
+        if len(keys) < 2:
+            return np.empty((0, 2), dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        runs = np.diff(np.r_[starts, len(keys)])
+        packed = []
+        for size in np.unique(runs[runs >= 2]).tolist():   # one vectorized step per run length
+            first = starts[runs == size]
+            i, j = np.triu_indices(size, 1)
+            a, b = ids[first[:, None] + i], ids[first[:, None] + j]
+            lo, hi = np.minimum(a, b).ravel(), np.maximum(a, b).ravel()
+            packed.append((lo << 32) | hi)
+        if not packed:
+            return np.empty((0, 2), dtype=np.int64)
+        pair_keys, shared = np.unique(np.concatenate(packed), return_counts=True)
+        lo, hi = pair_keys >> 32, pair_keys & 0xFFFFFFFF
+        members, where = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+        count = np.array([self._counts.get(i, 0) for i in members.tolist()], dtype=np.int64)[where]
+        smaller = np.minimum(count[:len(lo)], count[len(lo):])
+        keep = (smaller > 0) & (shared >= np.minimum(2, smaller)) & (shared >= MIN_ESTIMATE * smaller)
+        return np.stack([lo[keep], hi[keep]], axis=1)
+
     def ids(self) -> set[int]:
         return set(self._counts)
 

@@ -44,6 +44,7 @@ class Prepared:
     shingles: np.ndarray
     values: np.ndarray
     content_hash: str
+    anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Engine:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-        return Prepared(normalized, shingles, values, digest)
+        return Prepared(normalized, shingles, values, digest, anchors(shingles, self.anchor_rate))
 
     def _shingles_of(self, article: Article | Known) -> np.ndarray:
         if isinstance(article, Known):
@@ -130,8 +131,7 @@ class Engine:
         screened = self._screen(prepared, ids)
         seen = {k.id for k in screened}
         seen.add(exclude)  # type: ignore[arg-type]
-        contained = [i for i in self.index.contained.query(anchors(prepared.shingles, self.anchor_rate))
-                     if i not in seen]
+        contained = [i for i in self.index.contained.query(prepared.anchors) if i not in seen]
         if not contained:
             return screened
         return screened + [k for k in self.known.get_many(contained) if k.version == self.version]
@@ -240,7 +240,7 @@ class Engine:
             self.index.insert(article_id, prepared.values, len(prepared.shingles))
         else:
             self.index.insert(article_id, prepared.values)
-        self.index.contained.insert(article_id, anchors(prepared.shingles, self.anchor_rate))
+        self.index.contained.insert(article_id, prepared.anchors)
 
     def _new_article(self, fields: validate.Fields, prepared: Prepared, article_id: int) -> Article:
         return Article(
@@ -360,7 +360,7 @@ class Engine:
         prepared_shingles = self._shingles_of(article)
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
-                            article.content_hash)
+                            article.content_hash, anchors(prepared_shingles, self.anchor_rate))
         return self._result(article, self._verified(prepared, exclude=article.id, when=_when(article)), status)
 
     @staticmethod

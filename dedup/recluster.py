@@ -39,6 +39,7 @@ from datasketch.lsh import _optimal_param
 
 from .cluster import guarded_components, representative_key, summarize
 from .config import DecisionConfig, SignatureConfig
+from .contain import LocalContainmentIndex
 from .engine import _ESTIMATE_MARGIN, Engine
 from .errors import EmptyText
 from .models import Cluster
@@ -366,6 +367,23 @@ def rule_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def with_containment_pairs(engine: Engine, id_pairs: np.ndarray, signed_ids: np.ndarray, stats: dict) -> np.ndarray:
+    """The band pairs plus the containment index's pairs (excerpts of long texts, which no band proposes:
+    ingest finds them, so the re-cluster must see them too), among the signed articles, without repeats.
+
+    Only an in-process containment index can list its pairs at once; a shared (Redis) one is not scanned."""
+    contained = engine.index.contained
+    if not isinstance(contained, LocalContainmentIndex):
+        return id_pairs
+    extra = contained.pairs()
+    extra = extra[np.isin(extra, signed_ids).all(axis=1)]
+    stats["containment_pairs"] = int(len(extra))
+    if not len(extra):
+        return id_pairs
+    both = np.concatenate([id_pairs.astype(np.int64), extra])
+    return np.unique(both, axis=0)
+
+
 def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None, workers: int,
                    stats: dict, fresh_texts: dict[int, str],
                    cache: VerdictCache | None = None) -> tuple[Verdicts, dict[int, str]]:
@@ -378,6 +396,7 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     ids = snapshot.signed_ids
     lo, hi = unpack(pairs)
     id_pairs = np.stack([ids[lo], ids[hi]], axis=1) if len(pairs) else np.empty((0, 2), dtype=np.int64)
+    id_pairs = with_containment_pairs(engine, id_pairs, ids, stats)
     if scope is not None:
         id_pairs = id_pairs[np.isin(id_pairs, scope).any(axis=1)]
     stats["pairs_promising"] = int(len(id_pairs))

@@ -209,3 +209,18 @@ def test_merged_and_recent_postings_answer_alike_through_removals_and_updates():
     assert 1 not in merged.query(docs[1]) and 3 in merged.query(docs[3][:100])
     merged.merge()
     assert [merged.query(docs[i][:120]) for i in range(1, 60)] == [recent.query(docs[i][:120]) for i in range(1, 60)]
+
+
+def test_the_nightly_recluster_keeps_an_excerpt_with_its_source_and_a_roundup_apart(engine, settings):
+    """The re-cluster sees the containment pairs ingest saw, and applies the same time order."""
+    from dedup.recluster import run_recluster
+
+    source = engine.ingest(ArticleIn(url="https://a.example/statement", text=LONG, published_at="2026-03-07"))
+    excerpt = engine.ingest(ArticleIn(url="https://b.example/excerpt", text=EXCERPT, published_at="2026-03-08"))
+    brief = engine.ingest(ArticleIn(url="https://c.example/brief", text=BRIEF, published_at="2026-03-01"))
+    roundup = engine.ingest(ArticleIn(url="https://d.example/week", text=ROUNDUP, published_at="2026-03-09"))
+    run_recluster(engine, settings)
+    cluster_of = {a.id: a.cluster_id for a in (engine.get_article(i) for i in
+                                                 (source.id, excerpt.id, brief.id, roundup.id))}
+    assert cluster_of[excerpt.id] == cluster_of[source.id]
+    assert cluster_of[roundup.id] != cluster_of[brief.id]
