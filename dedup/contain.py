@@ -183,11 +183,16 @@ class LocalContainmentIndex:
     def _merged_hits(self, query_anchors: np.ndarray) -> Counter[int]:
         lo = np.searchsorted(self._keys, query_anchors, "left")
         hi = np.searchsorted(self._keys, query_anchors, "right")
+        sizes = hi - lo
+        live = (sizes > 0) & (sizes <= HOT_ANCHOR)
         hits: Counter[int] = Counter()
-        ids = self._ids
-        for start, end in zip(lo.tolist(), hi.tolist()):
-            if 0 < end - start <= HOT_ANCHOR:
-                hits.update(ids[start:end].tolist())
+        if not live.any():
+            return hits
+        lo, sizes = lo[live], sizes[live]
+        # Every posting position of the live anchors in one gather: run starts repeated, plus 0..size-1.
+        firsts = np.cumsum(sizes) - sizes
+        positions = np.repeat(lo - firsts, sizes) + np.arange(int(sizes.sum()))
+        hits.update(self._ids[positions].tolist())
         for article_id in self._dead.intersection(hits):
             del hits[article_id]
         return hits

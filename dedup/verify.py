@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import numpy as np
-from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 
 from . import names
@@ -207,11 +206,26 @@ def _excerpt_conflicts(text_a: str, text_b: str, scores: Scores) -> tuple[Confli
     short, long = (text_a, text_b) if short_is_a else (text_b, text_a)
     if len(long) <= len(short) * (1 + 2 * _EXCERPT_MARGIN):
         return _conflicts(text_a, text_b)
-    where = fuzz.partial_ratio_alignment(short, long)
+    start = _offset_in(short, long)
+    if start is None:
+        return _conflicts(text_a, text_b)
     margin = int(len(short) * _EXCERPT_MARGIN)
-    passage = long[max(0, where.dest_start - margin):where.dest_end + margin]
-    passage = _matched_span(short, passage)
+    passage = _matched_span(short, long[max(0, start - margin):start + len(short) + margin])
     return _conflicts(short, passage) if short_is_a else _conflicts(passage, short)
+
+
+_PROBE = 12
+_PROBES = 16
+
+
+def _offset_in(short: str, long: str) -> int | None:
+    """Where `short` starts in `long`: the median offset implied by probes (short runs of `short` found
+    verbatim in `long`), or None when none is found. Linear string searches, where a fuzzy alignment of a
+    long excerpt in a long text costs tens of milliseconds."""
+    step = max(1, (len(short) - _PROBE) // _PROBES)
+    offsets = sorted(found - at for at in range(0, max(1, len(short) - _PROBE + 1), step)
+                     if (found := long.find(short[at:at + _PROBE])) >= 0)
+    return offsets[len(offsets) // 2] if offsets else None
 
 
 # Shorter common runs do not mark where a copied passage starts or ends.
