@@ -24,6 +24,11 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+try:  # the optional C accelerator (setup.py); the Python paths below give the same answers
+    from . import _native
+except ImportError:  # pragma: no cover - built without a compiler
+    _native = None
+
 # Anchors held by more articles than this are a stock phrase, not evidence.
 HOT_ANCHOR = 100
 # Estimated containment a candidate needs (MinHash-free: shared anchors / anchors of the smaller side).
@@ -98,18 +103,26 @@ class LocalContainmentIndex:
         self._recent[article_id] = article_anchors
         self._recent_size += len(article_anchors)
         postings, hot = self._postings, self._hot
-        for anchor in article_anchors.tolist():
-            if anchor in hot:
-                continue
+        keys = article_anchors.tolist()
+        if hot:
+            keys = [k for k in keys if k not in hot]
+        if _native is not None:   # the band index's bucket insert, one table for every key
+            _native.band_insert([postings] * len(keys), keys, article_id)
+        else:
+            self._insert_python(article_id, keys)
+        if self._recent_size > max(self.MERGE_MIN, len(self._keys) // 16):
+            self.merge()
+
+    def _insert_python(self, article_id: int, keys: list[int]) -> None:
+        postings = self._postings
+        for anchor in keys:
             bucket = postings.get(anchor)
             if bucket is None:
                 postings[anchor] = article_id
             elif bucket.__class__ is int:
                 postings[anchor] = _pack(bucket, article_id)
-            elif len(bucket) < 8 * HOT_ANCHOR:
+            else:
                 postings[anchor] = bucket + _pack(article_id)
-        if self._recent_size > max(self.MERGE_MIN, len(self._keys) // 16):
-            self.merge()
 
     def insert_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
         """Bulk insert (a rebuild): straight into the sorted arrays, one merge, no per-anchor dict work."""
@@ -165,20 +178,22 @@ class LocalContainmentIndex:
 
     def query(self, query_anchors: np.ndarray) -> list[int]:
         """Ids of stored articles that likely contain the query, or that the query likely contains."""
-        shared: Counter[int] = Counter()
-        packed: list[bytes] = []
-        for bucket in map(self._postings.get, query_anchors.tolist()):
-            if bucket is None:
-                continue
-            if bucket.__class__ is int:
-                shared[bucket] += 1
-            elif len(bucket) < 8 * HOT_ANCHOR:
-                packed.append(bucket)
-        if packed:
-            shared.update(memoryview(b"".join(packed)).cast("q"))
+        keys = query_anchors.tolist()
+        if self._hot:
+            keys = [k for k in keys if k not in self._hot]
+        shared: Counter[int] = Counter(self._recent_hits(keys))
         if len(self._keys):
             shared.update(self._merged_hits(query_anchors))
         return pick(len(query_anchors), shared, lambda ids: [self._counts.get(i, 0) for i in ids])
+
+    def _recent_hits(self, keys: list[int]) -> list[int] | memoryview:
+        """Ids in the recent buckets of the keys, with repeats (stock phrases skipped)."""
+        if _native is not None:
+            return _native.posting_hits(self._postings, keys, HOT_ANCHOR)
+        found = [bucket for bucket in map(self._postings.get, keys) if bucket is not None]
+        singles = [b for b in found if b.__class__ is int]
+        packed = b"".join(b for b in found if b.__class__ is bytes and len(b) <= 8 * HOT_ANCHOR)
+        return singles + list(memoryview(packed).cast("q"))
 
     def _merged_hits(self, query_anchors: np.ndarray) -> Counter[int]:
         lo = np.searchsorted(self._keys, query_anchors, "left")

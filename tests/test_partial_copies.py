@@ -224,3 +224,22 @@ def test_the_nightly_recluster_keeps_an_excerpt_with_its_source_and_a_roundup_ap
                                                  (source.id, excerpt.id, brief.id, roundup.id))}
     assert cluster_of[excerpt.id] == cluster_of[source.id]
     assert cluster_of[roundup.id] != cluster_of[brief.id]
+
+
+def test_the_compiled_and_python_containment_paths_agree(monkeypatch):
+    import dedup.contain as contain
+
+    rng = np.random.default_rng(8)
+    docs = {i: np.unique(rng.integers(0, 20_000, 200, dtype=np.uint64).astype(np.uint32)) for i in range(1, 40)}
+
+    def answers() -> list[list[int]]:
+        index = LocalContainmentIndex(rate=1)
+        index.insert_many(list(docs.items())[:20])
+        for i, anchors_of in list(docs.items())[20:]:
+            index.insert(i, anchors_of)
+        index.remove(25)
+        return [index.query(docs[i][:80]) for i in docs]
+
+    compiled = answers()
+    monkeypatch.setattr(contain, "_native", None)
+    assert answers() == compiled and any(compiled)
