@@ -3,7 +3,8 @@
 The dev set is repeated (with fresh URLs and fresh string objects) until it holds at least
 --articles articles; both pipelines ingest the same stream in the same run, batch by batch
 alternately, in one process on one core. Engine start-up (dictionary loading) is not timed.
-Reported as articles/s and the ratio.
+Reported as articles/s and the ratio. `--without-containment` also runs the engine with the containment
+candidate path off (`anchor_rate=0`) and reports the path's share of the time and its index memory.
 """
 
 from __future__ import annotations
