@@ -39,6 +39,7 @@ from .recluster import (
     load_texts,
     unpack,
     verify_rows,
+    with_containment_pairs,
 )
 from .settings import Settings
 
@@ -141,11 +142,15 @@ def spark_verdicts(snapshot: Snapshot, engine: Engine, settings: Settings, scope
             spark.stop()
 
 
-def _reusable(kept: Any, snapshot: Snapshot, cache: VerdictCache | None,
-              stats: dict) -> tuple[Verdicts, np.ndarray, np.ndarray]:
-    """The promising pairs (collected: the local engine holds them in memory too) split into verdicts to
-    reuse, and the pairs to verify with their cache keys."""
+def _reusable(kept: Any, snapshot: Snapshot, cache: VerdictCache | None, stats: dict, engine: Engine,
+              scope: np.ndarray | None) -> tuple[Verdicts, np.ndarray, np.ndarray]:
+    """The promising pairs (collected: the local engine holds them in memory too), with the containment
+    index's pairs as the local engine adds them, split into verdicts to reuse, and the pairs to verify with
+    their cache keys."""
     pairs = np.array(kept.rdd.map(lambda r: (r.a, r.b)).collect(), dtype=np.int64).reshape(-1, 2)
+    pairs = with_containment_pairs(engine, pairs, snapshot.signed_ids, stats)
+    if scope is not None:
+        pairs = pairs[np.isin(pairs, scope).any(axis=1)]
     if cache is None:
         return {}, pairs, np.empty(0, dtype="S32")
     t = time.perf_counter()
@@ -177,7 +182,7 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
     right = sigs.select(F.col("id").alias("b"), F.col("sig").alias("sig_b"), F.col("n").alias("n_b"))
     kept = pairs.join(left, "a").join(right, "b").rdd.mapPartitions(
         lambda rows: _keep_promising(rows, decision)).toDF(["a", "b"])
-    reused, todo, keys = _reusable(kept, snapshot, cache, stats)
+    reused, todo, keys = _reusable(kept, snapshot, cache, stats, engine, scope)
     stats["seconds_banding"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     texts = load_texts(engine, np.unique(todo).tolist(), fresh_texts)
