@@ -28,6 +28,8 @@ try:  # the optional C accelerator (setup.py); the Python paths below give the s
     from . import _native
 except ImportError:  # pragma: no cover - built without a compiler
     _native = None
+# A build older than this module lacks the lookup: its Python path then runs.
+_posting_hits = getattr(_native, "posting_hits", None)
 
 # Anchors held by more articles than this are a stock phrase, not evidence.
 HOT_ANCHOR = 100
@@ -188,8 +190,8 @@ class LocalContainmentIndex:
 
     def _recent_hits(self, keys: list[int]) -> list[int] | memoryview:
         """Ids in the recent buckets of the keys, with repeats (stock phrases skipped)."""
-        if _native is not None:
-            return _native.posting_hits(self._postings, keys, HOT_ANCHOR)
+        if _native is not None and _posting_hits is not None:
+            return _posting_hits(self._postings, keys, HOT_ANCHOR)
         found = [bucket for bucket in map(self._postings.get, keys) if bucket is not None]
         singles = [b for b in found if b.__class__ is int]
         packed = b"".join(b for b in found if b.__class__ is bytes and len(b) <= 8 * HOT_ANCHOR)
