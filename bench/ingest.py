@@ -3,9 +3,10 @@
 The dev set is repeated (with fresh URLs and fresh string objects) until it holds at least
 --articles articles; both pipelines ingest the same stream in the same run, batch by batch
 alternately, in one process on one core. Engine start-up (dictionary loading) is not timed.
-Reported as articles/s and the ratio. The engine also runs a third time with boilerplate learning off
-(`boilerplate_min_titles=0`): the difference is what learning costs per article (counting each
-line's titles in the store, stripping learned lines).
+Reported as articles/s and the ratio. The engine also runs with boilerplate learning off
+(`boilerplate_min_titles=0`): the difference is what learning costs per article (counting each line's titles in
+the store, stripping learned lines). `--without-containment` also runs the engine with the containment candidate
+path off (`anchor_rate=0`) and reports the path's share of the time and its index memory.
 """
 
 from __future__ import annotations
@@ -64,12 +65,19 @@ def _plain_batch(plain: PlainPipeline, rows: list[dict]) -> None:
     plain.ingest_many([(r["url"], fresh(r.get("text") or r.get("html"))) for r in rows])
 
 
-def run_interleaved(stream: list[dict], tmp: Path) -> tuple[float, float, float]:
+def containment_bytes(engine: Engine) -> int:
+    """Memory held by the in-process containment index (dedup.contain)."""
+    return engine.index.contained.memory_bytes()
+
+
+def run_interleaved(stream: list[dict], tmp: Path, *, without_containment: bool = False) -> dict[str, float]:
     """Alternate batches between the pipelines so machine load drifts hit all alike."""
     engine = Engine(Settings(database_url=str(tmp / "ours.db"), redis_url=None))
     unlearned = Engine(Settings(database_url=str(tmp / "unlearned.db"), redis_url=None, boilerplate_min_titles=0))
+    bare = (Engine(Settings(database_url=str(tmp / "bare.db"), redis_url=None, anchor_rate=0))
+            if without_containment else None)
     plain = PlainPipeline(str(tmp / "plain.db"))
-    ours = without = theirs = 0.0
+    times = {"ours": 0.0, "ours_without_learning": 0.0, "plain": 0.0, "ours_without_containment": 0.0}
     for start in range(0, len(stream), BATCH):
         rows = stream[start:start + BATCH]
         t0 = time.perf_counter()
@@ -79,12 +87,19 @@ def run_interleaved(stream: list[dict], tmp: Path) -> tuple[float, float, float]
         t2 = time.perf_counter()
         _plain_batch(plain, rows)
         t3 = time.perf_counter()
-        ours += t1 - t0
-        without += t2 - t1
-        theirs += t3 - t2
+        if bare is not None:
+            _our_batch(bare, rows)
+        t4 = time.perf_counter()
+        times["ours"] += t1 - t0
+        times["ours_without_learning"] += t2 - t1
+        times["plain"] += t3 - t2
+        times["ours_without_containment"] += t4 - t3
+    if bare is not None:
+        times["containment_index_bytes"] = containment_bytes(engine)
+        bare.close()
     engine.close()
     unlearned.close()
-    return ours, without, theirs
+    return times
 
 
 def main() -> None:
@@ -93,16 +108,24 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=50_000)
     parser.add_argument("--length-quartile", type=int, choices=(1, 2, 3, 4), default=None,
                         help="Only dev-set articles in this quarter of raw length (how the ratio moves with length)")
+    parser.add_argument("--without-containment", action="store_true",
+                        help="Also run dedup with the containment candidate path off (anchor_rate 0): its cost")
     args = parser.parse_args()
     stream = load_stream(args.dataset, args.articles, args.length_quartile)
     with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
-        ours, without, plain = run_interleaved(stream, Path(tmp))
+        times = run_interleaved(stream, Path(tmp), without_containment=args.without_containment)
+    ours, plain, without = times["ours"], times["plain"], times["ours_without_learning"]
     n = len(stream)
     mean_chars = sum(len(r.get("text") or r.get("html") or "") for r in stream) / n
     result = {"articles": n, "mean_raw_chars": round(mean_chars), "ours_per_s": n / ours, "plain_per_s": n / plain,
               "ratio": plain / ours, "ours_without_learning_per_s": n / without,
               "learning_ms_per_article": 1000 * (ours - without) / n,
               "ours_s": ours, "ours_without_learning_s": without, "plain_s": plain}
+    if args.without_containment:
+        bare = times["ours_without_containment"]
+        result.update(ours_without_containment_per_s=n / bare, containment_time_share=ours / bare - 1,
+                      us_per_article_with=1e6 * ours / n, us_per_article_without=1e6 * bare / n,
+                      containment_index_bytes_per_article=times["containment_index_bytes"] / n)
     print(json.dumps(result, indent=2))
 
 

@@ -316,6 +316,44 @@ fail:
     return NULL;
 }
 
+/* posting_hits(table: dict, keys: list, cap: int) -> list[int]
+ *
+ * dedup/contain.py's recent-postings lookup: the ids in the buckets of all keys of one table, with
+ * repeats (an id shared through k keys comes k times: the caller counts them); buckets holding more
+ * than `cap` ids are stock phrases and skipped. Buckets as in band_insert. */
+static PyObject *posting_hits(PyObject *self, PyObject *args) {
+    PyObject *table, *keys;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyDict_Type, &table, &PyList_Type, &keys, &cap)) return NULL;
+    PyObject *result = PyList_New(0);
+    if (!result) return NULL;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(keys); k++) {
+        PyObject *bucket = PyDict_GetItemWithError(table, PyList_GET_ITEM(keys, k));
+        if (!bucket) { if (PyErr_Occurred()) goto fail; continue; }
+        if (PyLong_Check(bucket)) {
+            if (PyList_Append(result, bucket) < 0) goto fail;
+            continue;
+        }
+        if (!PyBytes_Check(bucket)) { PyErr_SetString(PyExc_TypeError, "a bucket must be an int or packed int64 bytes"); goto fail; }
+        Py_ssize_t size = PyBytes_GET_SIZE(bucket) / 8;
+        if (size > cap) continue;
+        const char *raw = PyBytes_AS_STRING(bucket);
+        for (Py_ssize_t i = 0; i < size; i++) {
+            int64_t value;
+            memcpy(&value, raw + 8 * i, 8);
+            PyObject *id = PyLong_FromLongLong(value);
+            if (!id) goto fail;
+            int failed = PyList_Append(result, id) < 0;
+            Py_DECREF(id);
+            if (failed) goto fail;
+        }
+    }
+    return result;
+fail:
+    Py_DECREF(result);
+    return NULL;
+}
+
 /* band_insert(tables: list[dict], keys: list, id: int) -> None
  *
  * dedup/bands.py's insert: the id goes into each band's bucket, kept as an int while it is alone and
@@ -356,6 +394,7 @@ static PyObject *band_insert(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
+    {"posting_hits", posting_hits, METH_VARARGS, "Ids in the buckets of the keys of one table, with repeats."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"screen", screen, METH_VARARGS, "Positions of candidate rows worth verifying, best estimate first."},
     {"band_query", band_query, METH_VARARGS, "Sorted unique ids in the buckets of each band's key."},

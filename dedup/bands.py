@@ -14,6 +14,7 @@ import struct
 import numpy as np
 from datasketch.lsh import _optimal_param
 
+from .contain import LocalContainmentIndex
 from .screen import screen_order
 
 try:
@@ -33,8 +34,10 @@ def _unpack(bucket: bytes) -> memoryview:
 class BandIndex:
     shared = False
 
-    def __init__(self, num_perm: int, threshold: float) -> None:
+    def __init__(self, num_perm: int, threshold: float, anchor_rate: int = 16) -> None:
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+        # Excerpts of long texts, which no Jaccard band proposes (dedup.contain).
+        self.contained = LocalContainmentIndex(anchor_rate)
         self._tables: list[dict[int | bytes, int | bytes]] = [{} for _ in range(self.bands)]
         # Signatures and shingle counts in contiguous arrays, so candidates are screened in one
         # vectorized comparison instead of one Python object each.
@@ -90,6 +93,7 @@ class BandIndex:
         return [ids[k] for k in order]
 
     def remove(self, article_id: int) -> None:
+        self.contained.remove(article_id)
         row = self._rows.pop(article_id, None)
         if row is None:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
+from .contain import anchors
 from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch, TextTooLarge
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
@@ -30,9 +32,12 @@ from .shingle import shingle_hashes
 from .signature import minhash_values
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
-from .verify import Verdict, VerdictMemo, decide, joins_family, warm_up
+from .verify import Later, Verdict, VerdictMemo, When, decide, joins_family, later_of, warm_up
 
 log = logging.getLogger("dedup.engine")
+
+# The arrival order of a text not stored yet: after every stored article.
+_ARRIVING = sys.maxsize
 
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
@@ -45,6 +50,7 @@ class Prepared:
     shingles: np.ndarray
     values: np.ndarray
     content_hash: str
+    anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
     generation: int = 0  # of the learned boilerplate it was normalized under
 
 
@@ -59,14 +65,18 @@ class IndexJournal:
     """The index changes of one write transaction, so they can be undone if it does not commit."""
 
     touched: list[int] = field(default_factory=list)
-    previous: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # what was indexed before
+    previous: dict[int, Article] = field(default_factory=dict)  # the stored article that was indexed before
 
-    def note(self, article_id: int, previous: tuple[np.ndarray, int] | None) -> None:
+    def note(self, article_id: int, previous: Article | None) -> None:
         if article_id in self.touched:
             return  # the first change of an id knows what was there before the transaction
         self.touched.append(article_id)
         if previous is not None:
             self.previous[article_id] = previous
+
+
+def _when(article: Article | Known) -> When:
+    return When(article.published_at, article.ingested_at, article.id)
 
 
 def _now() -> str:
@@ -85,7 +95,9 @@ class Engine:
         self.store = store or open_store(settings.database_url, busy_timeout=settings.db_busy_timeout)
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
                                          redis_url=settings.redis_url, prefix=settings.redis_prefix,
-                                         check_eviction=settings.redis_check_eviction)
+                                         check_eviction=settings.redis_check_eviction,
+                                         anchor_rate=settings.anchor_rate)
+        self.anchor_rate = settings.anchor_rate
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
         self.learner = BoilerplateLearner(self.store, settings.boilerplate_min_titles,
@@ -120,7 +132,8 @@ class Engine:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(encoded).hexdigest()
-        return Prepared(normalized, shingles, values, digest, max(generation, self.learner.generation))
+        return Prepared(normalized, shingles, values, digest, anchors(shingles, self.anchor_rate),
+                        max(generation, self.learner.generation))
 
     def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
         """The article prepared again when lines it carries were learned as boilerplate since it was prepared
@@ -164,13 +177,27 @@ class Engine:
         order = screen_order(matrix, sizes, list(range(len(current))), prepared.values, n, j_min, c_min)
         return self.known.get_many([current[k][0] for k in order] + stale)
 
-    def _verified(self, prepared: Prepared, exclude: int | None = None,
-                  book: ClusterBook | None = None) -> list[ScoredMatch]:
-        """Verified duplicates, best estimated first, at most `max_matches` of them."""
+    def _candidates(self, prepared: Prepared, exclude: int | None) -> list[Known]:
+        """Band candidates (similar as a whole) screened by estimate, then containment candidates (one text
+        inside the other, dedup.contain) that the bands missed or the whole-text estimate dropped."""
         ids = [i for i in self.index.query(prepared.values) if i != exclude]
+        screened = self._screen(prepared, ids)
+        seen = {k.id for k in screened}
+        seen.add(exclude)  # type: ignore[arg-type]
+        contained = [i for i in self.index.contained.query(prepared.anchors) if i not in seen]
+        if not contained:
+            return screened
+        return screened + [k for k in self.known.get_many(contained) if k.version == self.version]
+
+    def _verified(self, prepared: Prepared, exclude: int | None = None,
+                  book: ClusterBook | None = None, when: When | None = None) -> list[ScoredMatch]:
+        """Verified duplicates, best estimated first, at most `max_matches` of them. `when` is the
+        prepared text's publication time and arrival (partial copies depend on which came first); by default
+        it arrives now."""
+        when = when or When(None, _now(), _ARRIVING)
         found = []
-        for known in self._screen(prepared, ids):
-            verdict = self._decide(prepared, known)
+        for known in self._candidates(prepared, exclude):
+            verdict = self._decide(prepared, known, later_of(when, _when(known)))
             if verdict.is_duplicate:
                 found.append(ScoredMatch(known, verdict))
                 if len(found) >= self.settings.max_matches:
@@ -183,13 +210,14 @@ class Engine:
         found.sort(key=lambda m: (-m.verdict.scores.containment, -m.verdict.scores.jaccard, m.article.id))
         return found
 
-    def _decide(self, prepared: Prepared, known: Known) -> Verdict:
+    def _decide(self, prepared: Prepared, known: Known, later: Later) -> Verdict:
         return self.verdicts.decide(prepared.normalized.text, known.norm_text, lambda: prepared.shingles,
-                                    lambda: self.known.shingles(known))
+                                    lambda: self.known.shingles(known), later)
 
     def _duplicates(self, a: Known, b: Known) -> bool:
         return self.verdicts.decide(a.norm_text, b.norm_text, lambda: self.known.shingles(a),
-                                    lambda: self.known.shingles(b)).is_duplicate
+                                    lambda: self.known.shingles(b),
+                                    later_of(_when(a), _when(b))).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn, *, if_match: Sequence[str] | None = None) -> IngestResult:
@@ -275,8 +303,8 @@ class Engine:
             for article_id in journal.touched:
                 self.index.remove(article_id)
                 self.known.drop(article_id)
-            for article_id, (values, count) in journal.previous.items():
-                self._index_values(article_id, values, count)
+            for article in journal.previous.values():
+                self._index_article(article)
         except Exception:  # noqa: BLE001 - the index is out of reach (Redis down): its heal re-syncs it
             log.warning("could not undo %d index changes of a rolled-back transaction; the index is re-synced "
                         "from the database when it is reachable again", len(journal.touched), exc_info=True)
@@ -293,8 +321,9 @@ class Engine:
             self._leave_cluster(self.get_article(head["id"]))
             self.store.update_article(article)
             self.known.drop(article.id)
-        matches = self._verified(prepared, exclude=article.id or None, book=book)
-        target, judged = self._choose_cluster(prepared, matches, book)
+        when = When(article.published_at, article.ingested_at, article.id or _ARRIVING)
+        matches = self._verified(prepared, exclude=article.id or None, book=book, when=when)
+        target, judged = self._choose_cluster(prepared, matches, book, when)
         if head is None:
             book.add_article(article)
         self._place(article, target, book)
@@ -348,8 +377,9 @@ class Engine:
         if prepared is not None:
             new.hashvalues, new.shingle_count = prepared.values.tobytes(), len(prepared.shingles)
         self.store.update_article(new)
-        matches = self._verified(prepared, exclude=article_id, book=book) if prepared is not None else []
-        target = self._choose_cluster(prepared, matches, book)[0] if prepared is not None and matches else None
+        when = _when(new)
+        matches = self._verified(prepared, exclude=article_id, book=book, when=when) if prepared is not None else []
+        target = self._choose_cluster(prepared, matches, book, when)[0] if prepared is not None and matches else None
         self._place(new, target, book)
         if prepared is not None:
             self._index_insert(article_id, prepared)
@@ -364,6 +394,12 @@ class Engine:
         if self._journal is not None:
             self._journal.note(article_id, None)
         self._index_values(article_id, prepared.values, len(prepared.shingles))
+        self.index.contained.insert(article_id, prepared.anchors)
+
+    def _index_article(self, article: Article) -> None:
+        """Index a stored article again (the undo of a rolled-back removal): its signature and its anchors."""
+        self._index_values(article.id, np.frombuffer(article.hashvalues, dtype=np.uint32), article.shingle_count)
+        self.index.contained.insert(article.id, anchors(self._shingles_of(article), self.anchor_rate))
 
     def _index_values(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
         if isinstance(self.index, BandIndex):
@@ -375,8 +411,7 @@ class Engine:
         """Take an article out of the index; inside a write transaction, remember what it was indexed under."""
         if self._journal is not None:
             indexed = article.sig_version == self.version and bool(article.hashvalues) and article.id in self.index
-            previous = (np.frombuffer(article.hashvalues, dtype=np.uint32).copy(), article.shingle_count)
-            self._journal.note(article.id, previous if indexed else None)
+            self._journal.note(article.id, article if indexed else None)
         self.index.remove(article.id)
 
     def _new_article(self, fields: validate.Fields, prepared: Prepared, article_id: int) -> Article:
@@ -420,16 +455,16 @@ class Engine:
         known = self.known.get(article_id)
         return rep_key(known.published_at if known else None, article_id)
 
-    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch],
-                        book: ClusterBook) -> tuple[int | None, ScoredMatch | None]:
+    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook,
+                        when: When) -> tuple[int | None, ScoredMatch | None]:
         """The best-matching cluster whose representative this article duplicates (merges only verified reps),
         and the pair the decision rests on: the article and that representative, with their scores."""
         accepted: list[Cluster] = []
         judged: ScoredMatch | None = None
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
             cluster = book.get(cluster_id)
-            against = None if cluster is None else (self._duplicates_rep(prepared, cluster, matches)
-                                                    or self._joins_family(prepared, cluster, matches))
+            against = None if cluster is None else (self._duplicates_rep(prepared, cluster, matches, when)
+                                                    or self._joins_family(prepared, cluster, matches, when))
             if against is not None:
                 accepted.append(cluster)  # type: ignore[arg-type]
                 judged = judged or against
@@ -445,7 +480,8 @@ class Engine:
         book.flush()
         return self._merge([target.id, *merged], book), judged
 
-    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> ScoredMatch | None:
+    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch],
+                        when: When) -> ScoredMatch | None:
         """The cluster's representative with this article's verdict against it, when that is a duplicate."""
         found = next((m for m in matches if m.article.id == cluster.representative_id), None)
         if found is not None:
@@ -453,10 +489,11 @@ class Engine:
         rep = self.known.get(cluster.representative_id)
         if rep is None:
             return None
-        verdict = self._decide(prepared, rep)
+        verdict = self._decide(prepared, rep, later_of(when, _when(rep)))
         return ScoredMatch(rep, verdict) if verdict.is_duplicate else None
 
-    def _joins_family(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> ScoredMatch | None:
+    def _joins_family(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch],
+                      when: When) -> ScoredMatch | None:
         """The member of this cluster the article verifiably copies (a Jaccard-level duplicate: containment alone
         may be a later follow-up quoting it), when it also overlaps the cluster's representative enough
         (`verify.joins_family`): a later copy of a longer version joins the family of its short first version,
@@ -466,7 +503,7 @@ class Engine:
         rep = self.known.get(cluster.representative_id)
         if member is None or rep is None:
             return None
-        verdict = self._decide(prepared, rep)
+        verdict = self._decide(prepared, rep, later_of(when, _when(rep)))
         return member if joins_family(verdict, prepared.normalized.text, rep.norm_text, self.decision) else None
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
@@ -497,12 +534,12 @@ class Engine:
         prepared_shingles = self._shingles_of(article)
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
-                            article.content_hash)
-        matches = self._verified(prepared, exclude=article.id)
+                            article.content_hash, anchors(prepared_shingles, self.anchor_rate))
+        matches = self._verified(prepared, exclude=article.id, when=_when(article))
         cluster = self.store.get_cluster(article.cluster_id) if article.cluster_id is not None else None
         judged = None
         if cluster is not None and cluster.representative_id != article.id:
-            judged = self._duplicates_rep(prepared, cluster, matches)
+            judged = self._duplicates_rep(prepared, cluster, matches, _when(article))
         return self._result(article, matches, judged, status)
 
     @staticmethod
@@ -576,12 +613,14 @@ class Engine:
 
     def explain(self, a_id: int, b_id: int) -> Explanation:
         a, b = self.get_article(a_id), self.get_article(b_id)
-        return explain_pair(a, b, self._shingles_of(a), self._shingles_of(b), self.decision)
+        return explain_pair(a, b, self._shingles_of(a), self._shingles_of(b), self.decision,
+                            later_of(_when(a), _when(b)))
 
     def representative_scores(self, cluster: Cluster, members: list[Article]) -> dict[int, Verdict]:
         rep = next(m for m in members if m.id == cluster.representative_id)
         return {m.id: decide(rep.norm_text, m.norm_text, self._shingles_of(rep), self._shingles_of(m),
-                             self.decision) for m in members}
+                             self.decision, later=later_of(_when(rep), _when(m)))
+                for m in members}
 
     # -- index maintenance --------------------------------------------------------------------
     def sync_index(self) -> dict[str, int]:
@@ -605,8 +644,24 @@ class Engine:
         for key in present - stored:
             self.index.remove(key)
             removed += 1
+        self._sync_contained(stored)
         self.index.mark_complete()
         return {"indexed": len(stored), "added": added, "removed": removed}
+
+    def _sync_contained(self, stored: set[int]) -> None:
+        """Make the containment index hold the anchors of exactly the stored articles (anchors come from
+        the shingles, which are recomputed from the stored normalized texts of the ones it lacks)."""
+        contained = self.index.contained
+        present = contained.ids()
+        for article_id in present - stored:
+            contained.remove(article_id)
+        if self.anchor_rate <= 0:
+            return
+        missing = sorted(stored - present)
+        for start in range(0, len(missing), 5_000):
+            texts = self.store.norm_texts(missing[start:start + 5_000])
+            contained.insert_many((article_id, anchors(shingle_hashes(text, self.sig_config), self.anchor_rate))
+                                  for article_id, text in texts.items())
 
     def close(self) -> None:
         self.store.close()

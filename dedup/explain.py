@@ -9,7 +9,7 @@ import numpy as np
 from .alignment import shared_tiles, slots
 from .config import DecisionConfig
 from .models import Article
-from .verify import Verdict, decide
+from .verify import Later, Verdict, decide
 
 _MAX_CHARS = 20_000
 
@@ -60,7 +60,8 @@ def _uncovered(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, int
     return out
 
 
-def explain_pair(a: Article, b: Article, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Explanation:
-    verdict = decide(a.norm_text, b.norm_text, sh_a, sh_b, config)
+def explain_pair(a: Article, b: Article, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
+                 later: Later = None) -> Explanation:
+    verdict = decide(a.norm_text, b.norm_text, sh_a, sh_b, config, later=later)
     shared, differing = passages(a.norm_text, b.norm_text)
     return Explanation(a=a, b=b, verdict=verdict, shared=shared, differing=differing)

@@ -18,6 +18,7 @@ from redis.retry import Retry
 
 from .bands import BandIndex
 from .config import SignatureConfig
+from .contain import LocalContainmentIndex, RedisContainmentIndex
 from .errors import DedupError
 from .signature import as_lean_minhash
 
@@ -82,13 +83,17 @@ class SignatureIndex:
     """
 
     def __init__(self, config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
-                 prefix: str = "dedup") -> None:
+                 prefix: str = "dedup", anchor_rate: int = 16) -> None:
         self.config = config
         self.shared = redis_url is not None
         storage = _redis_config(redis_url, f"{prefix}:{config}:{threshold}") if redis_url else None
         self.lsh = MinHashLSH(threshold=threshold, num_perm=config.num_perm, storage_config=storage,
                               prepickle=bool(storage))
         self._marker = f"{prefix}:{config}:{threshold}:complete"
+        # Excerpts of long texts, which no Jaccard band proposes (dedup.contain); same Redis as the bands.
+        self.contained: LocalContainmentIndex | RedisContainmentIndex = (
+            RedisContainmentIndex(self.lsh.keys._redis, f"{prefix}:{config}:{anchor_rate}", anchor_rate)
+            if self.shared else LocalContainmentIndex(anchor_rate))
 
     def eviction_problem(self) -> str | None:
         """See `eviction_problem`; the in-process index never evicts."""
@@ -109,6 +114,7 @@ class SignatureIndex:
         self.lsh.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
 
     def remove(self, article_id: int) -> None:
+        self.contained.remove(article_id)
         if article_id in self:
             self.lsh.remove(article_id)
 
@@ -163,16 +169,17 @@ class SignatureIndex:
 
 
 def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
-               prefix: str = "dedup", check_eviction: bool = True) -> SignatureIndex | BandIndex:
-    """The shared datasketch index in Redis when a URL is given, else the fast in-process one.
+               prefix: str = "dedup", check_eviction: bool = True, anchor_rate: int = 16) -> SignatureIndex | BandIndex:
+    """The shared datasketch index in Redis when a URL is given, else the fast in-process one; either carries its
+    containment index (`.contained`, same interface in process and in Redis).
 
     A Redis that may evict keys is refused (`UnsafeIndex`) unless `check_eviction` is off: silent misses are
     worse than not starting.
     """
     if redis_url:
-        index = SignatureIndex(config, threshold, redis_url=redis_url, prefix=prefix)
+        index = SignatureIndex(config, threshold, redis_url=redis_url, prefix=prefix, anchor_rate=anchor_rate)
         problem = index.eviction_problem() if check_eviction else None
         if problem:
             raise UnsafeIndex(problem)
         return index
-    return BandIndex(config.num_perm, threshold)
+    return BandIndex(config.num_perm, threshold, anchor_rate)

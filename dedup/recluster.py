@@ -28,7 +28,7 @@ import resource
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,12 +39,13 @@ from datasketch.lsh import _optimal_param
 
 from .cluster import Node, guarded_components, representative_key
 from .config import DecisionConfig, SignatureConfig
+from .contain import LocalContainmentIndex
 from .engine import _ESTIMATE_MARGIN, Engine
 from .errors import EmptyText
 from .runs import finish_run, now, run_lock, start_run
 from .settings import Settings
 from .shingle import _mix64, shingle_hashes
-from .verify import decide, joins_family
+from .verify import When, decide, joins_family, later_of
 
 log = logging.getLogger("dedup.recluster")
 
@@ -235,9 +236,13 @@ def load_texts(engine: Engine, ids: list[int], fresh_texts: dict[int, str]) -> d
 Verdicts = dict[tuple[int, int], float | None]   # (lo, hi) -> edge score if duplicates, else None
 
 
-def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig,
-                decision: DecisionConfig) -> list[tuple[int, int, float | None]]:
-    """The exact online rule on (a, b, text_a, text_b) rows; shared by the local and Spark engines."""
+def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig, decision: DecisionConfig,
+                times: Mapping[int, When] | None = None) -> list[tuple[int, int, float | None]]:
+    """The exact online rule on (a, b, text_a, text_b) rows; shared by the local and Spark engines.
+
+    Which article came later (`times`: publication and arrival, see `verify.later_of`; without them, id
+    order, i.e. arrival) decides partial copies, as online."""
+    times = times or {}
     cache: dict[int, np.ndarray] = {}
     out = []
     for a, b, text_a, text_b in rows:
@@ -247,7 +252,8 @@ def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig,
         sh_b = cache.get(b)
         if sh_b is None:
             sh_b = cache[b] = shingle_hashes(text_b, sig)
-        verdict = decide(text_a, text_b, sh_a, sh_b, decision)
+        verdict = decide(text_a, text_b, sh_a, sh_b, decision,
+                         later=later_of(times.get(a) or When(None, "", a), times.get(b) or When(None, "", b)))
         out.append((a, b, verdict.scores.jaccard if verdict.is_duplicate else None))
     return out
 
@@ -258,13 +264,13 @@ _WORK: dict[str, Any] = {}
 def _verify_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, float | None]]:
     pairs, texts = _WORK["pairs"], _WORK["texts"]
     rows = ((int(a), int(b), texts[int(a)], texts[int(b)]) for a, b in pairs[bounds[0]:bounds[1]])
-    return verify_rows(rows, _WORK["sig"], _WORK["decision"])
+    return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["times"])
 
 
 def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig, decision: DecisionConfig,
-                 workers: int = 1) -> Verdicts:
+                 workers: int = 1, times: Mapping[int, When] | None = None) -> Verdicts:
     """Verify [k, 2] article-id pairs; forked workers share the texts copy-on-write."""
-    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision)
+    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision, times=times)
     chunks = [(s, min(s + _VERIFY_CHUNK, len(pairs))) for s in range(0, len(pairs), _VERIFY_CHUNK)]
     try:
         if workers > 1 and len(pairs) > _VERIFY_CHUNK:
@@ -351,6 +357,23 @@ def rule_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def with_containment_pairs(engine: Engine, id_pairs: np.ndarray, signed_ids: np.ndarray, stats: dict) -> np.ndarray:
+    """The band pairs plus the containment index's pairs (excerpts of long texts, which no band proposes:
+    ingest finds them, so the re-cluster must see them too), among the signed articles, without repeats.
+
+    Only an in-process containment index can list its pairs at once; a shared (Redis) one is not scanned."""
+    contained = engine.index.contained
+    if not isinstance(contained, LocalContainmentIndex):
+        return id_pairs
+    extra = contained.pairs()
+    extra = extra[np.isin(extra, signed_ids).all(axis=1)]
+    stats["containment_pairs"] = int(len(extra))
+    if not len(extra):
+        return id_pairs
+    both = np.concatenate([id_pairs.astype(np.int64), extra])
+    return np.unique(both, axis=0)
+
+
 def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None, workers: int,
                    stats: dict, fresh_texts: dict[int, str],
                    cache: VerdictCache | None = None) -> tuple[Verdicts, dict[int, str]]:
@@ -363,6 +386,7 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     ids = snapshot.signed_ids
     lo, hi = unpack(pairs)
     id_pairs = np.stack([ids[lo], ids[hi]], axis=1) if len(pairs) else np.empty((0, 2), dtype=np.int64)
+    id_pairs = with_containment_pairs(engine, id_pairs, ids, stats)
     if scope is not None:
         id_pairs = id_pairs[np.isin(id_pairs, scope).any(axis=1)]
     stats["pairs_promising"] = int(len(id_pairs))
@@ -385,7 +409,8 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
             keys = keys[present]
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers)
+    verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers,
+                            arrival_times(snapshot))
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)
     if cache is not None:
         cache.remember(verdicts, {(int(a), int(b)): k for (a, b), k in zip(id_pairs.tolist(), keys)})
@@ -411,8 +436,14 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
     return groups + [[n] for n in node_ids if n not in linked_set]
 
 
+def arrival_times(snapshot: Snapshot) -> dict[int, When]:
+    """When each article appeared (the time order of partial copies, as online)."""
+    return {i: When(n.published_at, n.ingested_at, i) for i, n in snapshot.nodes.items()}
+
+
 def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
-                     sig: SignatureConfig, decision: DecisionConfig) -> Callable[[int, int], bool]:
+                     sig: SignatureConfig, decision: DecisionConfig,
+                     times: Mapping[int, When] | None = None) -> Callable[[int, int], bool]:
     """Are two representatives duplicates: a verdict already made, else the exact rule now (and remembered)."""
     def are_duplicates(a: int, b: int) -> bool:
         key = (min(a, b), max(a, b))
@@ -422,7 +453,8 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
                 texts.update(store_texts(missing))
             if any(n not in texts for n in key):  # deleted during the run: it leaves the clustering anyway
                 return False
-            verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision)[0][2]
+            verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision,
+                                        times)[0][2]
         return verdicts[key] is not None
     return are_duplicates
 
@@ -716,7 +748,8 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
         node_ids = _touched_articles(snapshot, scope, verdicts, old_of)
         inside = set(node_ids)
         verdicts = {k: v for k, v in verdicts.items() if k[0] in inside and k[1] in inside}
-    oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision)
+    oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision,
+                              arrival_times(snapshot))
     family = family_oracle(texts, engine.store.norm_texts, engine.sig_config, engine.decision)
     groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}

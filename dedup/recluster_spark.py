@@ -31,6 +31,7 @@ from .recluster import (
     Snapshot,
     VerdictCache,
     Verdicts,
+    arrival_times,
     band_keys,
     band_layout,
     bucket_pairs,
@@ -38,6 +39,7 @@ from .recluster import (
     load_texts,
     unpack,
     verify_rows,
+    with_containment_pairs,
 )
 from .settings import Settings
 
@@ -117,8 +119,9 @@ def _keep_promising(rows: Iterator[Any], decision: DecisionConfig) -> Iterator[t
     yield from ((r.a, r.b) for r, k in zip(rows, keep) if k)
 
 
-def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig) -> list[tuple[int, int, Any]]:
-    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision)
+def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig,
+            times: dict) -> list[tuple[int, int, Any]]:
+    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision, times)
 
 
 # -- the driver side -------------------------------------------------------------------------
@@ -139,11 +142,15 @@ def spark_verdicts(snapshot: Snapshot, engine: Engine, settings: Settings, scope
             spark.stop()
 
 
-def _reusable(kept: Any, snapshot: Snapshot, cache: VerdictCache | None,
-              stats: dict) -> tuple[Verdicts, np.ndarray, np.ndarray]:
-    """The promising pairs (collected: the local engine holds them in memory too) split into verdicts to
-    reuse, and the pairs to verify with their cache keys."""
+def _reusable(kept: Any, snapshot: Snapshot, cache: VerdictCache | None, stats: dict, engine: Engine,
+              scope: np.ndarray | None) -> tuple[Verdicts, np.ndarray, np.ndarray]:
+    """The promising pairs (collected: the local engine holds them in memory too), with the containment
+    index's pairs as the local engine adds them, split into verdicts to reuse, and the pairs to verify with
+    their cache keys."""
     pairs = np.array(kept.rdd.map(lambda r: (r.a, r.b)).collect(), dtype=np.int64).reshape(-1, 2)
+    pairs = with_containment_pairs(engine, pairs, snapshot.signed_ids, stats)
+    if scope is not None:
+        pairs = pairs[np.isin(pairs, scope).any(axis=1)]
     if cache is None:
         return {}, pairs, np.empty(0, dtype="S32")
     t = time.perf_counter()
@@ -175,7 +182,7 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
     right = sigs.select(F.col("id").alias("b"), F.col("sig").alias("sig_b"), F.col("n").alias("n_b"))
     kept = pairs.join(left, "a").join(right, "b").rdd.mapPartitions(
         lambda rows: _keep_promising(rows, decision)).toDF(["a", "b"])
-    reused, todo, keys = _reusable(kept, snapshot, cache, stats)
+    reused, todo, keys = _reusable(kept, snapshot, cache, stats, engine, scope)
     stats["seconds_banding"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     texts = load_texts(engine, np.unique(todo).tolist(), fresh_texts)
@@ -187,7 +194,8 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
         todo_df = spark.createDataFrame(todo.tolist(), "a long, b long").repartition(parallelism)
         rows = (todo_df.join(stored.select(F.col("id").alias("a"), F.col("text").alias("text_a")), "a")
                 .join(stored.select(F.col("id").alias("b"), F.col("text").alias("text_b")), "b"))
-        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision)).collect()
+        times = spark.sparkContext.broadcast(arrival_times(snapshot))
+        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision, times.value)).collect()
         verdicts = {(int(a), int(b)): score for a, b, score in found}
     stats["pairs_verified"] = len(verdicts)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)

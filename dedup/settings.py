@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     family_jaccard: float = Field(0.25, description="An article duplicating a cluster member but not its "
                                   "representative joins at this Jaccard with the representative ...")
     family_containment: float = Field(0.5, description="... or at this containment, with no differing fact")
+    anchor_rate: int = Field(16, ge=0, le=1024, description="One shingle in this many is a containment anchor "
+                             "(finds excerpts of long texts; lower finds shorter excerpts at more memory; 0: off)")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest text (UTF-8 bytes) ingest and search accept: "

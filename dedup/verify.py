@@ -11,13 +11,49 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 import numpy as np
+from rapidfuzz.distance import Indel
 
 from . import names
 from .config import DecisionConfig
 from .script import to_simplified
 from .twins import Conflict, fact_conflicts
+
+# Which of the two texts came later ("a" or "b"; None: unknown). See `decide`.
+Later = Literal["a", "b"] | None
+_SWAP: dict[Later, Later] = {"a": "b", "b": "a", None: None}
+
+
+class When(NamedTuple):
+    """What is known of when a text appeared: its publication time (if given), when it arrived here, and its
+    arrival order (article ids grow with arrival; a text not stored yet comes after every stored one)."""
+
+    published_at: str | None
+    arrived_at: str
+    order: int
+
+
+def later_of(a: When, b: When) -> Later:
+    """Which text came later: by publication time when both are dated, by arrival when neither is.
+
+    An undated text was published at or before it arrived, so a dated text published after the other's
+    arrival is the later one; otherwise a dated and an undated text cannot be ordered (arrival order says
+    nothing about a back-filled, dated article) and the direction is left unknown.
+    """
+    if a.published_at and b.published_at:
+        if a.published_at != b.published_at:
+            return "a" if a.published_at > b.published_at else "b"
+    elif a.published_at and a.published_at > b.arrived_at:
+        return "a"
+    elif b.published_at and b.published_at > a.arrived_at:
+        return "b"
+    elif a.published_at or b.published_at:
+        return None
+    if a.order == b.order:
+        return None
+    return "a" if a.order > b.order else "b"
 
 
 @dataclass(frozen=True)
@@ -70,9 +106,10 @@ class VerdictMemo:
 
     A verdict depends only on the two texts (and the engine's fixed decision config), and a story's
     reposts often normalize to the same text, so the same pair comes back again and again. Keys are
-    the texts themselves: equality is exact, and the strings are already held by the known-article
-    cache. A pair is stored once, under its texts in sorted order (verdicts do not depend on the order;
-    the conflicts of a non-duplicate verdict may name the texts either way round). Oldest entries go
+    the texts themselves (and which one came later, which decides partial copies): equality is exact,
+    and the strings are already held by the known-article cache. A pair is stored once, under its texts
+    in sorted order (the time order swapped with them; the conflicts of a non-duplicate verdict may name
+    the texts either way round). Oldest entries go
     first once `size` is reached: at 20,000 pairs the memo holds at most a few tens of MB, the texts
     mostly shared with the known-article cache.
     """
@@ -80,16 +117,17 @@ class VerdictMemo:
     def __init__(self, config: DecisionConfig, size: int = 20_000) -> None:
         self.config = config
         self.size = size
-        self._items: dict[tuple[str, str], Verdict] = {}
+        self._items: dict[tuple[str, str, Later], Verdict] = {}
 
     def decide(self, text_a: str, text_b: str, shingles_a: Callable[[], np.ndarray],
-               shingles_b: Callable[[], np.ndarray]) -> Verdict:
+               shingles_b: Callable[[], np.ndarray], later: Later = None) -> Verdict:
         if text_b < text_a:
             text_a, text_b, shingles_a, shingles_b = text_b, text_a, shingles_b, shingles_a
-        key = (text_a, text_b)
+            later = _SWAP[later]
+        key = (text_a, text_b, later)
         verdict = self._items.get(key)
         if verdict is None:
-            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config)
+            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config, later=later)
             if len(self._items) >= self.size:
                 del self._items[next(iter(self._items))]
             self._items[key] = verdict
@@ -117,7 +155,16 @@ def joins_family(verdict: Verdict, text_a: str, text_b: str, config: DecisionCon
     return not _conflicts(text_a, text_b)
 
 
-def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Verdict:
+def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
+           *, later: Later = None) -> Verdict:
+    """Duplicate or not, from exact scores; `later` names the text that came later.
+
+    Direction decides partial copies: a later, shorter text contained in an earlier, longer one is an
+    excerpt repost (duplicate), but a later article many times longer that quotes an earlier brief or
+    statement in full (a commentary, follow-up, round-up or timeline) is a new article. A pair similar as a whole
+    (Jaccard at or above the threshold) is a repost whichever came first; with `later` unknown only the
+    scores decide.
+    """
     if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
         scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))
     else:
@@ -133,7 +180,18 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"jaccard {scores.jaccard:.2f} < {config.jaccard} and "
             f"containment {scores.containment:.2f} < {config.containment}",
         )
-    conflicts = () if text_a == text_b else _conflicts(text_a, text_b)
+    if scores.jaccard < config.jaccard and later is not None and _longer(scores) == later and _absorbed(scores):
+        return Verdict(
+            False, scores,
+            f"the later, longer text contains the earlier one (containment {scores.containment:.2f}, jaccard "
+            f"{scores.jaccard:.2f} < {config.jaccard}): a new article quoting it, not a repost",
+        )
+    if text_a == text_b:
+        conflicts: tuple[Conflict, ...] = ()
+    elif scores.jaccard < config.jaccard:
+        conflicts = _excerpt_conflicts(text_a, text_b, scores)
+    else:
+        conflicts = _conflicts(text_a, text_b)
     if conflicts:
         shown = "; ".join(f"{c.a} / {c.b}" for c in conflicts[:3])
         return Verdict(False, scores, f"template twin: differing facts ({shown})", conflicts)
@@ -143,3 +201,76 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
         True, scores,
         f"containment {scores.containment:.2f} >= {config.containment} (excerpt or cut repost), no differing facts",
     )
+
+
+# Characters of the long text kept on each side of the passage an excerpt aligns with, as a share of the
+# excerpt's length (room for an edited edge; the guard takes the extra as a cut).
+_EXCERPT_MARGIN = 0.2
+
+
+def _excerpt_conflicts(text_a: str, text_b: str, scores: Scores) -> tuple[Conflict, ...]:
+    """Differing facts of a containment match, looked for where the shorter text sits in the longer one.
+
+    Compared end to end, a short passage and a long text differ mostly by everything the passage leaves
+    out, and a substituted figure inside the passage drowns in that; compared with the passage of the long
+    text it aligns with (plus a margin), the substitution shows, as between two texts of one length.
+    """
+    short_is_a = scores.size_a < scores.size_b
+    short, long = (text_a, text_b) if short_is_a else (text_b, text_a)
+    if len(long) <= len(short) * (1 + 2 * _EXCERPT_MARGIN):
+        return _conflicts(text_a, text_b)
+    start = _offset_in(short, long)
+    if start is None:
+        return _conflicts(text_a, text_b)
+    margin = int(len(short) * _EXCERPT_MARGIN)
+    passage = _matched_span(short, long[max(0, start - margin):start + len(short) + margin])
+    return _conflicts(short, passage) if short_is_a else _conflicts(passage, short)
+
+
+_PROBE = 12
+_PROBES = 16
+
+
+def _offset_in(short: str, long: str) -> int | None:
+    """Where `short` starts in `long`: the median offset implied by probes (short runs of `short` found
+    verbatim in `long`), or None when none is found. Linear string searches, where a fuzzy alignment of a
+    long excerpt in a long text costs tens of milliseconds."""
+    step = max(1, (len(short) - _PROBE) // _PROBES)
+    offsets = sorted(found - at for at in range(0, max(1, len(short) - _PROBE + 1), step)
+                     if (found := long.find(short[at:at + _PROBE])) >= 0)
+    return offsets[len(offsets) // 2] if offsets else None
+
+
+# Shorter common runs do not mark where a copied passage starts or ends.
+_ANCHOR_RUN = 6
+# Characters kept past the first and last shared runs: a date or figure right at the edge of a cut item
+# (`…将于11月29日至` vs `…将于6月2日至6日`) is a fact the twin guard reads there, not an edge to drop.
+_EDGE_REACH = 12
+
+
+def _matched_span(short: str, passage: str) -> str:
+    """`passage` cut to the span between its first and last runs shared with `short` (plus a few characters):
+    what the excerpt added at an edge (its own lead-in, a credit) then faces nothing, as a cut repost's edge
+    does."""
+    runs = [op for op in Indel.opcodes(short, passage)
+            if op.tag == "equal" and op.dest_end - op.dest_start >= _ANCHOR_RUN]
+    if not runs:
+        return passage
+    return passage[max(0, runs[0].dest_start - _EDGE_REACH):runs[-1].dest_end + _EDGE_REACH]
+
+
+# An earlier text under this share of the later, longer one is absorbed by it (a round-up, a timeline, a
+# commentary quoting a brief); above it, the later text is the earlier one extended (a flash and its update,
+# a context paragraph added), which the judgement rules count as the same item.
+_ABSORBED = 0.25
+
+
+def _absorbed(scores: Scores) -> bool:
+    return min(scores.size_a, scores.size_b) < _ABSORBED * max(scores.size_a, scores.size_b)
+
+
+def _longer(scores: Scores) -> Later:
+    """The side with more shingles (a containment-only match never has two equal sides)."""
+    if scores.size_a == scores.size_b:
+        return None
+    return "a" if scores.size_a > scores.size_b else "b"

@@ -31,7 +31,8 @@ def test_a_later_copy_of_a_member_joins_the_family_through_it(engine, settings):
 
 
 def test_one_bridge_member_cannot_chain_a_story_the_representative_does_not_share(engine, settings):
-    brief = put(engine, "https://a.example/brief", WHOLE[:80], "13")
+    # A third of the bridge: the bridge extends it (a brief under a quarter of a later text would be absorbed)
+    brief = put(engine, "https://a.example/brief", WHOLE[:120], "13")
     bridge = put(engine, "https://b.example/bridge", WHOLE + OTHER, "14")  # both stories in one page
     other = put(engine, "https://c.example/other", OTHER + "（来源：新华网）", "15")
     assert bridge.cluster_id == brief.id

@@ -1,0 +1,245 @@
+"""Partial copies: excerpts of long texts are found (ingest and lookup by text, in process and in Redis), and
+which text came first decides whether a partial copy is a repost.
+
+Texts are made up from word lists with a fixed seed: long articles whose passages do not repeat each other.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from dedup.contain import LocalContainmentIndex, anchors
+from dedup.engine import Engine
+from dedup.models import ArticleIn
+from dedup.recluster import verify_rows
+from dedup.verify import When, decide, later_of
+from tests.api_backends import redis_prefix
+from tests.conftest import service_url
+
+_PLACES = ["江苏", "浙江", "广西", "河北", "四川", "云南", "湖南", "山东", "福建", "甘肃", "吉林", "贵州"]
+_BODIES = ["教育厅", "交通运输局", "卫生健康委", "文化和旅游厅", "农业农村厅", "生态环境局", "统计局", "气象台"]
+_ACTS = ["发布通知", "召开专题会议", "印发实施方案", "开展专项检查", "公布调查结果", "启动应急响应", "组织现场调研"]
+_TOPICS = ["高校招生报名", "乡村道路养护", "冬季流感防控", "景区门票预约", "秋粮收购进度", "河湖水质监测",
+           "城镇就业登记", "寒潮大风降温", "中小学课后服务", "老旧小区改造", "农村电网升级", "森林防火巡查"]
+_PEOPLE = ["有关负责人", "新闻发言人", "项目组专家", "一线工作人员", "当地居民代表", "研究院学者"]
+_SAYS = ["介绍说", "表示", "指出", "提醒", "透露", "强调"]
+_CLAUSES = ["今年以来各项工作稳步推进", "下一步将加强部门协同", "相关数据将按月向社会公开", "群众反映的问题已逐条整改",
+            "试点经验将在全省范围推广", "资金保障和人员配备已经到位", "考核结果将与年度评优挂钩", "咨询电话全天有人值守",
+            "线上办理渠道同步开通", "重点时段将增派执勤力量", "第三方机构参与全程评估", "各地需在月底前报送进展"]
+
+
+_NAME_CHARS = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文志海波宁晨阳春雪梅松林"
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+
+
+def sentence(rng: random.Random) -> str:
+    month, day, count = rng.randint(1, 12), rng.randint(1, 28), rng.randint(2, 980)
+    name = rng.choice(_SURNAMES) + "".join(rng.choice(_NAME_CHARS) for _ in range(2))
+    return (f"{rng.choice(_PLACES)}省{rng.choice(_BODIES)}{month}月{day}日就{rng.choice(_TOPICS)}{rng.choice(_ACTS)}，"
+            f"{rng.choice(_PEOPLE)}{name}{rng.choice(_SAYS)}，{rng.choice(_CLAUSES)}，涉及{count}个单位，"
+            f"{rng.choice(_CLAUSES)}。")
+
+
+def article(seed: int, sentences: int) -> str:
+    """A made-up article: paragraphs of random sentences (about 60 characters each)."""
+    rng = random.Random(seed)
+    paragraphs = ["".join(sentence(rng) for _ in range(4)) for _ in range(max(1, sentences // 4))]
+    return "\n".join(paragraphs)
+
+
+LONG = article(1, 80)          # about 5,000 characters
+EXCERPT = LONG[2400:2900]      # one tenth of it, from the middle: Jaccard about 0.1
+BRIEF = article(2, 6)          # a short item of about 360 characters
+ROUNDUP = article(3, 20) + "\n" + BRIEF + "\n" + article(4, 20)   # a later digest quoting the brief in full
+
+
+def test_a_tenth_of_a_long_article_is_too_dissimilar_for_the_jaccard_bands(engine):
+    """The situation the containment path exists for (a precondition of the tests below)."""
+    long_sh, short_sh = (engine.prepare(t).shingles for t in (LONG, EXCERPT))
+    scores = decide(LONG, EXCERPT, long_sh, short_sh, engine.decision).scores
+    assert scores.jaccard < 0.15 and scores.containment > 0.95
+
+
+def test_an_excerpt_of_a_long_stored_article_is_found_on_ingest(engine):
+    source = engine.ingest(ArticleIn(url="https://a.example/statement", text=LONG))
+    excerpt = engine.ingest(ArticleIn(url="https://b.example/excerpt", text=EXCERPT))
+    assert excerpt.is_duplicate and excerpt.cluster_id == source.cluster_id
+    assert excerpt.duplicate_of == "https://a.example/statement"
+    assert "excerpt" in excerpt.matches[0].reason
+
+
+def test_pasting_a_tenth_of_a_stored_article_finds_it(engine):
+    engine.ingest(ArticleIn(url="https://a.example/statement", text=LONG))
+    engine.ingest(ArticleIn(url="https://c.example/other", text=article(9, 60)))
+    found = engine.query_text(EXCERPT)
+    assert [m.url for m in found] == ["https://a.example/statement"]
+    assert found[0].containment > 0.95 and found[0].jaccard < 0.15
+
+
+def test_search_route_finds_the_article_a_pasted_excerpt_comes_from(settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as client:
+        client.post("/v1/articles", json={"url": "https://a.example/statement", "text": LONG})
+        found = client.post("/v1/duplicates/search", json={"text": EXCERPT})
+        assert found.status_code == 200
+        assert [m["url"] for m in found.json()["matches"]] == ["https://a.example/statement"]
+
+
+def test_a_later_long_article_quoting_an_earlier_brief_in_full_is_a_new_article(engine):
+    brief = engine.ingest(ArticleIn(url="https://a.example/brief", text=BRIEF, published_at="2026-03-01"))
+    roundup = engine.ingest(ArticleIn(url="https://b.example/week", text=ROUNDUP, published_at="2026-03-07"))
+    assert not roundup.is_duplicate and roundup.cluster_id != brief.cluster_id
+    reason = engine.explain(brief.id, roundup.id).verdict.reason
+    assert "later, longer text contains the earlier one" in reason
+
+
+def test_a_brief_cut_from_an_earlier_long_article_is_a_repost_even_when_it_arrives_first(engine):
+    """Publication time, not arrival, orders dated articles: the excerpt (published later) joins the source."""
+    excerpt = engine.ingest(ArticleIn(url="https://b.example/excerpt", text=EXCERPT, published_at="2026-03-08"))
+    source = engine.ingest(ArticleIn(url="https://a.example/statement", text=LONG, published_at="2026-03-07"))
+    assert source.is_duplicate and source.cluster_id == excerpt.cluster_id
+
+
+def test_undated_partial_copies_are_ordered_by_arrival(engine):
+    engine.ingest(ArticleIn(url="https://a.example/brief", text=BRIEF))
+    roundup = engine.ingest(ArticleIn(url="https://b.example/week", text=ROUNDUP))
+    assert not roundup.is_duplicate
+    # The same texts the other way round: the shorter, later one is an excerpt repost.
+    later_brief = engine.ingest(ArticleIn(url="https://c.example/brief-again", text=BRIEF + "（完）"))
+    assert later_brief.is_duplicate
+
+
+def test_successive_updates_sharing_a_background_paragraph_stay_apart(engine):
+    background = article(5, 8)
+    first = engine.ingest(ArticleIn(url="https://a.example/day1", text=article(6, 12) + "\n" + background))
+    second = engine.ingest(ArticleIn(url="https://a.example/day2", text=article(7, 12) + "\n" + background))
+    assert not second.is_duplicate and second.cluster_id != first.cluster_id
+
+
+def test_a_templated_excerpt_with_a_different_figure_stays_apart(engine):
+    """Containment candidates still go through the template-twin guard: the same passage about another
+    session of a meeting is not an excerpt of this one."""
+    base = "省人民代表大会第二次会议开幕，大会听取了政府工作报告，代表们围绕乡村振兴和城市更新展开热烈讨论，会期五天。"
+    engine.ingest(ArticleIn(url="https://a.example/long", text=article(11, 30) + base + article(12, 30)))
+    twin = engine.ingest(ArticleIn(url="https://b.example/twin", text=base.replace("第二次", "第三次")))
+    assert not twin.is_duplicate
+
+
+def test_recluster_verdicts_follow_the_same_time_order():
+    from dedup.config import DecisionConfig, SignatureConfig
+
+    rows = [(1, 2, BRIEF, ROUNDUP), (3, 4, ROUNDUP, BRIEF)]
+    times = {1: When("2026-03-01", "2026-03-01", 1), 2: When("2026-03-07", "2026-03-07", 2),
+             3: When("2026-03-01", "2026-03-01", 3), 4: When("2026-03-07", "2026-03-07", 4)}
+    verdicts = {(a, b): score for a, b, score in verify_rows(rows, SignatureConfig(), DecisionConfig(), times)}
+    assert verdicts[(1, 2)] is None           # the later roundup quotes the earlier brief: a new article
+    assert verdicts[(3, 4)] is not None       # the later brief is cut from the earlier long text: a repost
+
+
+def test_time_order_uses_publication_then_arrival():
+    assert later_of(When("2026-03-02", "2026-03-09", 1), When("2026-03-01", "2026-03-02", 2)) == "a"
+    assert later_of(When(None, "2026-03-09", 1), When(None, "2026-03-02", 2)) == "b"
+    # An undated text was published by the time it arrived; a dated text after that is the later one.
+    assert later_of(When("2026-03-10", "2026-03-11", 1), When(None, "2026-03-09", 2)) == "a"
+    assert later_of(When("2026-03-01", "2026-03-11", 1), When(None, "2026-03-09", 2)) is None
+
+
+def test_containment_candidates_skip_stock_phrases_and_need_half_of_the_smaller_side():
+    rng = np.random.default_rng(3)
+    long = np.unique(rng.integers(0, 2**32, 4000, dtype=np.uint64).astype(np.uint32))
+    index = LocalContainmentIndex(rate=16)
+    index.insert(1, anchors(long, 16))
+    index.insert(2, anchors(np.unique(rng.integers(0, 2**32, 4000, dtype=np.uint64).astype(np.uint32)), 16))
+    part = long[rng.permutation(len(long))[:400]]
+    assert index.query(anchors(np.sort(part), 16)) == [1]
+    # A quarter of the excerpt in the long text is not enough.
+    mixed = np.unique(np.concatenate([part[:100], rng.integers(0, 2**32, 300, dtype=np.uint64).astype(np.uint32)]))
+    assert index.query(anchors(mixed, 16)) == []
+    index.remove(1)
+    assert index.query(anchors(np.sort(part), 16)) == [] and index.ids() == {2}
+
+
+def test_the_containment_index_in_redis_finds_excerpts_and_survives_a_restart(settings):
+    url = service_url("DEDUP_TEST_REDIS_URL")
+    with redis_prefix(url) as prefix:
+        shared = settings.model_copy(update={"redis_url": url, "redis_prefix": prefix})
+        first = Engine(shared)
+        source = first.ingest(ArticleIn(url="https://a.example/statement", text=LONG))
+        first.close()
+        second = Engine(shared)  # another worker: same Redis index
+        assert [m.id for m in second.query_text(EXCERPT)] == [source.id]
+        second.index.contained.remove(source.id)
+        assert second.query_text(EXCERPT) == []
+        second.heal_index()      # a repair puts the anchors back from the stored texts
+        assert [m.id for m in second.query_text(EXCERPT)] == [source.id]
+        second.close()
+
+
+@pytest.mark.parametrize("rate", [0])
+def test_the_containment_path_can_be_switched_off(settings, rate):
+    eng = Engine(settings.model_copy(update={"anchor_rate": rate}))
+    eng.ingest(ArticleIn(url="https://a.example/statement", text=LONG))
+    assert eng.query_text(EXCERPT) == []
+    eng.close()
+
+
+def test_merged_and_recent_postings_answer_alike_through_removals_and_updates():
+    """The compact (merged) part of the in-process index answers as the recent part would: removed
+    articles stay gone, an updated article counts with its new anchors only."""
+    rng = np.random.default_rng(5)
+    docs = {i: np.unique(rng.integers(0, 50_000, 300, dtype=np.uint64).astype(np.uint32)) for i in range(1, 60)}
+    merged, recent = LocalContainmentIndex(rate=1), LocalContainmentIndex(rate=1)
+    merged.MERGE_MIN = 500   # merges every few articles
+    recent.MERGE_MIN = 10**9
+    for index in (merged, recent):
+        index.insert_many(docs.items())
+        for i in range(1, 60, 3):
+            index.remove(i)
+        for i in range(2, 60, 5):
+            index.insert(i, docs[i + 1])   # an update: new text
+    assert len(merged._keys) > 0 and merged.ids() == recent.ids()
+    for i in range(1, 60):
+        assert merged.query(docs[i][:120]) == recent.query(docs[i][:120])
+    assert 1 not in merged.query(docs[1]) and 3 in merged.query(docs[3][:100])
+    merged.merge()
+    assert [merged.query(docs[i][:120]) for i in range(1, 60)] == [recent.query(docs[i][:120]) for i in range(1, 60)]
+
+
+def test_the_nightly_recluster_keeps_an_excerpt_with_its_source_and_a_roundup_apart(engine, settings):
+    """The re-cluster sees the containment pairs ingest saw, and applies the same time order."""
+    from dedup.recluster import run_recluster
+
+    source = engine.ingest(ArticleIn(url="https://a.example/statement", text=LONG, published_at="2026-03-07"))
+    excerpt = engine.ingest(ArticleIn(url="https://b.example/excerpt", text=EXCERPT, published_at="2026-03-08"))
+    brief = engine.ingest(ArticleIn(url="https://c.example/brief", text=BRIEF, published_at="2026-03-01"))
+    roundup = engine.ingest(ArticleIn(url="https://d.example/week", text=ROUNDUP, published_at="2026-03-09"))
+    run_recluster(engine, settings)
+    cluster_of = {a.id: a.cluster_id for a in (engine.get_article(i) for i in
+                                                 (source.id, excerpt.id, brief.id, roundup.id))}
+    assert cluster_of[excerpt.id] == cluster_of[source.id]
+    assert cluster_of[roundup.id] != cluster_of[brief.id]
+
+
+def test_the_compiled_and_python_containment_paths_agree(monkeypatch):
+    import dedup.contain as contain
+
+    rng = np.random.default_rng(8)
+    docs = {i: np.unique(rng.integers(0, 20_000, 200, dtype=np.uint64).astype(np.uint32)) for i in range(1, 40)}
+
+    def answers() -> list[list[int]]:
+        index = LocalContainmentIndex(rate=1)
+        index.insert_many(list(docs.items())[:20])
+        for i, anchors_of in list(docs.items())[20:]:
+            index.insert(i, anchors_of)
+        index.remove(25)
+        return [index.query(docs[i][:80]) for i in docs]
+
+    compiled = answers()
+    monkeypatch.setattr(contain, "_native", None)
+    assert answers() == compiled and any(compiled)
