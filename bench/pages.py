@@ -1,0 +1,90 @@
+"""Cluster browser benchmark: render times of the pages over a 100k-article store.
+
+    nice python bench/pages.py [--n 100000] [--db data/bench-100000.db] [--repeat 20]
+
+The store comes from bench/recluster.py's generator (real dev-set sentences mixed into stories, reposted the ways
+reposts are made, stored with signatures and clusters; built once, kept next to the database). Its articles are
+then spread over 12 sources and 60 days of publication, so the source filter, the sources page and the size /
+activity orders have something to do. Each page is requested through the whole app (middleware, routing,
+templates) in-process, `--repeat` times after one warm-up request; the median and the worst are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+SOURCES = 12
+DAYS = 60
+
+
+def spread(db: Path) -> None:
+    """Sources and publication dates, derived from the ids (deterministic); clusters' activity follows."""
+    import sqlalchemy as sa
+
+    from dedup.store.sql import SqlStore
+
+    store = SqlStore(str(db))
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(
+            f"UPDATE articles SET source = 'site' || (id % {SOURCES}), "
+            f"published_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', '2026-09-01', "
+            f"'+' || (id * 37 % ({DAYS} * 1440)) || ' minutes')"))
+        conn.execute(sa.text(
+            "UPDATE clusters SET first_seen = (SELECT min(published_at) FROM articles a WHERE a.cluster_id = clusters.id),"
+            " last_seen = (SELECT max(published_at) FROM articles a WHERE a.cluster_id = clusters.id)"))
+    store.close()
+
+
+def measure(db: Path, paths: list[str], repeat: int) -> dict[str, dict[str, float]]:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from dedup.settings import Settings
+
+    app = create_app(Settings(database_url=str(db), redis_url=None))
+    out: dict[str, dict[str, float]] = {}
+    with TestClient(app) as client:
+        for path in paths:
+            assert client.get(path).status_code == 200, path
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - start) * 1000)
+                assert response.status_code == 200, path
+            out[path] = {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+            print(path, out[path], flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    db = args.db or ROOT / "data" / f"bench-pages-{args.n}.db"
+    if not db.exists():
+        from recluster import build
+
+        db.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        print(json.dumps(build(db, args.n)), flush=True)
+        spread(db)
+        print(f"store built in {time.perf_counter() - t:.0f} s", flush=True)
+    paths = ["/", "/?sort=size", "/?source=site3", "/?min_size=1", "/sources", "/sources/site3"]
+    result = measure(db, paths, args.repeat)
+    db.with_suffix(".pages.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
