@@ -38,9 +38,9 @@ def spread(db: Path) -> None:
             f"UPDATE articles SET source = 'site' || (id % {SOURCES}), "
             f"published_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', '2026-09-01', "
             f"'+' || (id * 37 % ({DAYS} * 1440)) || ' minutes')"))
-        conn.execute(sa.text(
-            "UPDATE clusters SET first_seen = (SELECT min(published_at) FROM articles a WHERE a.cluster_id = clusters.id),"
-            " last_seen = (SELECT max(published_at) FROM articles a WHERE a.cluster_id = clusters.id)"))
+        span = "(SELECT {}(published_at) FROM articles a WHERE a.cluster_id = clusters.id)"
+        conn.execute(sa.text(f"UPDATE clusters SET first_seen = {span.format('min')}, "
+                             f"last_seen = {span.format('max')}"))
     store.close()
 
 
