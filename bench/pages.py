@@ -11,16 +11,21 @@ templates) in-process, `--repeat` times after one warm-up request; the median an
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# bench/http.py would shadow the standard library's http (httpx needs it): bench/ goes to the end of the path.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH] + [str(BENCH)]
+ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+from fastapi.testclient import TestClient  # noqa: E402
 
 SOURCES = 12
 DAYS = 60
@@ -45,8 +50,6 @@ def spread(db: Path) -> None:
 
 
 def measure(db: Path, paths: list[str], repeat: int) -> dict[str, dict[str, float]]:
-    from fastapi.testclient import TestClient
-
     from app.main import create_app
     from dedup.settings import Settings
 

@@ -1,13 +1,12 @@
 """Who published a story first and who copied it: per-source figures for the cluster browser.
 
 A cluster is one story; its representative (the earliest published member) is the original, every other member
-a repost. A source's figures are counted from the narrow article facts (no texts), so the sources page of a
-large store reads one index-sized scan, not the articles.
+a repost. The counts are grouped in the database (by source and day); only the groups come here.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -15,7 +14,6 @@ from .models import Cluster
 
 # A chart over more distinct days than this groups by month.
 _MAX_DAYS = 62
-_TOP_STORIES = 10
 
 
 def source_name(source: str | None, url: str) -> str:
@@ -42,44 +40,35 @@ class SourceStats:
     top_stories: list[tuple[Cluster, int]] = field(default_factory=list)  # (story, reposts by others)
 
 
-def _when(published_at: str | None, ingested_at: str) -> str:
-    return published_at or ingested_at
-
-
-def source_stats(facts: list[tuple], clusters: dict[int, Cluster], only: str | None = None) -> list[SourceStats]:
-    """Figures for every source (or only `only`), most articles first.
-
-    `facts`: (id, source, url, cluster id, published_at, ingested_at) of every article."""
-    names = {row[0]: source_name(row[1], row[2]) for row in facts}
-    origin = {cid: names.get(c.representative_id) for cid, c in clusters.items()}
+def source_stats(activity: tuple[list[tuple], list[tuple], list[tuple]], only: str | None = None) -> list[SourceStats]:
+    """Figures for every source (or only `only`), most articles first, from the store's `source_activity`
+    counts: articles (source, day, n), stories first (source, day, n), reposts (source, origin, day, n)."""
+    made, stories, reposts = activity
+    days = {row[-2] for rows in activity for row in rows}
+    width = 10 if len(days) <= _MAX_DAYS else 7  # by day, or by month over a long span
     stats: dict[str, SourceStats] = {}
-    by_period: dict[str, dict[str, Period]] = defaultdict(dict)
-    others: dict[str, Counter[int]] = defaultdict(Counter)
-    days = {_when(row[4], row[5])[:10] for row in facts}
-    width = 10 if len(days) <= _MAX_DAYS else 7
-    for article_id, _source, _url, cid, published_at, ingested_at in facts:
-        name = names[article_id]
-        if only is not None and name != only and origin.get(cid) != only:
-            continue
-        label = _when(published_at, ingested_at)[:width]
-        first = origin.get(cid)
-        is_repost = cid is not None and clusters.get(cid) is not None and clusters[cid].representative_id != article_id
-        own = stats.setdefault(name, SourceStats(name))
-        period = by_period[name].setdefault(label, Period(label))
-        own.articles += 1
-        period.articles += 1
-        if not is_repost:
-            own.stories_first += cid is not None
-            continue
-        if first is not None and first != name:
-            own.reposts_made += 1
-            period.reposts_made += 1
-            src = stats.setdefault(first, SourceStats(first))
-            src.reposted_by_others += 1
-            by_period[first].setdefault(label, Period(label)).reposted_by_others += 1
-            others[first][cid] += 1
+    periods: dict[str, dict[str, Period]] = defaultdict(dict)
+
+    def get(name: str, day: str) -> tuple[SourceStats, Period]:
+        label = (day or "")[:width]
+        return stats.setdefault(name, SourceStats(name)), periods[name].setdefault(label, Period(label))
+
+    for name, day, n in made:
+        own, period = get(name, day)
+        own.articles += n
+        period.articles += n
+    for name, _day, n in stories:
+        stats.setdefault(name, SourceStats(name)).stories_first += n
+    for name, origin, day, n in reposts:
+        if name == origin:
+            continue  # a source repeating its own story is not copying
+        own, period = get(name, day)
+        own.reposts_made += n
+        period.reposts_made += n
+        first, period = get(origin, day)
+        first.reposted_by_others += n
+        period.reposted_by_others += n
     out = [s for s in stats.values() if only is None or s.name == only]
     for s in out:
-        s.periods = sorted(by_period[s.name].values(), key=lambda p: p.label)
-        s.top_stories = [(clusters[cid], n) for cid, n in others[s.name].most_common(_TOP_STORIES)]
+        s.periods = sorted(periods[s.name].values(), key=lambda p: p.label)
     return sorted(out, key=lambda s: (-s.articles, s.name))

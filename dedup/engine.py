@@ -423,9 +423,13 @@ class Engine:
         queries for the whole page rather than loading every member's text."""
         return self.store.representatives(cluster_ids), self.store.member_sources(cluster_ids)
 
-    def source_stats(self, only: str | None = None) -> list[SourceStats]:
-        """Per source: articles, stories first published, reposts made and suffered, over time."""
-        return source_stats(self.store.article_facts(), self.store.cluster_rows(), only)
+    def source_stats(self, only: str | None = None, top: int = 10) -> list[SourceStats]:
+        """Per source: articles, stories first published, reposts made and suffered, over time; with `only`,
+        that source's `top` most reposted stories too."""
+        found = source_stats(self.store.source_activity(), only)
+        if only is not None and found:
+            found[0].top_stories = self.store.most_reposted(only, top)
+        return found
 
     def source_map(self, article: Article) -> SourceMap:
         """Where each normalized character of a stored article sits in its reader-visible text."""

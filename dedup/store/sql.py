@@ -591,12 +591,49 @@ class SqlStore:
                 out[cid].append((source, url))
         return out
 
-    def article_facts(self) -> list[tuple[int, str | None, str, int | None, str | None, str]]:
-        """(id, source, url, cluster id, published_at, ingested_at) of every article: no texts."""
-        query = sa.select(articles.c.id, articles.c.source, articles.c.url, articles.c.cluster_id,
-                          articles.c.published_at, articles.c.ingested_at)
+    def _source_of(self, table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
+        """An article's source as the pages name it: declared, else the URL's host (lowercase, no port)."""
+        if self.is_sqlite:
+            rest = sa.func.substr(table.c.url, sa.func.instr(table.c.url, "://") + 3)
+            host = sa.func.substr(rest, 1, sa.func.instr(rest.op("||")("/"), "/") - 1)
+            host = sa.func.substr(host, 1, sa.func.instr(host.op("||")(":"), ":") - 1)
+        else:
+            host = sa.func.split_part(sa.func.split_part(sa.func.split_part(table.c.url, "://", 2), "/", 1), ":", 1)
+        return sa.func.coalesce(table.c.source, sa.func.lower(host))
+
+    @staticmethod
+    def _day(table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
+        return sa.func.substr(sa.func.coalesce(table.c.published_at, table.c.ingested_at), 1, 10)
+
+    def source_activity(self) -> tuple[list[tuple], list[tuple], list[tuple]]:
+        """Counts by source and day, computed in the database (no article rows leave it):
+        articles (source, day, n); stories first published (source, day, n), dated by their original;
+        reposts (reposting source, original's source, day, n), every non-original member of a story."""
+        m, r = articles.alias("m"), articles.alias("r")
+        m_src, r_src, day = self._source_of(m), self._source_of(r), self._day(m)
+        queries = (
+            sa.select(m_src, day, sa.func.count()).select_from(m).group_by(m_src, day),
+            sa.select(r_src, self._day(r), sa.func.count()).select_from(
+                clusters.join(r, r.c.id == clusters.c.representative_id)).group_by(r_src, self._day(r)),
+            sa.select(m_src, r_src, day, sa.func.count()).select_from(
+                m.join(clusters, clusters.c.id == m.c.cluster_id).join(r, r.c.id == clusters.c.representative_id))
+            .where(m.c.id != r.c.id).group_by(m_src, r_src, day),
+        )
         with self._conn() as conn:
-            return [tuple(r) for r in conn.execute(query).all()]  # type: ignore[misc]
+            return tuple([tuple(row) for row in conn.execute(q).all()] for q in queries)  # type: ignore[return-value]
+
+    def most_reposted(self, source: str, limit: int) -> list[tuple[Cluster, int]]:
+        """The source's stories (it published the original) with the most reposts by other sources."""
+        m, r = articles.alias("m"), articles.alias("r")
+        n = sa.func.count().label("n")
+        query = (sa.select(clusters, n)
+                 .select_from(m.join(clusters, clusters.c.id == m.c.cluster_id)
+                              .join(r, r.c.id == clusters.c.representative_id))
+                 .where(self._source_of(r) == source, self._source_of(m) != source)
+                 .group_by(*clusters.c).order_by(n.desc(), clusters.c.id).limit(limit))
+        with self._conn() as conn:
+            rows = conn.execute(query).all()
+        return [(Cluster(**{k: v for k, v in row._mapping.items() if k != "n"}), row.n) for row in rows]
 
 
 def open_store(url: str) -> SqlStore:
