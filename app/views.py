@@ -213,12 +213,13 @@ class Timeline:
     width: int
     height: int
     left: int
-    rows: list[tuple[str, float]]  # (source, y)
+    rows: list[tuple[str, str, float]]  # (source, label fitting the margin, y)
     ticks: list[tuple[float, str]]  # (x, label)
     points: list[Point]
 
 
-_T_WIDTH, _T_LEFT, _T_RIGHT, _T_ROW, _T_TOP, _T_AXIS = 640, 150, 20, 30, 16, 26
+# viewBox units; the SVG is drawn at most this wide (CSS), so a unit is about a pixel on a desktop.
+_T_WIDTH, _T_LEFT, _T_RIGHT, _T_ROW, _T_TOP, _T_AXIS = 960, 170, 60, 30, 12, 26
 
 
 def _moment(article: Article) -> datetime:
@@ -238,6 +239,16 @@ def _ticks(t0: datetime, t1: datetime, left: float, plot: float, count: int = 4)
     if span == 0:
         return [(left + plot / 2, t0.strftime("%Y-%m-%d %H:%M"))]
     return [(left + plot * k / count, (t0 + (t1 - t0) * k / count).strftime(fmt)) for k in range(count + 1)]
+
+
+def _fit(name: str, room: int = 21) -> str:
+    """A row label that fits the timeline's margin: a CJK character takes two Latin letters' width."""
+    used = 0
+    for pos, ch in enumerate(name):
+        used += 2 if ord(ch) >= 0x2E80 else 1
+        if used > room:
+            return name[:pos] + "…"
+    return name
 
 
 def member_kind(article: Article, rep: Article, verdict: Verdict, jaccard: float) -> str:
@@ -271,7 +282,7 @@ def timeline(members: list[Article], rep: Article, verdicts: dict[int, Verdict],
         href = None if m.id == rep.id else f"/compare?a={rep.id}&b={m.id}"
         points.append(Point(m.id, round(x, 1), row_y[source_of(m)], kind, href, tip))
     height = int(_T_TOP + _T_ROW * len(sources) + _T_AXIS)
-    return Timeline(_T_WIDTH, height, _T_LEFT, [(name, y) for name, y in row_y.items()],
+    return Timeline(_T_WIDTH, height, _T_LEFT, [(name, _fit(name), y) for name, y in row_y.items()],
                     _ticks(t0, t1, _T_LEFT, plot), points)
 
 
@@ -294,7 +305,8 @@ class Chart:
     bar_width: float
 
 
-_C_WIDTH, _C_HEIGHT, _C_LEFT, _C_TOP, _C_AXIS = 640, 170, 36, 10, 24
+_C_WIDTH, _C_HEIGHT, _C_LEFT, _C_TOP, _C_AXIS = 960, 180, 36, 10, 24
+_C_MAX_BAR = 24
 _SERIES = (("articles", "articles"), ("reposts_made", "reposts of others"),
            ("reposted_by_others", "reposted by others"))
 
@@ -305,10 +317,10 @@ def source_chart(stats: SourceStats) -> Chart:
     peak = max(1, *(max(p.articles, p.reposts_made, p.reposted_by_others) for p in periods))
     plot_w, plot_h = _C_WIDTH - _C_LEFT - 8, _C_HEIGHT - _C_TOP - _C_AXIS
     slot = plot_w / len(periods)
-    bar_w = max(slot / (len(_SERIES) + 1), 0.5)
+    bar_w = min(max(slot / (len(_SERIES) + 1), 0.5), _C_MAX_BAR)
     bars, labels = [], []
     for k, period in enumerate(periods):
-        x0 = _C_LEFT + slot * k + bar_w / 2
+        x0 = _C_LEFT + slot * (k + 0.5) - bar_w * len(_SERIES) / 2
         for s, (attr, name) in enumerate(_SERIES):
             value = getattr(period, attr)
             h = plot_h * value / peak

@@ -1,8 +1,9 @@
 """The cluster browser in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
 
 The app runs in a uvicorn subprocess on a loopback port with a temporary SQLite file; the seeds go in through
-the HTTP API, then the browser walks / -> the Shuangyashan cluster -> the comparison. Screenshots land in
-test-artifacts/; with DEDUP_UPDATE_SCREENSHOTS=1 the comparison also replaces docs/screenshots/compare.png.
+the HTTP API with a made-up story (original, repost, excerpt, template twin), then the browser walks the list, the
+clusters, their timelines, the comparisons and the sources. Screenshots land in test-artifacts/; with
+DEDUP_UPDATE_SCREENSHOTS=1 the README's ones (1280 and 390 px wide) also replace theirs in docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -198,7 +199,9 @@ def test_comparison_is_usable_at_phone_width(server, browser):
         browser.get(server + path)
         assert browser.execute_script("return document.documentElement.scrollWidth") <= browser.execute_script(
             "return window.innerWidth"), f"{path} scrolls sideways on a phone"
-        _publish(_screenshot(browser, name, 390))
+        shot = _screenshot(browser, name, 390)
+        if name in ("story-phone", "compare-original-phone", "source-phone"):
+            _publish(shot)
 
 
 def _point_tip(browser, point) -> str:
@@ -249,7 +252,7 @@ def test_story_timeline_comparison_in_the_original_text_and_source_page(server, 
     assert len(_by_css(browser, "#chart rect.bar")) == 6 and _by_css(browser, "#top-stories a[href='/clusters/6']")
     _publish(_screenshot(browser, "source", 1280))
     browser.get(server + "/sources")
-    _publish(_screenshot(browser, "sources", 1280))
+    _screenshot(browser, "sources", 1280)
     browser.get(server + "/?min_size=1&sort=size")
     _publish(_screenshot(browser, "index", 1280))
 
