@@ -258,7 +258,7 @@ def test_sources_pages_count_originals_and_reposts(report_client):
 
 def test_clusters_list_total_sort_source_filter_and_titles(report_client):
     other = "另一条新闻：今天上午，市图书馆新馆正式开放，首日接待读者五千余人次，馆内藏书超过一百万册。"
-    report_client.post("/v1/articles", json={"url": "https://lib.example/1", "text": other})
+    report_client.post("/v1/articles", json={"url": "https://Lib.Example:8443/1", "text": other})
     assert re.search(r'id="total">1 cluster<', report_client.get("/").text)
     r = report_client.get("/?min_size=1")
     assert re.search(r'id="total">3 clusters<', r.text)
@@ -270,5 +270,9 @@ def test_clusters_list_total_sort_source_filter_and_titles(report_client):
     only = report_client.get("/", params={"source": "短讯网", "min_size": 1}).text
     assert re.findall(r'class="title" href="/clusters/(\d+)"', only) == ["1"] and 'id="total">1 cluster<' in only
     assert 'id="total">0 clusters<' in report_client.get("/", params={"source": "nobody"}).text
+    for host, cluster in (("daily.example", "1"), ("lib.example", "5")):  # undeclared: named by the URL's host
+        page = report_client.get("/", params={"source": host, "min_size": 1}).text
+        assert re.findall(r'class="title" href="/clusters/(\d+)"', page) == [cluster], host
+        assert f'href="/sources/{host}">{host}</a>' in page
     assert report_client.get("/?sort=oldest").status_code == 400
     assert report_client.get("/?sort=size&cursor=abc").status_code == 400

@@ -531,12 +531,10 @@ class SqlStore:
                 sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
 
     # -- browsing -----------------------------------------------------------------------------
-    @staticmethod
-    def _of_source(source: str) -> sa.ColumnElement[bool]:
+    def _of_source(self, source: str) -> sa.ColumnElement[bool]:
         """Articles of a source: declared, or (undeclared) served from that host, as the pages name them."""
-        host = source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        from_host = sa.or_(*(articles.c.url.like(f"{scheme}://{host}/%", escape="\\") for scheme in ("http", "https")))
-        return sa.or_(articles.c.source == source, sa.and_(articles.c.source.is_(None), from_host))
+        return sa.or_(articles.c.source == source,
+                      sa.and_(articles.c.source.is_(None), self._host(articles) == source))
 
     def _browse_filter(self, query, min_size: int, source: str | None,  # type: ignore[no-untyped-def]
                        active: tuple[str | None, str | None] = (None, None)):
@@ -592,14 +590,18 @@ class SqlStore:
         return out
 
     def _source_of(self, table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
-        """An article's source as the pages name it: declared, else the URL's host (lowercase, no port)."""
+        """An article's source as the pages name it: declared, else the URL's host."""
+        return sa.func.coalesce(table.c.source, self._host(table))
+
+    def _host(self, table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
+        """The host of an article's URL, lowercase, without port (as `urlsplit(url).hostname`)."""
         if self.is_sqlite:
             rest = sa.func.substr(table.c.url, sa.func.instr(table.c.url, "://") + 3)
             host = sa.func.substr(rest, 1, sa.func.instr(rest.op("||")("/"), "/") - 1)
             host = sa.func.substr(host, 1, sa.func.instr(host.op("||")(":"), ":") - 1)
         else:
             host = sa.func.split_part(sa.func.split_part(sa.func.split_part(table.c.url, "://", 2), "/", 1), ":", 1)
-        return sa.func.coalesce(table.c.source, sa.func.lower(host))
+        return sa.func.lower(host)
 
     @staticmethod
     def _day(table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
@@ -611,13 +613,15 @@ class SqlStore:
         reposts (reposting source, original's source, day, n), every non-original member of a story."""
         m, r = articles.alias("m"), articles.alias("r")
         m_src, r_src, day = self._source_of(m), self._source_of(r), self._day(m)
+        # Grouped by position: PostgreSQL sees the same expression with other bind parameters as another one.
+        by = [sa.text(str(k)) for k in (1, 2, 3)]
         queries = (
-            sa.select(m_src, day, sa.func.count()).select_from(m).group_by(m_src, day),
+            sa.select(m_src, day, sa.func.count()).select_from(m).group_by(*by[:2]),
             sa.select(r_src, self._day(r), sa.func.count()).select_from(
-                clusters.join(r, r.c.id == clusters.c.representative_id)).group_by(r_src, self._day(r)),
+                clusters.join(r, r.c.id == clusters.c.representative_id)).group_by(*by[:2]),
             sa.select(m_src, r_src, day, sa.func.count()).select_from(
                 m.join(clusters, clusters.c.id == m.c.cluster_id).join(r, r.c.id == clusters.c.representative_id))
-            .where(m.c.id != r.c.id).group_by(m_src, r_src, day),
+            .where(m.c.id != r.c.id).group_by(*by),
         )
         with self._conn() as conn:
             return tuple([tuple(row) for row in conn.execute(q).all()] for q in queries)  # type: ignore[return-value]
