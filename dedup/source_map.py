@@ -6,14 +6,14 @@ text (markup stripped by `extract`, paragraphs and punctuation kept), and tells 
 normalization removed (boilerplate lines, inline source notes, pinyin notes).
 
 It reuses the normalizer's own steps instead of re-implementing them: the deleting steps (pinyin notes,
-boilerplate) are run on the visible text and their output aligned back to it line by line; the folding steps
+boilerplate) are run on the visible text and their output aligned back to it line by line (linear: they only
+cut notes out, or put a space in their place); the folding steps
 (punctuation, width, script, case) are applied one character at a time. Only lines the deleting steps changed
 need a character alignment, so the cost stays near one normalization for ordinary articles.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -25,6 +25,8 @@ from .normalize import normalize_text, strip_pinyin
 # How far ahead the character alignment looks to re-synchronise after a fold that is not one character for one
 # (a phrase converted by OpenCC, a width fold that composes or expands).
 _RESYNC = 4
+# Characters of the output looked up to find where the visible text resumes after a cut.
+_ANCHOR = 8
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,31 @@ def kept_mask(visible: str, config: NormalizationConfig) -> list[bool]:
         if out_line == line:
             kept[offset:offset + len(line)] = [True] * len(line)
         else:
-            matcher = difflib.SequenceMatcher(None, line, out_line, autojunk=False)
-            for a, _b, size in matcher.get_matching_blocks():
-                kept[offset + a:offset + a + size] = [True] * size
+            for pos in _kept_in_line(line, out_line):
+                kept[offset + pos] = True
         i += 1
+    return kept
+
+
+def _kept_in_line(line: str, out: str) -> list[int]:
+    """Positions of `line` that reach `out`, the same line with notes cut out or replaced by a space. Equal
+    characters pair up; after a cut, the next few characters of `out` are looked up further along `line`
+    (a cut is a note or a link, which does not repeat the words after it). Linear, unlike a general diff."""
+    kept: list[int] = []
+    i = j = 0
+    while i < len(line) and j < len(out):
+        if line[i] == out[j]:
+            kept.append(i)
+            i, j = i + 1, j + 1
+        elif out[j].isspace():
+            j += 1  # the space a cut left
+        else:
+            found = line.find(out[j:j + _ANCHOR], i + 1)
+            if found < 0:
+                found = line.find(out[j], i + 1)
+            if found < 0:
+                break
+            i = found
     return kept
 
 
