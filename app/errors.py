@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,17 +14,19 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, Unavailable
+from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, RevisionMismatch, Unavailable
 from dedup.index import IndexLost
 from dedup.runs import RunInProgress
+from dedup.store import is_lock_timeout
 
 from .route_match import allowed_methods
 
 log = logging.getLogger("dedup.http")
+_BUSY_RETRY_AFTER = 2  # seconds: another writer's lock is usually released within a batch's time
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-                 422: "validation_error", 429: "too_many_requests", 503: "unavailable"}
+                 405: "method_not_allowed", 412: "precondition_failed", 413: "payload_too_large",
+                 415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests", 503: "unavailable"}
 
 
 class ApiError(Exception):
@@ -55,6 +59,8 @@ def dedup_status(exc: DedupError) -> int:
         return 503
     if isinstance(exc, RunInProgress):
         return 409
+    if isinstance(exc, RevisionMismatch):
+        return 412
     return 400
 
 
@@ -103,9 +109,21 @@ async def _on_data(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_value", "a value in the request cannot be stored or looked up")
 
 
-async def _on_backend(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_backend(request: Request, exc: Exception) -> JSONResponse:
+    """The database failed the request: busy (a lock held elsewhere past DEDUP_DB_BUSY_TIMEOUT) or unreachable.
+
+    Both are transient and the transaction was rolled back, so: 503, nothing changed, retry. The hot paths use
+    plain DB-API cursors, so the driver's own errors arrive here as well as SQLAlchemy's wrapped ones.
+    """
+    if is_lock_timeout(exc):
+        waited = request.app.state.settings.db_busy_timeout
+        log.warning("database busy: a lock was held elsewhere for more than %.1f s", waited)
+        return error_response(503, "busy", f"the database is locked by another writer (waited {waited:g} s, "
+                                           "DEDUP_DB_BUSY_TIMEOUT): nothing was stored or changed; retry later",
+                              headers={"Retry-After": str(_BUSY_RETRY_AFTER)})
     log.warning("backend unavailable: %s", type(exc).__name__)
-    return error_response(503, "unavailable", "the database or the index is unreachable; retry later")
+    return error_response(503, "unavailable", "the database or the index is unreachable; retry later",
+                          headers={"Retry-After": "5"})
 
 
 async def _on_redis(request: Request, exc: Exception) -> JSONResponse:
@@ -133,6 +151,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _on_data)
     app.add_exception_handler(UnicodeEncodeError, _on_data)
     app.add_exception_handler(OperationalError, _on_backend)
+    app.add_exception_handler(sqlite3.OperationalError, _on_backend)
+    app.add_exception_handler(psycopg.OperationalError, _on_backend)
     app.add_exception_handler(PoolTimeout, _on_backend)
     app.add_exception_handler(RedisError, _on_redis)
     app.add_exception_handler(Exception, _on_crash)

@@ -38,10 +38,13 @@ class StatusRecorder:
         await self.send(message)
 
 
-async def _reply(send: Send, status: int, code: str, message: str) -> None:
+async def reply(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """An error answered by a middleware, in the API's one error shape."""
     payload = json.dumps(error_body(code, message)).encode()
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                            *extra]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -57,7 +60,7 @@ class BodyGuard:
         limit = self.limit_for(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _reply(send, 413, "payload_too_large", f"the body is larger than {limit} bytes")
+            await reply(send, 413, "payload_too_large", f"the body is larger than {limit} bytes")
             return
         body = bytearray()
         more = True
@@ -68,12 +71,12 @@ class BodyGuard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > limit:
-                await _reply(send, 413, "payload_too_large", f"the body is larger than {limit} bytes")
+                await reply(send, 413, "payload_too_large", f"the body is larger than {limit} bytes")
                 return
         try:
             bytes(body).decode("utf-8")
         except UnicodeDecodeError as exc:
-            await _reply(send, 400, "undecodable_body", f"the body is not UTF-8 (byte {exc.start})")
+            await reply(send, 400, "undecodable_body", f"the body is not UTF-8 (byte {exc.start})")
             return
         await self.app(scope, _replay(bytes(body)), send)
 

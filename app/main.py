@@ -11,16 +11,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from dedup.engine import Engine
+from dedup.index import UnsafeIndex
 from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 
 from . import errors, openapi
 from .access_log import AccessLog, configure_logging
+from .auth import KeyGuard
 from .deps import heal_index
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
@@ -31,6 +34,7 @@ log = logging.getLogger("dedup.http")
 # An in-process index of many signatures is millions of long-lived objects; a full collection walking them
 # costs tens of milliseconds in some unlucky request. Frozen after start-up, the collector skips them.
 _FREEZE_AT = 10_000
+EXIT_REFUSED = 4  # a configuration the server refuses to run with (exit 3: a backend never became reachable)
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -77,6 +81,10 @@ def open_engine_retrying(settings: Settings) -> Engine:
         attempt += 1
         try:
             return open_engine(settings)
+        except UnsafeIndex as exc:  # waiting cannot fix a configuration: say why and stop
+            log.critical("start-up refused: %s", exc)
+            sys.stderr.flush()
+            os._exit(EXIT_REFUSED)
         except (OperationalError, RedisError, OSError) as exc:
             remaining = deadline - time.monotonic()
             what = "Redis" if isinstance(exc, RedisError) else f"the database at {_where(settings)}"
@@ -116,10 +124,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
     openapi.install(app)
-    for module in (articles, duplicates, clusters, explain, recluster, ops, docs):
+    modules = (articles, duplicates, clusters, explain, recluster, ops, docs, pages)
+    for module in modules[:-1]:
         app.include_router(module.router)
     pages.install(app)
+    routes = [route for module in modules for route in module.router.routes if isinstance(route, APIRoute)]
     app.add_middleware(BodyGuard, limit_for=lambda path: _body_limit(settings, path))
+    app.add_middleware(KeyGuard, routes=routes, settings=settings)  # outside the body guard: key first
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(AccessLog)  # logs every response, the body guard's 413s too
     app.add_middleware(SecurityHeaders)  # outermost: every response gets the headers, the access log's too

@@ -66,6 +66,11 @@ class IngestOut(BaseModel):
     duplicate_of_id: int | None
     status: str = Field(..., description="created | unchanged | updated")
     matches: list[MatchOut]
+    revision: str = Field(..., description="The stored article's revision (also the ETag header): send it as "
+                                           "If-Match to update or delete only what you read")
+    judged: MatchOut | None = Field(None, description="The stored article this one was judged a duplicate of "
+                                    "(`duplicate_of`: the representative of the cluster it joined), with that "
+                                    "pair's scores; null for an article that founded its own cluster")
 
 
 class ErrorBody(BaseModel):
@@ -100,6 +105,7 @@ class ArticleOut(BaseModel):
     content_hash: str
     text: str = Field(..., description="The text as submitted (HTML if html was given)")
     normalized_text: str
+    revision: str = Field(..., description="Changes with every write of the article (also the ETag header)")
 
 
 class DuplicatesOut(BaseModel):

@@ -155,7 +155,8 @@ static inline int spaced_letter(Py_UCS4 c) { return c < 0x2E80 && Py_UNICODE_ISA
  *
  * Same result as dedup/normalize.py's regex path: the runs of alphanumeric characters (what `[^\W_]+`
  * matches), joined with one space where two letters of an alphabetic script meet, when the text has
- * any such letter at all; otherwise joined with nothing. */
+ * any such letter at all; otherwise joined with nothing. Between two decimal digits the gap decides:
+ * spaces only join, a lone decimal point (with spaces around it) stays '.', anything else becomes '/'. */
 static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     PyObject *text;
     if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
@@ -169,13 +170,27 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     Py_ssize_t n = 0;
     Py_UCS4 last = 0;  /* last character of the previous run */
     int in_run = 0;
+    Py_ssize_t marks = 0;  /* non-space characters in the gap since the previous run */
+    Py_UCS4 mark = 0;      /* the first of them */
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!Py_UNICODE_ISALNUM(c)) { in_run = 0; continue; }
-        if (!in_run && n > 0 && spaced && spaced_letter(last) && spaced_letter(c)) out[n++] = ' ';
+        if (!Py_UNICODE_ISALNUM(c)) {
+            if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
+            in_run = 0;
+            continue;
+        }
+        if (!in_run && n > 0) {
+            if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
+                if (marks == 1 && (mark == '.' || mark == 0xFF0E)) out[n++] = '.';
+                else if (marks > 0) out[n++] = '/';
+            } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
+                out[n++] = ' ';
+            }
+        }
         out[n++] = c;
         last = c;
         in_run = 1;
+        marks = 0;
     }
     PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
     PyMem_Free(out);

@@ -11,8 +11,18 @@ cannot chain them together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from .models import Article, Cluster
+
+
+@dataclass
+class Node:
+    """What `summarize` and `representative_key` need of an article, without its text."""
+
+    id: int
+    published_at: str | None
+    ingested_at: str
 
 
 def rep_key(published_at: str | None, article_id: int) -> tuple[int, str, int]:
@@ -22,15 +32,15 @@ def rep_key(published_at: str | None, article_id: int) -> tuple[int, str, int]:
     return (1, "", article_id)
 
 
-def representative_key(article: Article) -> tuple[int, str, int]:
+def representative_key(article: Article | Node) -> tuple[int, str, int]:
     return rep_key(article.published_at, article.id)
 
 
-def pick_representative(members: Iterable[Article]) -> Article:
+def pick_representative(members: Iterable[Article | Node]) -> Article | Node:
     return min(members, key=representative_key)
 
 
-def summarize(cluster_id: int, members: Sequence[Article]) -> Cluster:
+def summarize(cluster_id: int, members: Sequence[Article | Node]) -> Cluster:
     rep = pick_representative(members)
     seen = [m.ingested_at for m in members]
     return Cluster(id=cluster_id, representative_id=rep.id, size=len(members),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 # Bump when a rule inside a normalization step changes without a field changing.
-NORMALIZATION_RULES = 1
+NORMALIZATION_RULES = 2  # 2: decimal points and separators between numbers kept
 SCHEMES = ("affine32",)
 
 
@@ -27,6 +27,7 @@ class NormalizationConfig:
     """Which normalization steps run. All on is what reposts need; switches exist for experiments."""
 
     extract_markup: bool = True
+    drop_code: bool = True
     drop_boilerplate: bool = True
     fold_width: bool = True
     to_simplified: bool = True

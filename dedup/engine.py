@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,11 +18,12 @@ from .batch import ClusterBook
 from .browse import SourceStats, source_stats
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
-from .errors import DedupError, EmptyText, NotFound
+from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
-from .models import Article, ArticleIn, Cluster, IngestResult, Match
+from .learned import MIN_LINE_CHARS, BoilerplateLearner, Sighting
+from .models import Article, ArticleIn, Cluster, IngestResult, Match, revision
 from .normalize import Normalized, normalize_text
 from .screen import screen_order
 from .settings import Settings
@@ -28,7 +31,10 @@ from .shingle import shingle_hashes
 from .signature import minhash_values
 from .source_map import SourceMap, source_map
 from .store import SqlStore, open_store
+from .upkeep import ClusterUpkeep
 from .verify import Verdict, VerdictMemo, decide, warm_up
+
+log = logging.getLogger("dedup.engine")
 
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
@@ -41,12 +47,28 @@ class Prepared:
     shingles: np.ndarray
     values: np.ndarray
     content_hash: str
+    generation: int = 0  # of the learned boilerplate it was normalized under
 
 
 @dataclass(frozen=True)
 class ScoredMatch:
     article: Known
     verdict: Verdict
+
+
+@dataclass
+class IndexJournal:
+    """The index changes of one write transaction, so they can be undone if it does not commit."""
+
+    touched: list[int] = field(default_factory=list)
+    previous: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # what was indexed before
+
+    def note(self, article_id: int, previous: tuple[np.ndarray, int] | None) -> None:
+        if article_id in self.touched:
+            return  # the first change of an id knows what was there before the transaction
+        self.touched.append(article_id)
+        if previous is not None:
+            self.previous[article_id] = previous
 
 
 def _now() -> str:
@@ -62,25 +84,47 @@ class Engine:
         self.sig_config = settings.signature()
         self.decision = settings.decision()
         self.version = signature_version(self.norm_config, self.sig_config)
-        self.store = store or open_store(settings.database_url)
+        self.store = store or open_store(settings.database_url, busy_timeout=settings.db_busy_timeout)
         self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
-                                         redis_url=settings.redis_url, prefix=settings.redis_prefix)
+                                         redis_url=settings.redis_url, prefix=settings.redis_prefix,
+                                         check_eviction=settings.redis_check_eviction)
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
+        self.learner = BoilerplateLearner(self.store, settings.boilerplate_min_titles,
+                                          settings.boilerplate_refresh_seconds)
         self._lock = threading.RLock()
+        self._journal: IndexJournal | None = None
+        self.upkeep = ClusterUpkeep(self.store)
         warm_up()
         if rebuild:
             self.sync_index()
 
     # -- preparation --------------------------------------------------------------------------
-    def prepare(self, raw: str, *, is_html: bool | None = None) -> Prepared:
-        normalized = normalize_text(raw, self.norm_config, is_html=is_html)
+    def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
+        """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`."""
+        generation = self.learner.generation
+        learned = self.learner.learned() if self.learner.enabled else None
+        normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned, headline=title)
+        if normalized.dropped and len(normalized.text) < MIN_LINE_CHARS:
+            raise BoilerplateOnly(
+                "no text is left once page script/style and the lines this site repeats under other titles "
+                "(learned boilerplate) are removed; a body of boilerplate only is not compared with stories")
         shingles = shingle_hashes(normalized.text, self.sig_config)
         if len(shingles) == 0:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-        return Prepared(normalized, shingles, values, digest)
+        return Prepared(normalized, shingles, values, digest, max(generation, self.learner.generation))
+
+    def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
+        """The article prepared again when lines it carries were learned as boilerplate since it was prepared
+        (by an earlier article of its batch)."""
+        if prepared.generation == self.learner.generation:
+            return prepared
+        learned = self.learner.learned()
+        if not any(key in learned for key, _ in prepared.normalized.lines):
+            return prepared
+        return self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)
 
     def _shingles_of(self, article: Article | Known) -> np.ndarray:
         if isinstance(article, Known):
@@ -142,43 +186,94 @@ class Engine:
                                     lambda: self.known.shingles(b)).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
-    def ingest(self, item: ArticleIn) -> IngestResult:
-        result = self.ingest_many([item])[0]
+    def ingest(self, item: ArticleIn, *, if_match: Sequence[str] | None = None) -> IngestResult:
+        """`if_match`: revisions the stored article of this URL must have ("*": any), else `RevisionMismatch` and
+        nothing is written; checked inside the write transaction, so two writers holding the same revision cannot
+        both succeed (a lost update)."""
+        result = self.ingest_many([item], if_match=if_match)[0]
         if isinstance(result, Exception):
             raise result
         return result
 
-    def ingest_many(self, items: Sequence[ArticleIn]) -> list[IngestResult | Exception]:
-        """Ingest in order in one transaction; a bad item yields its error and does not stop the others."""
+    def ingest_many(self, items: Sequence[ArticleIn], *,
+                    if_match: Sequence[str] | None = None) -> list[IngestResult | Exception]:
+        """Ingest in order in one transaction; a bad item yields its error and does not stop the others.
+        `if_match` (see `ingest`) is for a single item."""
+        if if_match is not None and len(items) != 1:
+            raise ValueError("if_match conditions a single article")
         ready: list[tuple[int, validate.Fields, Prepared]] = []
         results: list[IngestResult | Exception] = [None] * len(items)  # type: ignore[list-item]
         for pos, item in enumerate(items):
             try:
                 fields = validate.article_fields(item)
-                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html)))
+                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)))
             except DedupError as exc:
                 results[pos] = exc
         if not ready:
             return results
-        with self._lock:
+        with self.writing():
             book = ClusterBook(self.store)
-            try:
-                with self.store.transaction():
-                    heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
-                    book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
-                    for pos, fields, prepared in ready:
-                        results[pos] = self._ingest_one(fields, prepared, heads, book)
-                    book.flush()
-            except BaseException:
-                self._forget_indexed(book.indexed)
-                raise
+            heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
+            book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
+            done: list[tuple[int, validate.Fields, Prepared]] = []
+            for pos, fields, prepared in ready:
+                if if_match is not None:
+                    head = heads.get(fields.url)
+                    self._check_revision(self.store.get_article(head["id"]) if head else None, if_match)
+                try:
+                    prepared = self._current(fields, prepared)
+                except DedupError as exc:
+                    results[pos] = exc
+                    continue
+                results[pos] = self._ingest_one(fields, prepared, heads, book)
+                done.append((pos, fields, prepared))
+            self._learn(done, results, book)
+            book.flush()
         return results
 
-    def _forget_indexed(self, article_ids: list[int]) -> None:
-        """Undo index insertions of a batch whose transaction did not commit."""
-        for article_id in article_ids:
-            self.index.remove(article_id)
-            self.known.drop(article_id)
+    @staticmethod
+    def _check_revision(article: Article | None, if_match: Sequence[str]) -> None:
+        if article is None:
+            raise RevisionMismatch("no stored article to match the given revision: it was never stored or was "
+                                   "deleted")
+        current = revision(article)
+        if "*" not in if_match and current not in if_match:
+            raise RevisionMismatch(f"article {article.id} changed since it was read: it is at revision {current}, "
+                                   f"not {', '.join(if_match)[:200] or 'the one given'}; read it again and re-apply "
+                                   "the change")
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The writers' locks (this process's, and the database's) and one transaction, with every index change
+        made inside journaled and undone if the transaction does not commit: a failed update or delete must
+        leave the stored version findable, a failed insert must leave nothing behind."""
+        with self._lock:
+            if self._journal is not None:  # nested: the outer transaction owns the journal
+                with self.store.transaction():
+                    yield
+                return
+            journal = self._journal = IndexJournal()
+            try:
+                with self.store.transaction():
+                    self.store.lock_writers()
+                    yield
+            except BaseException:
+                self._undo(journal)
+                raise
+            finally:
+                self._journal = None
+
+    def _undo(self, journal: IndexJournal) -> None:
+        """Put the index back as it was before a transaction that rolled back."""
+        try:
+            for article_id in journal.touched:
+                self.index.remove(article_id)
+                self.known.drop(article_id)
+            for article_id, (values, count) in journal.previous.items():
+                self._index_values(article_id, values, count)
+        except Exception:  # noqa: BLE001 - the index is out of reach (Redis down): its heal re-syncs it
+            log.warning("could not undo %d index changes of a rolled-back transaction; the index is re-synced "
+                        "from the database when it is reachable again", len(journal.touched), exc_info=True)
 
     def _ingest_one(self, fields: validate.Fields, prepared: Prepared, heads: dict[str, dict],
                     book: ClusterBook) -> IngestResult:
@@ -193,16 +288,66 @@ class Engine:
             self.store.update_article(article)
             self.known.drop(article.id)
         matches = self._verified(prepared, exclude=article.id or None, book=book)
-        target = self._choose_cluster(prepared, matches, book)
+        target, judged = self._choose_cluster(prepared, matches, book)
         if head is None:
             book.add_article(article)
         self._place(article, target, book)
         self._index_insert(article.id, prepared)
-        book.indexed.append(article.id)
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        return self._result(article, matches, "updated" if head else "created")
+        return self._result(article, matches, judged, "updated" if head else "created")
+
+    # -- learned boilerplate ------------------------------------------------------------------
+    def _learn(self, done: list[tuple[int, validate.Fields, Prepared]], results: list, book: ClusterBook) -> None:
+        """Count the batch's stored articles' lines as evidence of boilerplate (per source, else corpus-wide).
+        Articles that carry a line learned now (earlier ones, or this batch's) are re-signed at once, and the
+        results of this batch's re-signed articles are made again from what is stored."""
+        if not self.learner.enabled:
+            return
+        counted = [(pos, fields, prepared) for pos, fields, prepared in done
+                   if prepared.normalized.lines and results[pos].status != "unchanged"]
+        resign = self.learner.observe([
+            Sighting(fields.source or "*", fields.title or prepared.normalized.title, prepared.normalized.lines,
+                     results[pos].id) for pos, fields, prepared in counted])
+        for article_id in resign:
+            self._resign(article_id, book)
+        again = set(resign)
+        for pos, _, _ in counted:
+            if results[pos].id in again:
+                results[pos] = self._result_for(self.get_article(results[pos].id), results[pos].status)
+
+    def learned_boilerplate(self, limit: int = 100) -> list[dict]:
+        """The most recently learned boilerplate lines: scope, when, titles seen, the line's start."""
+        return [{"scope": scope, "learned_at": at, "titles": titles, "line": sample}
+                for scope, at, titles, sample in self.store.learned_boilerplate_lines(limit)]
+
+    def _resign(self, article_id: int, book: ClusterBook) -> None:
+        """Normalize a stored article again under the boilerplate learned since it arrived, and place it again
+        like an updated article: it leaves its cluster and joins what its remaining text duplicates. With no
+        text left it stays alone, out of the index, with an empty text that matches nothing."""
+        book.flush()
+        old = self.store.get_article(article_id)
+        if old is None:
+            return
+        try:
+            prepared: Prepared | None = self.prepare(old.raw_text, title=old.title)
+        except EmptyText:
+            prepared = None
+        text = prepared.normalized.text if prepared is not None else ""
+        if text == old.norm_text:
+            return
+        self._leave_cluster(old)
+        new = replace(old, norm_text=text, cluster_id=None)
+        if prepared is not None:
+            new.hashvalues, new.shingle_count = prepared.values.tobytes(), len(prepared.shingles)
+        self.store.update_article(new)
+        matches = self._verified(prepared, exclude=article_id, book=book) if prepared is not None else []
+        target = self._choose_cluster(prepared, matches, book)[0] if prepared is not None and matches else None
+        self._place(new, target, book)
+        if prepared is not None:
+            self._index_insert(article_id, prepared)
+            self._remember(new, prepared)
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""
@@ -210,10 +355,23 @@ class Engine:
         self._index_insert(article_id, prepared)
 
     def _index_insert(self, article_id: int, prepared: Prepared) -> None:
+        if self._journal is not None:
+            self._journal.note(article_id, None)
+        self._index_values(article_id, prepared.values, len(prepared.shingles))
+
+    def _index_values(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
         if isinstance(self.index, BandIndex):
-            self.index.insert(article_id, prepared.values, len(prepared.shingles))
+            self.index.insert(article_id, values, shingle_count)
         else:
-            self.index.insert(article_id, prepared.values)
+            self.index.insert(article_id, values)
+
+    def _index_remove(self, article: Article) -> None:
+        """Take an article out of the index; inside a write transaction, remember what it was indexed under."""
+        if self._journal is not None:
+            indexed = article.sig_version == self.version and bool(article.hashvalues) and article.id in self.index
+            previous = (np.frombuffer(article.hashvalues, dtype=np.uint32).copy(), article.shingle_count)
+            self._journal.note(article.id, previous if indexed else None)
+        self.index.remove(article.id)
 
     def _new_article(self, fields: validate.Fields, prepared: Prepared, article_id: int) -> Article:
         return Article(
@@ -234,11 +392,13 @@ class Engine:
     def _place(self, article: Article, target: int | None, book: ClusterBook) -> None:
         """Record the article in its cluster: a new one it founds, or the chosen existing one."""
         unwritten = book.is_unwritten(article.id)
-        if target is None and not unwritten and self.store.get_cluster(article.id) is not None:
-            # An updated article whose old cluster still lives under its id: the old cluster moves
-            # to its earliest remaining member so the id can name the article's new cluster.
-            self._rename_cluster(article.id)
-            book.invalidate()
+        if target is None and not unwritten:
+            if self.store.get_cluster(article.id) is not None:
+                # An updated article whose old cluster still lives under its id: the old cluster moves
+                # to a free id of its remaining members so the id can name the article's new cluster.
+                self.upkeep.rename(article.id)
+                book.invalidate()
+            self.store.delete_alias(article.id)  # the id names a live cluster again
         if target is None:
             book.found(article)
             article.cluster_id = article.id
@@ -254,85 +414,76 @@ class Engine:
         known = self.known.get(article_id)
         return rep_key(known.published_at if known else None, article_id)
 
-    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook) -> int | None:
-        """The best-matching cluster whose representative this article duplicates; merges only verified reps."""
+    def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch],
+                        book: ClusterBook) -> tuple[int | None, ScoredMatch | None]:
+        """The best-matching cluster whose representative this article duplicates (merges only verified reps),
+        and the pair the decision rests on: the article and that representative, with their scores."""
         accepted: list[Cluster] = []
+        judged: ScoredMatch | None = None
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
             cluster = book.get(cluster_id)
-            if cluster is not None and self._duplicates_rep(prepared, cluster, matches):
-                accepted.append(cluster)
+            against = self._duplicates_rep(prepared, cluster, matches) if cluster is not None else None
+            if against is not None:
+                accepted.append(cluster)  # type: ignore[arg-type]
+                judged = judged or against
         if not accepted:
-            return None
+            return None, None
         target = accepted[0]
         target_rep = self.known.get(target.representative_id)
         merged = [c.id for c in accepted[1:] if target_rep is not None
                   and (other := self.known.get(c.representative_id)) is not None
                   and self._duplicates(target_rep, other)]
         if not merged:
-            return target.id
+            return target.id, judged
         book.flush()
-        return self._merge([target.id, *merged], book)
+        return self._merge([target.id, *merged], book), judged
 
-    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> bool:
-        if any(m.article.id == cluster.representative_id for m in matches):
-            return True
+    def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch]) -> ScoredMatch | None:
+        """The cluster's representative with this article's verdict against it, when that is a duplicate."""
+        found = next((m for m in matches if m.article.id == cluster.representative_id), None)
+        if found is not None:
+            return found
         rep = self.known.get(cluster.representative_id)
-        return rep is not None and self._decide(prepared, rep).is_duplicate
+        if rep is None:
+            return None
+        verdict = self._decide(prepared, rep)
+        return ScoredMatch(rep, verdict) if verdict.is_duplicate else None
 
     def _merge(self, cluster_ids: list[int], book: ClusterBook) -> int:
-        survivor = min(cluster_ids)
-        for cluster_id in cluster_ids:
-            if cluster_id != survivor:
-                self.store.set_cluster([m.id for m in self.store.cluster_members(cluster_id)], survivor)
-                self.store.delete_cluster(cluster_id)
-                self.store.add_alias(cluster_id, survivor)
-        self._refresh_cluster(survivor)
+        survivor = self.upkeep.merge(cluster_ids)
         book.forget(set(cluster_ids))
         return survivor
 
-    def _rename_cluster(self, cluster_id: int) -> None:
-        members = self.store.cluster_members(cluster_id)
-        successor = min(m.id for m in members)
-        self.store.set_cluster([m.id for m in members], successor)
-        self.store.delete_cluster(cluster_id)
-        self._refresh_cluster(successor)
-
-    def _refresh_cluster(self, cluster_id: int) -> None:
-        members = self.store.cluster_members(cluster_id)
-        if members:
-            self.store.save_cluster(summarize(cluster_id, members))
-        else:
-            self.store.delete_cluster(cluster_id)
-
     def _leave_cluster(self, article: Article) -> None:
-        self.index.remove(article.id)
+        """Out of the index and out of its cluster (journaled: a rollback puts it back in the index)."""
+        self._index_remove(article)
         self.known.drop(article.id)
-        if article.cluster_id is not None:
-            self.store.set_cluster([article.id], None)
-            self._refresh_cluster(article.cluster_id)
+        self.upkeep.leave(article.id, article.cluster_id)
 
-    def _result(self, article: Article, matches: list[ScoredMatch], status: str) -> IngestResult:
-        public = [self._match(m) for m in matches]
-        dup_of = self._duplicate_of(article, matches)
+    def _result(self, article: Article, matches: list[ScoredMatch], judged: ScoredMatch | None,
+                status: str) -> IngestResult:
+        """The verdict as users read it: `duplicate_of` is the article this one was judged against (the
+        representative of the cluster it joined) with that pair's scores in `judged`; an article that founded
+        its own cluster is not a duplicate of anything, even when it resembles stored articles (`matches`)."""
         return IngestResult(
             id=article.id, url=article.url, cluster_id=article.cluster_id or article.id,
-            is_duplicate=bool(matches), duplicate_of=dup_of.url if dup_of else None,
-            duplicate_of_id=dup_of.id if dup_of else None, matches=public, status=status,
+            is_duplicate=judged is not None, duplicate_of=judged.article.url if judged else None,
+            duplicate_of_id=judged.article.id if judged else None, matches=[self._match(m) for m in matches],
+            status=status, judged=self._match(judged) if judged else None, revision=revision(article),
         )
 
-    @staticmethod
-    def _duplicate_of(article: Article, matches: list[ScoredMatch]) -> Known | None:
-        """The earliest (by representative order) article this one duplicates."""
-        if not matches:
-            return None
-        return min((m.article for m in matches), key=lambda k: rep_key(k.published_at, k.id))
-
     def _result_for(self, article: Article, status: str) -> IngestResult:
+        """A stored article's verdict now: judged against the representative of the cluster it is in."""
         prepared_shingles = self._shingles_of(article)
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
                             article.content_hash)
-        return self._result(article, self._verified(prepared, exclude=article.id), status)
+        matches = self._verified(prepared, exclude=article.id)
+        cluster = self.store.get_cluster(article.cluster_id) if article.cluster_id is not None else None
+        judged = None
+        if cluster is not None and cluster.representative_id != article.id:
+            judged = self._duplicates_rep(prepared, cluster, matches)
+        return self._result(article, matches, judged, status)
 
     @staticmethod
     def _match(m: ScoredMatch) -> Match:
@@ -361,9 +512,11 @@ class Engine:
             raise NotFound(f"no article with url {url!r}")
         return article
 
-    def delete_article(self, article_id: int) -> None:
-        with self._lock, self.store.transaction():
+    def delete_article(self, article_id: int, *, if_match: Sequence[str] | None = None) -> None:
+        with self.writing():
             article = self.get_article(article_id)
+            if if_match is not None:
+                self._check_revision(article, if_match)
             self._leave_cluster(article)
             self.store.delete_article(article_id)
 
@@ -376,11 +529,15 @@ class Engine:
         return alias
 
     def get_cluster(self, cluster_id: int) -> tuple[Cluster, list[Article]]:
-        cluster = self.store.get_cluster(self.resolve_cluster_id(cluster_id))
-        if cluster is None:
-            raise NotFound(f"no cluster with id {cluster_id}")
-        members = sorted(self.store.cluster_members(cluster.id), key=representative_key)
-        return cluster, members
+        """A cluster as its members are now. The summary is made from the members read in one statement, so
+        a reader never sees a representative that is not a member while a writer moves articles (reads take
+        no lock); a cluster emptied meanwhile is looked up again (merged or renamed) before a 404."""
+        for _ in range(3):
+            resolved = self.resolve_cluster_id(cluster_id)
+            members = sorted(self.store.cluster_members(resolved), key=representative_key)
+            if members:
+                return summarize(resolved, members), members
+        raise NotFound(f"no cluster with id {cluster_id}")
 
     def list_clusters(self, min_size: int = 1, limit: int = 50,
                       before: tuple[str, int] | None = None) -> list[Cluster]:
@@ -462,6 +619,22 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+    def check(self, *, repair: bool = True) -> dict[str, int]:
+        """`dedup check` and POST /v1/admin/check: the index against the stored signatures, and every cluster
+        invariant (see `dedup.upkeep`), each counted, then repaired unless `repair` is false."""
+        if not repair:
+            with self._lock, self.store.transaction():
+                return {**self.index_differences(), **self.upkeep.check(repair=False).as_dict()}
+        with self.writing():
+            clusters = self.upkeep.check(repair=True)
+            return {**self.sync_index(), **clusters.as_dict()}
+
+    def index_differences(self) -> dict[str, int]:
+        """What `sync_index` would change, without changing it."""
+        stored = {aid for aid, version, _, _ in self.store.iter_signatures() if version == self.version}
+        present = self.index.ids()
+        return {"indexed": len(stored), "added": len(stored - present), "removed": len(present - stored)}
 
     def heal_index(self) -> dict[str, int]:
         """`sync_index` under the write locks (thread and, on PostgreSQL, cross-process), for start-up.

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .alignment import shared_tiles, slots
 from .config import DecisionConfig
 from .models import Article
 from .verify import Verdict, decide
 
-# Shorter common runs are coincidence (common words), not shared passages.
-_MIN_SHARED = 8
 _MAX_CHARS = 20_000
 
 
@@ -35,17 +33,31 @@ class Explanation:
 
 
 def passages(a: str, b: str) -> tuple[list[Passage], list[Passage]]:
+    """Shared passages wherever they sit in either text (the twin guard's tiling), and what differs: a slot
+    between the same two shared passages is `changed`, everything else is `only_a` or `only_b` (a cut, an
+    addition, a passage moved away from its neighbours)."""
     a, b = a[:_MAX_CHARS], b[:_MAX_CHARS]
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    shared, differing = [], []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            if i2 - i1 >= _MIN_SHARED:
-                shared.append(Passage("shared", a[i1:i2], b[j1:j2], i1, j1))
-            continue
-        kind = {"delete": "only_a", "insert": "only_b", "replace": "changed"}[op]
-        differing.append(Passage(kind, a[i1:i2], b[j1:j2], i1, j1))
+    ua, ub, found = shared_tiles(a, b)
+    shared = [Passage("shared", a[ua.start(t.i):ua.end(t.i + t.size)], b[ub.start(t.j):ub.end(t.j + t.size)],
+                      ua.start(t.i), ub.start(t.j)) for t in found]
+    differing = [Passage("changed", a[s.i1:s.i2], b[s.j1:s.j2], s.i1, s.j1)
+                 for s in slots(a, b) if not s.edge and s.i1 < s.i2 and s.j1 < s.j2]
+    covered_a = [(p.a_start, p.a_start + len(p.a)) for p in shared + differing]
+    covered_b = [(p.b_start, p.b_start + len(p.b)) for p in shared + differing]
+    differing += [Passage("only_a", a[x:y], "", x, 0) for x, y in _uncovered(a, covered_a)]
+    differing += [Passage("only_b", "", b[x:y], 0, x) for x, y in _uncovered(b, covered_b)]
+    differing.sort(key=lambda p: p.b_start if p.kind == "only_b" else p.a_start)
     return shared, differing
+
+
+def _uncovered(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Stretches of `text` no passage covers that hold more than spaces."""
+    out, pos = [], 0
+    for start, end in sorted(covered) + [(len(text), len(text))]:
+        if start > pos and text[pos:start].strip():
+            out.append((pos, start))
+        pos = max(pos, end)
+    return out
 
 
 def explain_pair(a: Article, b: Article, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig) -> Explanation:

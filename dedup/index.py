@@ -6,18 +6,22 @@ The LSH threshold sits below the decision thresholds so that excerpts and cut re
 
 from __future__ import annotations
 
+import logging
 import pickle
 from urllib.parse import urlparse
 
 import numpy as np
 from datasketch import MinHashLSH
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from .bands import BandIndex
 from .config import SignatureConfig
+from .errors import DedupError
 from .signature import as_lean_minhash
+
+log = logging.getLogger("dedup.index")
 
 
 def _redis_config(url: str, prefix: str) -> dict:
@@ -38,6 +42,37 @@ class IndexLost(RedisError):
     index is rebuilt from the database before it is used again."""
 
 
+class UnsafeIndex(DedupError):
+    """The shared index's Redis may drop keys on its own (an eviction policy other than noeviction): every lookup
+    would then answer from a partial index, and reposts would silently be stored as new stories."""
+
+    code = "unsafe_index"
+
+
+def eviction_policy(client) -> str | None:  # type: ignore[no-untyped-def]
+    """Redis's maxmemory-policy: CONFIG GET, else INFO memory (managed Redis often disables CONFIG); None when
+    neither command is allowed. Connection errors propagate: an unreachable Redis is an outage, not a policy."""
+    try:
+        return client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except ResponseError as exc:  # unknown (renamed) command or no permission
+        log.info("Redis refuses CONFIG GET (%s); reading maxmemory-policy from INFO memory", str(exc)[:200])
+    try:
+        return client.info("memory").get("maxmemory_policy")
+    except ResponseError:
+        return None
+
+
+def eviction_problem(policy: str | None) -> str | None:
+    """Why a Redis with this policy cannot hold the index, or None when it can (only noeviction keeps every key)."""
+    if policy == "noeviction":
+        return None
+    if policy is None:
+        return ("cannot read Redis's maxmemory-policy (CONFIG GET and INFO are both refused): the shared index "
+                "needs noeviction; check it on the server and set DEDUP_REDIS_CHECK_EVICTION=false to start anyway")
+    return (f"Redis evicts keys (maxmemory-policy {policy}): the shared index would silently lose entries and "
+            "reposts would be stored as new stories; set maxmemory-policy noeviction (redis.conf or CONFIG SET)")
+
+
 class SignatureIndex:
     """Article ids keyed by LSH bands of their signatures.
 
@@ -54,6 +89,12 @@ class SignatureIndex:
         self.lsh = MinHashLSH(threshold=threshold, num_perm=config.num_perm, storage_config=storage,
                               prepickle=bool(storage))
         self._marker = f"{prefix}:{config}:{threshold}:complete"
+
+    def eviction_problem(self) -> str | None:
+        """See `eviction_problem`; the in-process index never evicts."""
+        if not self.shared:
+            return None
+        return eviction_problem(eviction_policy(self.lsh.keys._redis))
 
     def mark_complete(self) -> None:
         if self.shared:
@@ -122,8 +163,16 @@ class SignatureIndex:
 
 
 def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
-               prefix: str = "dedup") -> SignatureIndex | BandIndex:
-    """The shared datasketch index in Redis when a URL is given, else the fast in-process one."""
+               prefix: str = "dedup", check_eviction: bool = True) -> SignatureIndex | BandIndex:
+    """The shared datasketch index in Redis when a URL is given, else the fast in-process one.
+
+    A Redis that may evict keys is refused (`UnsafeIndex`) unless `check_eviction` is off: silent misses are
+    worse than not starting.
+    """
     if redis_url:
-        return SignatureIndex(config, threshold, redis_url=redis_url, prefix=prefix)
+        index = SignatureIndex(config, threshold, redis_url=redis_url, prefix=prefix)
+        problem = index.eviction_problem() if check_eviction else None
+        if problem:
+            raise UnsafeIndex(problem)
+        return index
     return BandIndex(config.num_perm, threshold)

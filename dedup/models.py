@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 
@@ -61,3 +62,13 @@ class IngestResult:
     duplicate_of_id: int | None
     matches: list[Match] = field(default_factory=list)
     status: str = "created"  # created | unchanged | updated
+    revision: str = ""  # of the stored article after this ingest (see `revision`)
+    judged: Match | None = None  # the pair the verdict rests on: duplicate_of with this article's scores
+
+
+def revision(article: Article) -> str:
+    """An opaque token that changes with every write of the article, for optimistic concurrency (HTTP: ETag and
+    If-Match). Every write (new text, new metadata, re-signing) stamps `ingested_at` anew under the write lock, so
+    (id, ingested_at, content hash) names one stored state; a text changed and changed back gets a new token."""
+    raw = f"{article.id}|{article.ingested_at}|{article.content_hash}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]

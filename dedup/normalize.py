@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from .boilerplate import strip_boilerplate
 from .config import NormalizationConfig
 from .extract import extract
+from .pagecode import drop_code_lines
 from .script import to_simplified
 
 try:
@@ -40,6 +42,10 @@ class Normalized:
     text: str
     title: str | None
     date: str | None
+    # (key, normalized line) of each learnable line kept; filled only when learned boilerplate was asked for
+    lines: tuple[tuple[int, str], ...] = ()
+    # lines removed as page script/style or as learned boilerplate: an empty text with some is boilerplate only
+    dropped: int = 0
 
 
 def strip_pinyin(text: str) -> str:
@@ -65,39 +71,83 @@ def _is_spaced_letter(ch: str) -> bool:
     return ch.isalpha() and ord(ch) < 0x2E80
 
 
-def join_words(runs: list[str]) -> str:
-    """Join word runs; a space stays only where two alphabetic words meet."""
-    if not runs:
-        return ""
-    out = [runs[0]]
-    for prev, run in zip(runs, runs[1:]):
-        if _is_spaced_letter(prev[-1]) and _is_spaced_letter(run[0]):
-            out.append(" ")
-        out.append(run)
-    return "".join(out)
+# What stands between two numbers decides what the normalized text keeps there: a decimal point stays a
+# point (150.33 is not 15033), other punctuation becomes one separator (12.9%、13.7% is not 12.913.7),
+# and only spaces (sprinkled into a repost) join the digits as before.
+DECIMAL_POINTS = frozenset(".\uff0e")
+NUMBER_SEPARATOR = "/"
+
+
+def _joint(last: str, gap: str, first: str, spaced: bool) -> str:
+    """What to write between two word runs, given the last character of one, the gap and the next's first."""
+    if last.isdecimal() and first.isdecimal():
+        marks = gap.strip()
+        if not marks:
+            return ""
+        return "." if marks in DECIMAL_POINTS else NUMBER_SEPARATOR
+    if spaced and _is_spaced_letter(last) and _is_spaced_letter(first):
+        return " "
+    return ""
 
 
 def drop_punctuation(text: str, *, accelerated: bool = True) -> str:
-    """Punctuation, symbols, `??` mojibake and U+FFFD go; spaces sprinkled between CJK or digits go.
+    """Punctuation, symbols, `??` mojibake and U+FFFD go; spaces sprinkled between CJK or digits go; a
+    decimal point between digits stays, and other punctuation between two numbers leaves one separator.
 
     The C accelerator gives the same result in one pass; this regex path is its fallback and reference.
     """
     if accelerated and _native is not None:
         return _native.drop_punctuation(text)
-    runs = _WORD_RUN.findall(text)
-    if _ALPHABETIC.search(text) is None:
-        return "".join(runs)
-    return join_words(runs)
+    spaced = _ALPHABETIC.search(text) is not None
+    out: list[str] = []
+    end = 0
+    for match in _WORD_RUN.finditer(text):
+        run = match.group()
+        if out:
+            out.append(_joint(out[-1][-1], text[end:match.start()], run[0], spaced))
+        out.append(run)
+        end = match.end()
+    return "".join(out)
 
 
-def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None) -> Normalized:
+def _drop_learned(text: str, learned: Collection[int],
+                  title: str | None) -> tuple[str, tuple[tuple[int, str], ...], int]:
+    """Lines whose key is learned boilerplate go, unless they restate the article's own title (a sidebar
+    headline is this article's headline here); the keys of the learnable lines that stay are returned."""
+    from .learned import fold_title, line_key, restates_title, title_grams  # learned imports this module
+
+    grams = title_grams(fold_title(title))
+
+    kept: list[str] = []
+    keys: dict[int, str] = {}
+    all_lines = text.splitlines()
+    for line in all_lines:
+        keyed = line_key(line)
+        if keyed is not None:
+            if keyed[0] in learned and not restates_title(keyed[1], grams):
+                continue
+            keys.setdefault(*keyed)
+        kept.append(line)
+    return "\n".join(kept), tuple(keys.items()), len(all_lines) - len(kept)
+
+
+def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None,
+                   learned: Collection[int] | None = None, headline: str | None = None) -> Normalized:
+    """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, except
+    lines about the article's `headline` (else the title found in the markup), and the keys of the remaining lines come
+    back for learning."""
     title = date = None
     text = raw
+    dropped = 0
+    lines: tuple[tuple[int, str], ...] = ()
     # 1. Markup out first: front matter gives title/date; HTML/Markdown give reader-visible text,
     #    entities unescaped, scripts/styles/navigation dropped.
     if config.extract_markup:
         extracted = extract(text, is_html=is_html)
         text, title, date = extracted.text, extracted.title, extracted.date
+    # 1b. Page script and style captured as text lines (recognised by their statistics).
+    if config.drop_code:
+        text, dropped = drop_code_lines(text)
     # 2. Pinyin notes need parentheses and case (to tell `(shè)` from `(GDP)`).
     if config.strip_pinyin:
         text = strip_pinyin(text)
@@ -105,6 +155,10 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
     #    every script and width, so it runs before folding.
     if config.drop_boilerplate:
         text = strip_boilerplate(text)
+    # 3b. Lines learned as this stream's boilerplate (dedup.learned): needs the lines, before they join.
+    if learned is not None:
+        text, lines, removed = _drop_learned(text, learned, headline or title)
+        dropped += removed
     # 4. Punctuation out, before the costly per-character folds.
     if config.drop_punctuation:
         text = drop_punctuation(text)
@@ -120,4 +174,4 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
     # 7. Lowercase Latin letters.
     if config.lowercase:
         text = text.lower()
-    return Normalized(text=text, title=title, date=date)
+    return Normalized(text=text, title=title, date=date, lines=lines, dropped=dropped)

@@ -37,11 +37,10 @@ from typing import Any
 import numpy as np
 from datasketch.lsh import _optimal_param
 
-from .cluster import guarded_components, representative_key, summarize
+from .cluster import Node, guarded_components, representative_key
 from .config import DecisionConfig, SignatureConfig
 from .engine import _ESTIMATE_MARGIN, Engine
 from .errors import EmptyText
-from .models import Cluster
 from .runs import finish_run, now, run_lock, start_run
 from .settings import Settings
 from .shingle import _mix64, shingle_hashes
@@ -59,15 +58,6 @@ _CHANGE_SAMPLE = 1_000
 
 
 # -- snapshot ---------------------------------------------------------------------------------
-@dataclass
-class Node:
-    """What `summarize` and `representative_key` need of an article, without its text."""
-
-    id: int
-    published_at: str | None
-    ingested_at: str
-
-
 @dataclass
 class Snapshot:
     taken_at: str
@@ -120,10 +110,10 @@ def resign_stale(engine: Engine, *, write: bool = True, batch: int = 500) -> tup
     failed = 0
     ids = engine.store.stale_article_ids(engine.version)
     for start in range(0, len(ids), batch):
-        with engine._lock, engine.store.transaction():
+        with engine.writing():
             for article in engine.store.get_articles(ids[start:start + batch]):
                 try:
-                    prepared = engine.prepare(article.raw_text)
+                    prepared = engine.prepare(article.raw_text, title=article.title)
                 except EmptyText:
                     failed += 1
                     continue
@@ -388,6 +378,11 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     stats["pairs_verified"] = int(len(id_pairs))
     t = time.perf_counter()
     texts = load_texts(engine, np.unique(id_pairs).tolist(), fresh_texts)
+    if len(id_pairs):  # articles deleted since the snapshot have no text: their pairs are not verified
+        present = np.isin(id_pairs, np.fromiter(texts, dtype=np.int64, count=len(texts))).all(axis=1)
+        id_pairs = id_pairs[present]
+        if cache is not None:
+            keys = keys[present]
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers)
@@ -423,6 +418,8 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
             missing = [n for n in key if n not in texts]
             if missing:
                 texts.update(store_texts(missing))
+            if any(n not in texts for n in key):  # deleted during the run: it leaves the clustering anyway
+                return False
             verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision)[0][2]
         return verdicts[key] is not None
     return are_duplicates
@@ -509,84 +506,77 @@ def _changes(groups: list[list[int]], overlaps: list[Counter], final: list[int],
 
 
 # -- applying ---------------------------------------------------------------------------------
-def cluster_summaries(groups: list[list[int]], assignment: Assignment, nodes: dict[int, Node]) -> list[Cluster]:
-    return [summarize(cid, [nodes[m] for m in g]) for cid, g in zip(assignment.ids, groups)]  # type: ignore[misc]
-
-
 def apply_assignment(engine: Engine, snapshot: Snapshot, groups: list[list[int]], assignment: Assignment,
                      scope_old_ids: set[int]) -> dict[str, int]:
-    """Write the new clustering in one short transaction; articles written since the snapshot keep their
-    online cluster, mapped through the id changes, so nothing ingested during the run is lost."""
-    store = engine.store
-    groups, assignment = _without_deleted(store.article_ids(), groups, assignment)
-    current = store.cluster_rows()
-    wanted = [c for c in cluster_summaries(groups, assignment, snapshot.nodes) if current.get(c.id) != c]
-    kept = set(assignment.ids)
-    gone = [old for old in scope_old_ids if old not in kept]
-    old_of = dict(zip(snapshot.ids.tolist(), snapshot.old_cluster.tolist()))
-    changed = {m: c for m, c in assignment.cluster_of.items() if old_of[m] != c}
-    with engine._lock, store.transaction():
-        late = dict(store.articles_ingested_since(snapshot.taken_at))
-        store.assign_clusters({m: c for m, c in changed.items() if m not in late})
-        store.replace_clusters(wanted, gone)
-        for old in assignment.restored:
-            store.delete_alias(old)
-        for old, new in assignment.aliases.items():
+    """Write the new clustering in one transaction under the writers' locks (the ones ingest takes), against
+    the articles as they are now, not as the snapshot saw them:
+
+    - an article deleted since the snapshot is skipped;
+    - an article written since the snapshot (new, or updated: ingest stamps every write) keeps the cluster
+      ingest chose for its current text, mapped through the run's id changes, unless that cluster is one
+      the article founded itself, which stays as it is;
+    - a component whose id now names a cluster that an article updated since the snapshot founded (online
+      ingest renames the old cluster to free the id) takes a free id of its own members, or a fresh one;
+      the run's placeholder ids (no free member id at compute time) are resolved the same way;
+    - every cluster any of this touched is then re-summarized from its stored members, or deleted when it
+      has none (`ClusterUpkeep.refresh`, the step ingest uses), so sizes, representatives and spans agree
+      with the members whatever happened during the run.
+    """
+    with engine.writing():
+        return _write_back(engine, snapshot, groups, assignment, scope_old_ids)
+
+
+def _write_back(engine: Engine, snapshot: Snapshot, groups: list[list[int]], assignment: Assignment,
+                scope_old_ids: set[int]) -> dict[str, int]:
+    store, upkeep = engine.store, engine.upkeep
+    states = store.article_states()
+    late = {a for a, (_, ingested, _) in states.items()
+            if (node := snapshot.nodes.get(a)) is None or node.ingested_at != ingested}
+    founded = {a for a in late if states[a][0] == a}   # clusters that articles written since then founded
+    stable = [[m for m in g if m in states and m not in late] for g in groups]
+    alias_map = store.alias_map()
+    ids = _settle_ids(upkeep, stable, assignment.ids, states, late, founded, alias_map)
+    renamed = {old: new for old, new in zip(assignment.ids, ids) if new is not None and old != new}
+    aliases = {old: renamed.get(new, new) for old, new in assignment.aliases.items() if old not in founded}
+    target: dict[int, int | None] = {m: cid for g, cid in zip(stable, ids) if cid is not None for m in g}
+    for article_id in late:
+        current = states[article_id][0]
+        if current is not None and current not in founded:
+            target[article_id] = aliases.get(current, renamed.get(current, current))
+    moves = {a: c for a, c in target.items() if states[a][0] != c}
+    store.assign_clusters(moves)
+    live = {c for c in ids if c is not None} | {c for c in target.values() if c is not None}
+    for old in set(alias_map) & live:  # an id that names a cluster again resolves to itself
+        store.delete_alias(old)
+    for old, new in aliases.items():
+        if old not in live:
             store.add_alias(old, new)
-        refreshed = _fold_late(engine, late, assignment)
-    refreshed += _repair_stragglers(engine, assignment)
-    return {"late_articles": len(late), "clusters_written": len(wanted), "clusters_removed": len(gone),
-            "clusters_refreshed": refreshed}
+    touched = live | scope_old_ids | set(renamed) | {states[a][0] for a in moves if states[a][0] is not None}
+    refreshed = upkeep.refresh(touched)
+    return {"late_articles": len(late), "deleted_during_run": sum(m not in states for m in assignment.cluster_of),
+            "ids_settled_at_write": len(renamed), "articles_moved": len(moves), "clusters_refreshed": refreshed}
 
 
-def _without_deleted(alive: set[int], groups: list[list[int]],
-                     assignment: Assignment) -> tuple[list[list[int]], Assignment]:
-    """Articles deleted during the run leave the new clustering (their clusters are summarized without them)."""
-    if all(m in alive for m in assignment.cluster_of):
-        return groups, assignment
-    kept = [([m for m in g if m in alive], cid) for g, cid in zip(groups, assignment.ids)]
-    kept = [(g, cid) for g, cid in kept if g]
-    cluster_of = {m: c for m, c in assignment.cluster_of.items() if m in alive}
-    live_ids = {cid for _, cid in kept}
-    aliases = {old: new for old, new in assignment.aliases.items() if new in live_ids}
-    trimmed = Assignment(cluster_of, [cid for _, cid in kept], aliases, assignment.restored, assignment.changes)
-    return [g for g, _ in kept], trimmed
-
-
-def _repair_stragglers(engine: Engine, assignment: Assignment) -> int:
-    """Another process may have put an article into an old id while the new clustering was written (its
-    transaction read the old state); a second short transaction moves such articles to the surviving id."""
-    moved = 0
-    with engine._lock, engine.store.transaction():
-        for old, new in assignment.aliases.items():
-            members = engine.store.cluster_members(old)
-            if members:
-                engine.store.set_cluster([m.id for m in members], new)
-                engine.store.save_cluster(summarize(new, engine.store.cluster_members(new)))
-                moved += 1
-    return moved
-
-
-def _fold_late(engine: Engine, late: dict[int, int | None], assignment: Assignment) -> int:
-    """Late articles follow their cluster's new id; clusters they are in, or that lost deleted members, are
-    summarized again from what is stored now."""
-    store = engine.store
-    touched: set[int] = set()
-    for article_id, cid in late.items():
-        target = assignment.aliases.get(cid, cid) if cid is not None else None
-        if target != cid:
-            store.set_cluster([article_id], target)
-        if target is not None:
-            touched.add(target)
-        if article_id in assignment.cluster_of:
-            touched.add(assignment.cluster_of[article_id])
-    for cid in touched:
-        members = store.cluster_members(cid)
-        if members:
-            store.save_cluster(summarize(cid, members))
-        else:
-            store.delete_cluster(cid)
-    return len(touched)
+def _settle_ids(upkeep, stable: list[list[int]], planned: list[int], states: dict[int, tuple],  # type: ignore[no-untyped-def]
+                late: set[int], founded: set[int], aliases: dict[int, int]) -> list[int | None]:
+    """Each component's id as written: the planned one, unless it is a placeholder (negative) or now names a
+    cluster that an article written since the snapshot founded; then the id online ingest now gives most of
+    its members (a renamed cluster's new id), else a free id of a member, else a fresh one. A component
+    left without members (all deleted or rewritten since) gets none."""
+    ids: list[int | None] = [None if not g else cid for g, cid in zip(stable, planned)]
+    grouped = {m for g in stable for m in g}
+    reserved = {c for a, (c, _, _) in states.items() if a not in grouped and a not in late and c is not None}
+    reserved |= {c for c in ids if c is not None and c >= 0 and c not in founded} | founded | set(aliases)
+    for k, cid in enumerate(ids):
+        # contested: an article rewritten since the snapshot founded a cluster under this id, and none of
+        # this component's members is there (online ingest renamed their cluster away from the id)
+        contested = cid is not None and cid in founded and all(states[m][0] != cid for m in stable[k])
+        if cid is not None and (cid < 0 or contested):
+            held = Counter(states[m][0] for m in stable[k] if states[m][0] is not None)
+            options = [c for c, _ in held.most_common() if c > 0 and c not in reserved]
+            ids[k] = options[0] if options else upkeep.free_id(stable[k], reserved, consult_store=False)
+            reserved.add(ids[k])
+    return ids
 
 
 # -- the run ----------------------------------------------------------------------------------

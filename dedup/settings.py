@@ -12,8 +12,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEDUP_", extra="ignore")
 
     database_url: str = Field("data/dedup.db", description="SQLite file path, or a postgresql:// URL")
+    db_busy_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds a write waits for a lock another "
+                                   "connection holds (SQLite busy timeout, PostgreSQL lock_timeout) before the "
+                                   "request answers 503 with Retry-After")
     redis_url: str | None = Field(None, description="Redis URL for an index shared by several workers")
     redis_prefix: str = Field("dedup", description="Key prefix of the shared index in Redis")
+    redis_check_eviction: bool = Field(True, description="Refuse a Redis whose maxmemory-policy is not noeviction "
+                                       "(evicted index keys are silently missed duplicates); false only when "
+                                       "the policy cannot be read and is checked by other means")
     ngram: int = Field(5, description="Characters per CJK shingle")
     word_ngram: int = Field(3, description="Words per Latin-script shingle")
     num_perm: int = Field(128, description="MinHash permutations")
@@ -22,6 +28,11 @@ class Settings(BaseSettings):
     containment_threshold: float = Field(0.75, description="Exact containment for excerpts and cut reposts")
     min_shared_shingles: int = Field(8, description="Shared shingles a duplicate needs at least")
     lsh_threshold: float = Field(0.2, description="Jaccard at which LSH proposes a candidate (below the decision)")
+    boilerplate_min_titles: int = Field(4, ge=0, description="A text line seen under this many mutually "
+                                        "dissimilar titles (per source, else corpus-wide) is learned as "
+                                        "boilerplate and removed before comparing; 0 turns learning off")
+    boilerplate_refresh_seconds: float = Field(30.0, ge=0, description="How often a worker re-reads the "
+                                               "boilerplate lines other workers learned")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest accepted article body")

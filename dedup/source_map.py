@@ -21,12 +21,16 @@ from .boilerplate import strip_boilerplate
 from .config import NormalizationConfig
 from .extract import extract
 from .normalize import normalize_text, strip_pinyin
+from .pagecode import drop_code_lines
 
 # How far ahead the character alignment looks to re-synchronise after a fold that is not one character for one
 # (a phrase converted by OpenCC, a width fold that composes or expands).
 _RESYNC = 4
 # Characters of the output looked up to find where the visible text resumes after a cut.
 _ANCHOR = 8
+# Characters the normalizer writes that no visible character folds to: the space between two Latin words, the
+# decimal point and the separator it keeps between numbers.
+_INSERTED = frozenset(" ./")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,10 @@ def visible_text(raw: str, config: NormalizationConfig, *, is_html: bool | None 
 
 
 def _deleting(text: str, config: NormalizationConfig) -> str:
-    """The normalizer's deleting steps, in its order (pinyin notes, then boilerplate)."""
+    """The normalizer's deleting steps, in its order (page code lines, pinyin notes, boilerplate). Lines it
+    drops as learned boilerplate depend on the stream, not the article: the alignment skips them."""
+    if config.drop_code:
+        text, _ = drop_code_lines(text)
     if config.strip_pinyin:
         text = strip_pinyin(text)
     if config.drop_boilerplate:
@@ -64,7 +71,7 @@ def _deleting(text: str, config: NormalizationConfig) -> str:
 
 @lru_cache(maxsize=1)
 def _fold_config(config: NormalizationConfig) -> NormalizationConfig:
-    return replace(config, extract_markup=False, strip_pinyin=False, drop_boilerplate=False)
+    return replace(config, extract_markup=False, drop_code=False, strip_pinyin=False, drop_boilerplate=False)
 
 
 @lru_cache(maxsize=65_536)
@@ -138,43 +145,61 @@ def source_map(raw: str, norm_text: str, config: NormalizationConfig | None = No
     kept = kept_mask(visible, config)
     folded: list[str] = []  # one folded character each, with the visible span it came from
     owners: list[tuple[int, int]] = []
-    removed = [False] * len(visible)
+    words = [False] * len(visible)  # characters that fold to something: not punctuation or spacing
     for pos, ch in enumerate(visible):
         piece = _fold(ch, config)
-        if not piece:
-            continue
-        if not kept[pos]:
-            removed[pos] = True
-            continue
-        folded.extend(piece)
-        owners.extend([(pos, pos + 1)] * len(piece))
+        words[pos] = bool(piece)
+        if piece and kept[pos]:
+            folded.extend(piece)
+            owners.extend([(pos, pos + 1)] * len(piece))
     starts, ends = _align(norm_text, folded, owners)
-    return SourceMap(visible, norm_text, starts, ends, removed)
+    covered = [False] * len(visible)
+    for start, end in zip(starts, ends):
+        if start >= 0:
+            covered[start:end] = [True] * (end - start)
+    return SourceMap(visible, norm_text, starts, ends, [w and not c for w, c in zip(words, covered)])
 
 
 def _align(norm: str, folded: list[str], owners: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
-    """Walk both sequences; equal characters pair up. A space only in `norm` was inserted between words; any
-    other difference is a fold that is not one-for-one: pair it and look a few characters ahead to resync."""
+    """Walk both sequences; equal characters pair up. A character only in `norm` was put there by the
+    normalizer (a space between Latin words, a decimal point or a separator between numbers): it gets the
+    visible gap it stands for. A run only in `folded` was dropped (lines learned as boilerplate). Any other
+    difference is a fold that is not one-for-one: paired, then both look a few characters ahead to resync."""
     starts, ends = [-1] * len(norm), [-1] * len(norm)
+    joined = "".join(folded)
+    inserted: list[int] = []
     i = j = 0
     while i < len(norm) and j < len(folded):
         if norm[i] == folded[j]:
             starts[i], ends[i] = owners[j]
             i, j = i + 1, j + 1
-        elif norm[i] == " ":
+        elif norm[i] in _INSERTED:
+            inserted.append(i)
             i += 1
+        elif (skip := joined.find(norm[i:i + _ANCHOR], j + 1)) > 0 and not _agrees(norm, folded, i, j):
+            j = skip  # folded[j:skip] never reached the normalized text
         else:
-            di, dj = _resync(norm, folded, i, j)
-            starts[i], ends[i] = owners[j][0], owners[min(j + max(dj, 1), len(owners)) - 1][1]
+            di, dj = _resync(norm, folded, i, j) or (1, 1)
+            starts[i], ends[i] = owners[j][0], owners[min(j + dj, len(owners)) - 1][1]
             for k in range(i + 1, i + di):
                 starts[k], ends[k] = starts[i], ends[i]
-            i, j = i + max(di, 1), j + max(dj, 1)
+            i, j = i + di, j + dj
+    for k in inserted:
+        before = ends[k - 1] if k > 0 else -1
+        after = next((starts[n] for n in range(k + 1, len(norm)) if starts[n] >= 0), -1)
+        if 0 <= before < after:
+            starts[k], ends[k] = before, after
     return starts, ends
 
 
-def _resync(norm: str, folded: list[str], i: int, j: int) -> tuple[int, int]:
-    """The smallest steps (di, dj) after which both sequences agree again for a few characters."""
-    best = (1, 1)
+def _agrees(norm: str, folded: list[str], i: int, j: int) -> bool:
+    """Whether a small resync (a fold that is not one-for-one) explains the difference at (i, j)."""
+    return _resync(norm, folded, i, j) is not None
+
+
+def _resync(norm: str, folded: list[str], i: int, j: int) -> tuple[int, int] | None:
+    """The smallest steps (di, dj) after which both sequences agree again for a few characters; None when
+    none within reach."""
     for total in range(2, 2 * _RESYNC + 1):
         for di in range(1, min(total, _RESYNC + 1)):
             dj = total - di
@@ -183,4 +208,4 @@ def _resync(norm: str, folded: list[str], i: int, j: int) -> tuple[int, int]:
             ahead = norm[i + di:i + di + 3]
             if ahead and ahead == "".join(folded[j + dj:j + dj + len(ahead)]):
                 return di, dj
-    return best
+    return None

@@ -67,7 +67,10 @@ def published_at(value: str | None) -> str | None:
     if parsed is None:
         raise InvalidArticle(f"published_at {text[:40]!r} is not a date (use ISO 8601, e.g. 2024-05-27)")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:00-05:00 is after the last representable instant in UTC
+            raise InvalidArticle(f"published_at {text[:40]!r} is out of range in UTC") from None
     if len(text) <= 10 and parsed.hour == parsed.minute == parsed.second == 0:
         return parsed.date().isoformat()
     return parsed.isoformat()

@@ -90,7 +90,8 @@ def test_index_heals_at_start_up(backend):
         assert client.app.state.engine.index.ids() == {a["id"], b["id"]}
         found = client.post("/v1/duplicates/search", json={"text": STORY + "（记者 张三）"}).json()["matches"]
         assert [m["id"] for m in found] == [a["id"]]
-        assert client.post("/v1/admin/check").json() == {"indexed": 2, "added": 0, "removed": 0}
+        report = client.post("/v1/admin/check").json()
+        assert (report["indexed"], report["added"], report["removed"], report["repaired"]) == (2, 0, 0, 0)
 
 
 def test_cli_check_repairs_the_shared_index(tmp_path):

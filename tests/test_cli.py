@@ -108,7 +108,8 @@ def test_csv_rows_are_articles_and_extra_columns_are_ignored(tmp_path):
                     ",没有网址,正文,y\n", encoding="utf-8")
     db = str(tmp_path / "x.db")
     result = invoke("ingest", str(path), "--db", db)
-    assert result.exit_code == 1 and "row 5: missing url"  # the quoted text spans two lines in result.output
+    # the quoted text of row 3 spans two lines, so the row without a url ends on line 5
+    assert result.exit_code == 1 and "row 5: missing url" in result.output
     clusters = _clusters(db)
     assert set(clusters) == {"https://a.example/1", "https://b.example/2"}
     assert clusters["https://a.example/1"] == clusters["https://b.example/2"]
@@ -148,3 +149,33 @@ def test_unknown_file_types_are_refused_and_txt_headlines_become_titles(tmp_path
     titles = {m["url"].rsplit("/", 1)[-1]: m.get("title") for c in listed for m in c["members"]}
     assert titles["story.txt"] == "暴雨橙色预警发布"
     assert titles["caption.txt"] != "图为市区积水的街道。"
+
+
+def _serve_with(monkeypatch, tmp_path, workers: int, redis_url: str | None):  # type: ignore[no-untyped-def]
+    """`dedup serve --workers N` with uvicorn replaced by a recorder: what would have been started, if anything."""
+    import uvicorn
+
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.setenv("DEDUP_DATABASE_URL", str(tmp_path / "w.db"))  # serve writes it; restored afterwards
+    monkeypatch.setenv("DEDUP_METRICS_DIR", str(tmp_path / "metrics"))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    if redis_url:
+        monkeypatch.setenv("DEDUP_REDIS_URL", redis_url)
+    else:
+        monkeypatch.delenv("DEDUP_REDIS_URL", raising=False)
+    return invoke("serve", "--workers", str(workers), "--db", str(tmp_path / "w.db")), started
+
+
+def test_serve_refuses_several_workers_with_in_process_indexes(monkeypatch, tmp_path):
+    result, started = _serve_with(monkeypatch, tmp_path, 3, None)
+    assert result.exit_code == 2 and started == []
+    message = " ".join(result.output.split())
+    assert "--workers 3 on SQLite with an in-process index" in message and "DEDUP_REDIS_URL" in message
+
+
+def test_serve_starts_one_worker_or_several_sharing_redis(monkeypatch, tmp_path):
+    result, started = _serve_with(monkeypatch, tmp_path, 1, None)
+    assert result.exit_code == 0 and started[0]["workers"] == 1
+    result, started = _serve_with(monkeypatch, tmp_path, 2, "redis://127.0.0.1:6379/0")
+    assert result.exit_code == 0 and started[0]["workers"] == 2

@@ -34,6 +34,14 @@ def test_width_spaces_punctuation_and_mojibake():
     assert norm("民兵??预备役") == "民兵预备役"
 
 
+def test_numbers_keep_their_decimal_points_and_stay_apart():
+    assert norm("营收150.33亿元") == "营收150.33亿元"
+    assert norm("分别增长12.9%、13.7%，500万元") == "分别增长12.9/13.7/500万元"
+    assert norm("增长1.5%和2.3%") != norm("增长15%和23%")
+    assert norm("营收１５０．３３億元") == norm("营收150.33亿元")
+    assert norm("比分 2 0 1 8 年") == norm("比分2018年")  # spaces sprinkled into a number still go
+
+
 def test_front_matter_gives_title_and_date_and_html_is_stripped():
     raw = ('---\nlayout: post\ntitle: "招商引资冬季会战"\ndate: 2022-01-04 07:38:28 +0800\n---\n'
            '<p>正文第一段&amp;内容。</p><script>var x = "脚本";</script><nav>导航</nav>\n<p>第二段。</p>')
@@ -64,7 +72,7 @@ def test_traditional_boilerplate_is_recognised():
 cjk = st.text(alphabet=st.sampled_from("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能"
                                        "下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两"
                                        "体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数"
-                                       "，。、：；！？（）“”《》 0123456789abcXYZ\n"), max_size=200)
+                                       "，。、：；！？（）“”《》 0123456789abcXYZ\n.．%-,１２"), max_size=200)
 
 
 @settings(max_examples=200, deadline=None)

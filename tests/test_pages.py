@@ -222,7 +222,7 @@ def test_compare_shows_the_original_text_with_the_changed_number_and_its_punctua
     assert '<del class="removed" title="removed by normalization">来源：本地日报</del>' in left
     assert 'href="#a-d2"' in left and 'id="normalized-view"' in r.text
     normalized = report_client.get("/compare", params={"a": 1, "b": 4, "view": "normalized"}).text
-    assert "1200公里比去年同期增长35" in _text(normalized) and "公里，" not in _text(normalized.split("legend")[-1])
+    assert "1/200公里比去年同期增长3.5" in _text(normalized) and "公里，" not in _text(normalized.split("legend")[-1])
     assert report_client.get("/compare", params={"a": 1, "b": 2, "view": "x"}).status_code == 400
 
 

@@ -37,6 +37,21 @@ def test_twin_with_long_shared_body_is_vetoed_by_the_differing_numeral():
     assert "template twin" in result.reason
 
 
+FIGURES = ("国家统计局今天发布数据显示，前三季度全国规模以上工业增加值同比增长{a}，其中制造业增长{b}，"
+           "高技术制造业的表现尤其突出，增速明显快于全部规模以上工业，显示经济结构持续优化，新动能加快成长。")
+
+
+def test_a_decimal_point_is_part_of_the_number():
+    result = verdict(FIGURES.format(a="1.5%", b="2.3%"), FIGURES.format(a="15%", b="23%"))
+    assert not result.is_duplicate
+    assert "1.5 / 15" in result.reason
+
+
+def test_a_repost_with_full_width_figures_still_matches():
+    original = FIGURES.format(a="150.33亿元", b="2.3%")
+    assert verdict(original, FIGURES.format(a="１５０．３３亿元", b="２．３％")).is_duplicate
+
+
 def test_cut_tail_and_excerpt_are_duplicates():
     cut = BODY[: len(BODY) // 2]
     result = verdict(BODY, cut)
@@ -98,3 +113,156 @@ def test_the_verdict_is_the_same_whichever_text_comes_first(a, b):
 def test_two_typos_around_one_shared_digit_are_still_a_repost():
     # 班 dropped before the 2 of 29 and 王 typed after it: the shape of 29 -> 32, but nothing changed on both sides
     assert verdict(LONG, LONG.replace("欧尔班29日在", "欧尔2王9日在", 1)).is_duplicate
+
+
+# Made-up story of six paragraphs: reposts below move, caption, re-date and respell it; twins change one fact.
+PARAS = [
+    "本市今天上午举行新闻发布会，市交通委员会介绍了今年冬季公交线网优化的总体安排。",
+    "据介绍，全市将新开公交线路十二条，调整线路二十八条，撤销重复线路五条，方便市民换乘地铁。",
+    "发布会上，相关负责人表示，线网优化坚持问需于民，前期共收集市民意见建议三千余条。",
+    "下一步，交通部门将加强运营监测，根据客流变化及时调整发车间隔，确保高峰时段运力充足。",
+    "此外，部分郊区线路将延长末班车时间，满足夜间出行需求，具体信息可通过官方客户端查询。",
+    "市民如对调整方案有意见，可在本月底前通过热线电话反映，相关部门将及时研究答复。",
+]
+STORY = "\n".join(PARAS)
+
+
+def _both_ways(a: str, b: str) -> bool:
+    forward, backward = verdict(a, b), verdict(b, a)
+    assert forward.is_duplicate == backward.is_duplicate
+    return forward.is_duplicate
+
+
+@pytest.mark.parametrize("order, headline", [
+    ((0, 2, 1, 4, 3, 5), "冬季公交线网优化方案公布\n"),
+    ((1, 0, 3, 2, 5, 4), ""),
+])
+def test_reordered_paragraphs_and_a_new_headline_are_a_repost(order, headline):
+    assert _both_ways(STORY, headline + "\n".join(PARAS[k] for k in order))
+
+
+@pytest.mark.parametrize("old, a, b", [
+    ("本月底前", "11月5日前", "11月5目前"),  # 日 scanned as 目
+    ("今年冬季", "2018年冬季", "2〇18年冬季"),  # 〇 for 0
+])
+def test_look_alike_characters_are_noise_not_facts(old, a, b):
+    assert _both_ways(STORY.replace(old, a), STORY.replace(old, b))
+
+
+@pytest.mark.parametrize("written, reposted", [
+    ("今天", "14日"), ("昨天下午", "13日下午"), ("今日凌晨", "当日凌晨"), ("当天", "11月5日"), ("周三", "11月14日"),
+])
+def test_a_relative_date_made_absolute_is_the_same_date(written, reposted):
+    def dated(when: str) -> str:
+        return STORY.replace("交通部门将加强运营监测", f"交通部门将于{when}起加强运营监测")
+
+    assert _both_ways(dated(written), dated(reposted))
+
+
+def test_captions_in_the_same_place_are_not_facts():
+    a = STORY.replace(PARAS[2], "图为发布会现场。\n" + PARAS[2])
+    b = STORY.replace(PARAS[2], "市民在公交站台候车。\n" + PARAS[2])
+    assert _both_ways(a, b)
+
+
+def test_an_outlet_named_by_its_kind_is_the_same_source():
+    assert _both_ways(STORY.replace("据介绍", "据东网报道"), STORY.replace("据介绍", "据香港媒体报道"))
+
+
+def test_a_number_in_chinese_numerals_and_in_digits_is_one_number():
+    assert _both_ways(STORY.replace("撤销重复线路五条", "撤销重复线路5条"), STORY)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("副主席石泰峰表示", "副主席铁凝表示"),  # neither name in jieba's dictionary
+    ("生态环境部负责人表示", "商务部负责人表示"),  # 生态环境 / 商务 alone are not names: the unit with 部 is
+    ("住房城乡建设部负责人表示", "住房城乡外交部负责人表示"),
+])
+def test_a_whole_name_replaced_by_another_is_a_different_fact(a, b):
+    assert not _both_ways(STORY.replace("相关负责人表示", a), STORY.replace("相关负责人表示", b))
+
+
+@pytest.mark.parametrize("taiwan, mainland", [("蓋亞那", "圭亚那"), ("沙烏地阿拉伯", "沙特阿拉伯"), ("紐西蘭", "新西兰")])
+def test_one_country_in_taiwan_spelling_is_the_same_country(taiwan, mainland):
+    a = STORY.replace("相关负责人表示", f"我国驻{taiwan}大使表示")
+    assert _both_ways(a, STORY.replace("相关负责人表示", f"我国驻{mainland}大使表示"))
+
+
+def test_a_country_replaced_by_another_is_a_different_fact():
+    a = STORY.replace("相关负责人表示", "我国驻圭亚那大使表示")
+    assert not _both_ways(a, STORY.replace("相关负责人表示", "我国驻苏里南大使表示"))
+
+
+def test_editions_in_different_languages_are_different_books():
+    body = PARAS[1] + PARAS[2]
+    assert not _both_ways("《城市公交发展报告》阿拉伯文版近日出版发行。" + body, "《城市公交发展报告》日文版近日出版发行。" + body)
+
+
+def test_a_tail_cut_item_of_another_year_is_not_a_repost():
+    lead = "外交部发言人今天宣布：应国务院总理邀请，某某共和国政府总理、执政党中央委员会政治局委员某某某"
+    later = lead + "将于6月2日至6日对我国进行正式访问。访问期间，两国总理将举行会谈，双方将签署经贸、农业和教育等领域的多项合作文件。"
+    result = verdict(lead + "将于11月29日至", later)
+    assert not result.is_duplicate and "11月" in result.reason
+
+
+EN = ("The central bank raised its key interest rate by a quarter point on Thursday, citing stubborn inflation and a "
+      "tight labour market. Policymakers said further tightening may be needed if price pressures do not ease in the "
+      "coming months. Economists had widely expected the move after last month's strong jobs report.")
+
+
+@pytest.mark.parametrize("twin", [
+    EN.replace("Thursday", "Tuesday"),
+    EN.replace("The central bank", "The Reserve Bank of Australia").replace("Thursday", "Friday"),
+])
+def test_english_template_twins_are_compared_word_by_word(twin):
+    result = verdict(EN, twin)
+    assert not result.is_duplicate and "day" in result.reason
+
+
+def test_an_english_repost_with_its_sentences_reordered_is_a_repost():
+    assert _both_ways(EN, "Rates rise again\n" + " ".join(reversed(EN.split(". "))))
+
+
+RULES = ["考生应在开考前三十分钟凭准考证和身份证进入考场并对号入座", "考生只准携带黑色签字笔、铅笔和橡皮等必需的文具入场",
+         "开考十五分钟后考生不得入场，考试结束前三十分钟内不得交卷退场", "考生在答题前应认真填写姓名和准考证号并仔细核对条形码信息",
+         "考生必须在答题卡规定区域内作答，超出区域书写的答案无效", "考试结束信号发出后考生应立即停止答题并将试卷答题卡翻放在桌面上",
+         "考生应自觉服从监考人员管理，不得以任何理由妨碍监考人员履行职责", "考生违反考试纪律的将按照有关规定严肃处理并记入诚信档案"]
+
+
+def test_an_excerpt_that_renumbers_the_items_of_a_list_is_a_repost():
+    full = "本次考试考场规则如下：" + "".join(f"{k}.{rule}。" for k, rule in enumerate(RULES, 1))
+    excerpt = "考场规则摘录：" + "".join(f"{k}.{rule}。" for k, rule in enumerate(RULES[3:], 1))
+    assert _both_ways(full, excerpt)
+
+
+def test_one_more_name_in_a_list_of_attendees_is_another_meeting():
+    names = "胡锦涛、温家宝、贾庆林、李长春、吴官正、罗干、李瑞环"
+    a = f"春节前夕，有关方面负责同志看望了{names}等老同志，向他们致以节日的问候和美好的祝福。老同志们对党和国家事业发展取得的成就表示高兴。"
+    b = a.replace("贾庆林、", "贾庆林、吴邦国、")
+    assert not _both_ways(a, b)
+
+
+def test_explain_shows_a_moved_paragraph_as_shared_and_a_changed_word_inside_its_passage():
+    from dedup.explain import passages
+
+    norm = NormalizationConfig()
+    a = normalize_text(STORY.replace("市交通委员会", "市商务委员会"), norm).text
+    b = normalize_text("\n".join(PARAS[k] for k in (1, 0, 2, 3, 4, 5)), norm).text
+    shared, differing = passages(a, b)
+    moved = normalize_text(PARAS[1], norm).text
+    assert any(moved in p.a and moved in p.b for p in shared)
+    assert [(p.a, p.b) for p in differing if p.kind == "changed"] == [("商务", "交通")]
+
+
+def test_a_paragraph_cut_and_a_context_paragraph_added_in_its_place_are_not_differing_facts():
+    context = "去年，全市共开通公交线路三十条，日均客运量达到四百万人次，市民出行满意度连续三年提升。"
+    assert _both_ways(STORY, "\n".join([PARAS[0], context, *PARAS[2:]]))
+
+
+def test_a_decimal_point_is_part_of_the_number_in_the_guard():
+    from dedup.twins import fact_conflicts
+
+    # normalized texts that keep decimal points, as normalization does for 150.33亿元
+    text = "国家统计局今天发布数据显示前三季度全国规模以上工业增加值同比增长{}其中制造业增长{}高技术制造业增长明显快于全部工业"
+    assert fact_conflicts(text.format("1.5%", "2.3%"), text.format("15%", "23%"))
+    assert not fact_conflicts(text.format("1.5%", "2.3%"), text.format("1.5%", "2.3%"))

@@ -12,7 +12,7 @@ from dedup.errors import DedupError
 from dedup.models import ArticleIn, IngestResult
 from dedup.settings import Settings
 
-from ..deps import ArticleId, UrlQuery, get_engine, get_settings, require_api_key
+from ..deps import ArticleId, IfMatch, UrlQuery, etag, get_engine, get_settings, if_match_tags, require_api_key
 from ..errors import ApiError, dedup_status, validation_message
 from ..schemas import ArticleBody, ArticleOut, BatchBody, BatchItemOut, BatchOut, ErrorBody, ErrorOut, IngestOut
 from ..shaping import article_out, ingest_out
@@ -23,6 +23,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Only this route's own errors: app/openapi.py adds 400, 401, 413, 422 and 503 where they apply.
 _NOT_FOUND = {404: {"model": ErrorOut, "description": "No stored article has this id or URL"}}
 _UPDATED = {200: {"model": IngestOut, "description": "The URL was stored already: `unchanged` or `updated`"}}
+_PRECONDITION = {400: {"model": ErrorOut, "description": "If-Match is not `*` or a list of ETags"},
+                 412: {"model": ErrorOut, "description": "If-Match names another revision"}}
 _STATUS = {"created": 201, "unchanged": 200, "updated": 200}
 
 
@@ -37,14 +39,17 @@ def _check_size(body: ArticleBody, limit: int) -> None:
         raise ApiError(413, "payload_too_large", f"the article text is {size} bytes; the limit is {limit}")
 
 
-@router.post("/articles", status_code=201, response_model=IngestOut, responses=_UPDATED,
+@router.post("/articles", status_code=201, response_model=IngestOut, responses={**_UPDATED, **_PRECONDITION},
              dependencies=[Depends(require_api_key)])
-def ingest(body: ArticleBody, response: Response, engine: EngineDep, settings: SettingsDep) -> IngestOut:
+def ingest(body: ArticleBody, response: Response, engine: EngineDep, settings: SettingsDep,
+           if_match: IfMatch = None) -> IngestOut:
     """Store one article and say at once whether it duplicates a stored one. Same URL and content: 200, same
-    answer; same URL with new content: the article is updated and re-indexed (200)."""
+    answer; same URL with new content: the article is updated and re-indexed (200). With If-Match, only if the
+    stored article is still at that revision (ETag), else 412 and nothing changes: no update is lost."""
     _check_size(body, settings.max_article_bytes)
-    result = engine.ingest(_article_in(body))
+    result = engine.ingest(_article_in(body), if_match=if_match_tags(if_match))
     response.status_code = _STATUS.get(result.status, 200)
+    response.headers.update(etag(result.revision))
     return ingest_out(result)
 
 
@@ -64,8 +69,12 @@ def _batch_item(pos: int, raw: object, limit: int) -> ArticleIn | BatchItemOut:
 
 @router.post("/articles:batch", response_model=BatchOut,
              dependencies=[Depends(require_api_key)])
-def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep) -> BatchOut:
-    """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order."""
+def ingest_batch(body: BatchBody, engine: EngineDep, settings: SettingsDep, if_match: IfMatch = None) -> BatchOut:
+    """Up to DEDUP_MAX_BATCH articles in one transaction, one result per item in order. If-Match conditions one
+    article, so it is refused here rather than silently ignored."""
+    if if_match is not None:
+        raise ApiError(400, "bad_request", "If-Match applies to one article: send conditional updates to "
+                                           "POST /v1/articles")
     if len(body.articles) > settings.max_batch:
         raise ApiError(422, "validation_error", f"articles: at most {settings.max_batch} items per batch, "
                                                 f"got {len(body.articles)}")
@@ -87,19 +96,25 @@ def _batch_outcome(outcome: IngestResult | Exception) -> BatchItemOut:
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, responses=_NOT_FOUND)
-def get_article(article_id: ArticleId, engine: EngineDep) -> ArticleOut:
-    return article_out(engine.get_article(article_id))
+def get_article(article_id: ArticleId, response: Response, engine: EngineDep) -> ArticleOut:
+    return _with_etag(article_out(engine.get_article(article_id)), response)
 
 
 @router.get("/articles", response_model=ArticleOut, responses=_NOT_FOUND)
-def get_article_by_url(url: UrlQuery, engine: EngineDep) -> ArticleOut:
+def get_article_by_url(url: UrlQuery, response: Response, engine: EngineDep) -> ArticleOut:
     """Look an article up by its URL (exact match)."""
-    return article_out(engine.get_article_by_url(url))
+    return _with_etag(article_out(engine.get_article_by_url(url)), response)
 
 
-@router.delete("/articles/{article_id}", status_code=204, responses=_NOT_FOUND,
+def _with_etag(out: ArticleOut, response: Response) -> ArticleOut:
+    response.headers.update(etag(out.revision))
+    return out
+
+
+@router.delete("/articles/{article_id}", status_code=204, responses={**_NOT_FOUND, **_PRECONDITION},
                dependencies=[Depends(require_api_key)])
-def delete_article(article_id: ArticleId, engine: EngineDep) -> Response:
-    """Remove from the store, the index and its cluster; a cluster left empty disappears."""
-    engine.delete_article(article_id)
+def delete_article(article_id: ArticleId, engine: EngineDep, if_match: IfMatch = None) -> Response:
+    """Remove from the store, the index and its cluster; a cluster left empty disappears. With If-Match, only
+    if the article is still at that revision (ETag), else 412."""
+    engine.delete_article(article_id, if_match=if_match_tags(if_match))
     return Response(status_code=204)

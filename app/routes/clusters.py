@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from dedup.engine import Engine
 from dedup.models import Cluster
 
-from ..deps import ClusterId, get_engine
+from ..deps import MAX_ID, ClusterId, get_engine
 from ..errors import ApiError
 from ..keywords import keywords
 from ..schemas import ClusterDetail, ClusterPage, ClusterSummary, ErrorOut, MemberOut
@@ -21,6 +22,9 @@ from ..shaping import article_ref
 router = APIRouter(prefix="/v1", tags=["clusters"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
 _NOT_FOUND = {404: {"model": ErrorOut, "description": "No cluster has (or had) this id"}}  # the rest: app/openapi.py
+_MAX_CURSOR_CHARS = 512
+# An ISO date or date-time as stored in last_seen: printable ASCII, bounded, no NUL for the database to refuse.
+_LAST_SEEN = re.compile(r"[0-9][0-9T:.+\-Z ]{0,63}")
 
 
 def encode_cursor(cluster: Cluster) -> str:
@@ -29,11 +33,20 @@ def encode_cursor(cluster: Cluster) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, int]:
+    """The (last_seen, id) of a cursor, strictly typed and bounded: a cursor is user input like any other.
+
+    A forged id beyond the database's integer range (10**30, 2**63) or a boolean (JSON `true` is an int in
+    Python) must be refused here, not answered with a driver overflow (500).
+    """
     try:
+        if len(cursor) > _MAX_CURSOR_CHARS:
+            raise ValueError("cursor too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         last_seen, cid = json.loads(raw)
-        if not isinstance(last_seen, str) or not isinstance(cid, int):
-            raise ValueError("bad cursor fields")
+        if type(last_seen) is not str or not _LAST_SEEN.fullmatch(last_seen):
+            raise ValueError("bad cursor timestamp")
+        if type(cid) is not int or not 1 <= cid <= MAX_ID + 1:
+            raise ValueError("bad cursor id")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise ApiError(422, "validation_error", "cursor: not a cursor returned by this API") from exc
     return last_seen, cid

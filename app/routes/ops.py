@@ -25,7 +25,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["ops"])
 def readyz(engine: EngineDep) -> JSONResponse:
-    """Ready when the database answers and the index (in process or Redis) answers."""
+    """Ready when the database answers and the index (in process or Redis) answers, and a shared index's Redis
+    does not evict keys (a policy changed after start-up would otherwise go unnoticed while lookups miss)."""
     checks: dict[str, str] = {}
     for name, probe in (("database", engine.store.ping), ("index", lambda: len(engine.index))):
         try:
@@ -33,10 +34,21 @@ def readyz(engine: EngineDep) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             checks[name] = f"unreachable: {type(exc).__name__}"
+    if checks["index"] == "ok" and engine.settings.redis_check_eviction:
+        checks["index_eviction"] = _eviction(engine)
     if all(v == "ok" for v in checks.values()):
         return JSONResponse({"status": "ready", **checks})
     failed = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
     return error_response(503, "unavailable", f"not ready: {failed}")
+
+
+def _eviction(engine: Engine) -> str:
+    """"ok", or why the shared index's Redis may lose keys (the in-process index never does)."""
+    probe = getattr(engine.index, "eviction_problem", None)
+    try:
+        return (probe() if probe else None) or "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f"unreachable: {type(exc).__name__}"
 
 
 class MetricsResponse(Response):
@@ -53,5 +65,7 @@ def metrics(request: Request) -> MetricsResponse:
 
 @router.post("/v1/admin/check", tags=["admin"], dependencies=[Depends(require_api_key)])
 def check(engine: EngineDep) -> dict[str, int]:
-    """Compare the index with the stored signatures and repair it (what `dedup check --repair` does)."""
-    return engine.heal_index()
+    """Verify the index against the stored signatures and every cluster invariant (size = members, the
+    representative is the earliest member, no empty cluster, no negative id, every article in a stored
+    cluster), report the counts found, and repair them (what `dedup check --repair` does)."""
+    return engine.check(repair=True)

@@ -70,7 +70,7 @@ def _int(value: str | None, name: str, default: int | None = None, low: int = 1)
         if default is None:
             raise PageError(400, f"{name}: required")
         return default
-    if not value.isdigit() or not low <= int(value) <= MAX_ID:
+    if len(value) > 12 or not (value.isascii() and value.isdigit()) or not low <= int(value) <= MAX_ID:
         raise PageError(400, f"{name}: expected a whole number from {low}, got {value[:40]!r}")
     return int(value)
 
@@ -132,7 +132,9 @@ def index(request: Request, engine: EngineDep, min_size: str | None = None, sinc
     if source is not None and len(source) > _MAX_SOURCE_CHARS:
         raise PageError(400, f"source: at most {_MAX_SOURCE_CHARS} characters")
     start, end = _day(since, "since"), _day(until, "until")
-    active = (start.isoformat() if start else None, (end + timedelta(days=1)).isoformat() if end else None)
+    # The last representable day bounds nothing (and has no next day).
+    active = (start.isoformat() if start else None,
+              (end + timedelta(days=1)).isoformat() if end and end < date.max else None)
     filters = {"min_size": _int(min_size, "min_size", default=2), "since": since or "", "until": until or "",
                "sort": order, "source": (source or "").strip(), "active": active}
     rows, next_cursor = _page_of_clusters(engine, filters, cursor)

@@ -1,6 +1,6 @@
 """Persistence behind one small interface; `open_store` picks the backend from a URL."""
 
 from .base import Store
-from .sql import SqlStore, open_store
+from .sql import SqlStore, is_lock_timeout, open_store
 
-__all__ = ["SqlStore", "Store", "open_store"]
+__all__ = ["SqlStore", "Store", "is_lock_timeout", "open_store"]

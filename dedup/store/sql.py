@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..cluster import Node
+from ..learned import LineRecord
 from ..models import Article, Cluster
 
 metadata = sa.MetaData()
@@ -76,29 +79,56 @@ _UPDATE_CLUSTER = clusters.update().where(clusters.c.id == sa.bindparam("cluster
 
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+    return on_connect
+
+
+def _pg_lock_timeout(busy_ms: int):  # type: ignore[no-untyped-def]
+    """Session-wide lock_timeout: a lock held elsewhere (another writer's advisory lock, a row lock) fails the
+    statement after this long instead of holding the request forever. Committed, or the pool's rollback undoes it."""
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {busy_ms}")
+        cursor.close()
+        dbapi_connection.commit()
+    return on_connect
+
+
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Did a statement give up waiting for a lock another connection holds (SQLite's "database is locked",
+    PostgreSQL's lock_not_available)? Raw DB-API errors and SQLAlchemy's wrapped ones alike: the hot paths use
+    plain DB-API cursors. Such a failure is transient; the transaction was rolled back."""
+    cause = getattr(exc, "orig", None) or exc
+    if getattr(cause, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
 
 
 class SqlStore:
     """Store over SQLAlchemy Core. One connection per thread inside `transaction()`."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 30.0) -> None:
         self.url = database_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        busy_ms = max(1, int(busy_timeout * 1000))
         kwargs: dict = {"future": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
         else:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         self.engine = sa.create_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        on_connect = _sqlite_pragmas(busy_ms) if self.is_sqlite else _pg_lock_timeout(busy_ms)
+        sa.event.listen(self.engine, "connect", on_connect)
         self._local = threading.local()
         self._ph = "?" if self.is_sqlite else "%s"
         if create:
@@ -121,6 +151,7 @@ class SqlStore:
             return
         with self.engine.begin() as conn:
             self._local.conn = conn
+            self._local.handed = 0  # SQLite ids handed out in this transaction, not yet written
             try:
                 self._serialize_writers(conn)
                 yield
@@ -289,18 +320,37 @@ class SqlStore:
     def allocate_article_ids(self, count: int) -> list[int]:
         """Ids for articles this transaction will insert, so a batch inserts them in one executemany.
 
-        Call once per transaction. SQLite: a write that changes nothing first takes the file's write
-        lock (held to commit), so the ids after the largest stored one stay free for this transaction
-        even with other processes on the file. PostgreSQL: drawn from the column's sequence, safe across
-        processes (an unused id is a gap, nothing more).
+        SQLite: a write that changes nothing first takes the file's write lock (held to commit), so the ids
+        after the largest stored one (and after those already handed out in this transaction, e.g. a batch's
+        articles not yet inserted) stay free for this transaction even with other processes on the file.
+        PostgreSQL: drawn from the column's sequence, safe across processes (an unused id is a gap, nothing more).
         """
         if self.is_sqlite:
-            self._raw("UPDATE articles SET id = id WHERE 0", [])
-            start = self._raw("SELECT COALESCE(MAX(id), 0) FROM articles", [])[0][0] + 1
+            self.lock_writers()
+            start = max(self._next_sqlite_id(), getattr(self._local, "handed", 0) + 1)
+            self._local.handed = start + count - 1
             return list(range(start, start + count))
         rows = self._raw("SELECT nextval(pg_get_serial_sequence('articles', 'id')) "
                          "FROM generate_series(1, ?)", [count])
         return [r[0] for r in rows]
+
+    def _next_sqlite_id(self) -> int:
+        """Past every article, cluster and alias id: SQLite reuses the largest id after a delete, and a cluster
+        (or alias) can outlive the article it was named after; a new article must not inherit that name."""
+        return self._raw("SELECT MAX(COALESCE((SELECT MAX(id) FROM articles), 0), "
+                         "COALESCE((SELECT MAX(id) FROM clusters), 0), "
+                         "COALESCE((SELECT MAX(old_id) FROM cluster_aliases), 0))", [])[0][0] + 1
+
+    def allocate_cluster_ids(self, count: int) -> list[int]:
+        """Ids for clusters that no member's id can name (all taken): drawn like article ids, so no article
+        will ever found a cluster under them. Call inside the writers' transaction."""
+        return self.allocate_article_ids(count)
+
+    def lock_writers(self) -> None:
+        """Take the writers' lock now, at the start of a transaction that reads before it writes: SQLite's
+        file write lock (a write that changes nothing), PostgreSQL's advisory lock (taken by `transaction`)."""
+        if self.is_sqlite:
+            self._raw("UPDATE articles SET id = id WHERE 0", [])
 
     def insert_articles(self, rows: Sequence[Article]) -> None:
         """Insert articles whose ids were allocated with `allocate_article_ids`."""
@@ -474,6 +524,41 @@ class SqlStore:
                     {"id": c.id, "representative_id": c.representative_id, "size": c.size,
                      "first_seen": c.first_seen, "last_seen": c.last_seen} for c in upsert])
 
+    def article_states(self) -> dict[int, tuple[int | None, str, str | None]]:
+        """Every article's (cluster_id, ingested_at, published_at): what cluster upkeep needs, no text."""
+        out: dict[int, tuple[int | None, str, str | None]] = {}
+        last = 0
+        while True:
+            rows = self._raw("SELECT id, cluster_id, ingested_at, published_at FROM articles WHERE id > ? "
+                             "ORDER BY id LIMIT 100000", [last])
+            if not rows:
+                return out
+            out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+            last = rows[-1][0]
+
+    def member_nodes(self, cluster_ids: Sequence[int]) -> dict[int, list[Node]]:
+        """Members (id, published_at, ingested_at) of the given clusters; clusters without members are absent."""
+        out: dict[int, list[Node]] = {}
+        if not cluster_ids:
+            return out
+        rows = self._raw("SELECT cluster_id, id, published_at, ingested_at FROM articles "
+                         f"WHERE cluster_id IN ({self._marks(len(cluster_ids))}) ORDER BY id", list(cluster_ids))
+        for cluster_id, article_id, published_at, ingested_at in rows:
+            out.setdefault(cluster_id, []).append(Node(article_id, published_at, ingested_at))
+        return out
+
+    def move_cluster(self, old_id: int, new_id: int) -> None:
+        """Every member of one cluster into another, in one statement."""
+        with self._conn() as conn:
+            conn.execute(articles.update().where(articles.c.cluster_id == old_id).values(cluster_id=new_id))
+
+    def aliased(self, ids: Sequence[int]) -> set[int]:
+        """Which of these ids are aliases of merged clusters."""
+        if not ids:
+            return set()
+        rows = self._raw(f"SELECT old_id FROM cluster_aliases WHERE old_id IN ({self._marks(len(ids))})", list(ids))
+        return {r[0] for r in rows}
+
     def articles_ingested_since(self, since: str) -> list[tuple[int, int | None]]:
         """(id, cluster_id) of articles written at or after an ISO timestamp (ingest stamps every write)."""
         with self._conn() as conn:
@@ -639,9 +724,42 @@ class SqlStore:
             rows = conn.execute(query).all()
         return [(Cluster(**{k: v for k, v in row._mapping.items() if k != "n"}), row.n) for row in rows]
 
+    # -- learned boilerplate (dedup.learned) ----------------------------------------------------
+    def boilerplate_rows(self, scope: str, keys: Sequence[int]) -> dict[int, LineRecord]:
+        """What is known about these lines in this scope (lines never seen are absent)."""
+        found: dict[int, LineRecord] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = self._raw("SELECT line_hash, titles, carriers, learned_at, sample FROM learned_boilerplate "
+                             f"WHERE scope = ? AND line_hash IN ({self._marks(len(part))})", [scope, *part])
+            for key, titles, carriers, learned_at, sample in rows:
+                found[key] = LineRecord(titles.split("\n") if titles else [],
+                                        [int(c) for c in carriers.split(",") if c], learned_at, sample or "")
+        return found
 
-def open_store(url: str) -> SqlStore:
-    return SqlStore(url)
+    def save_boilerplate_rows(self, scope: str, records: dict[int, LineRecord]) -> None:
+        self._raw_many(
+            "INSERT INTO learned_boilerplate (scope, line_hash, titles, carriers, learned_at, sample) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, line_hash) DO UPDATE SET titles = excluded.titles, "
+            "carriers = excluded.carriers, learned_at = excluded.learned_at",
+            [(scope, key, "\n".join(r.titles), ",".join(map(str, r.carriers)), r.learned_at, r.sample)
+             for key, r in records.items()])
+
+    def learned_boilerplate(self, since: str | None = None) -> list[tuple[int, str]]:
+        """Keys of learned lines (any scope) and when they were learned; only those learned at or after `since`."""
+        if since is None:
+            return self._raw("SELECT line_hash, learned_at FROM learned_boilerplate WHERE learned_at IS NOT NULL", [])
+        return self._raw("SELECT line_hash, learned_at FROM learned_boilerplate WHERE learned_at >= ?", [since])
+
+    def learned_boilerplate_lines(self, limit: int = 100) -> list[tuple[str, str, int, str]]:
+        """(scope, learned_at, titles seen, sample) of the most recently learned lines."""
+        rows = self._raw("SELECT scope, learned_at, titles, sample FROM learned_boilerplate "
+                         "WHERE learned_at IS NOT NULL ORDER BY learned_at DESC LIMIT ?", [limit])
+        return [(scope, at, len(titles.split("\n")), sample) for scope, at, titles, sample in rows]
+
+
+def open_store(url: str, busy_timeout: float = 30.0) -> SqlStore:
+    return SqlStore(url, busy_timeout=busy_timeout)
 
 
 # -- re-clustering (nightly job) --------------------------------------------------------------
@@ -664,4 +782,17 @@ pair_verdicts = sa.Table(
     sa.Column("b", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("key", sa.String(32), nullable=False),
     sa.Column("score", sa.Float),
+)
+# Lines learned as a stream's boilerplate, and the evidence for lines not learned yet (dedup.learned):
+# the dissimilar titles a line was seen under (one a line), the articles that carried it (ids, comma-separated),
+# when it was learned, and the line's normalized text (its start) for people to read.
+learned_boilerplate = sa.Table(
+    "learned_boilerplate", metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("line_hash", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("titles", sa.Text, nullable=False),
+    sa.Column("carriers", sa.Text, nullable=False),
+    sa.Column("learned_at", sa.Text),
+    sa.Column("sample", sa.Text),
+    sa.Index("ix_learned_boilerplate_learned_at", "learned_at"),
 )

@@ -236,3 +236,37 @@ def percentile(values: list[float], q: float) -> float:
     if not ordered:
         return 0.0
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def cluster_invariants(url: str) -> dict[str, int]:
+    """Every cluster invariant, straight from the database (independent of `dedup.upkeep`): each count must be 0.
+
+    A cluster's size is its member count, its representative is a member and the earliest one (published,
+    else ingested: `rep_key`), no cluster row is empty, no id is negative, every article is in a stored
+    cluster, and no alias shadows a live cluster id.
+    """
+    from dedup.cluster import rep_key
+
+    engine = sa.create_engine(database_url(url))
+    try:
+        with engine.connect() as conn:
+            arts = conn.execute(sa.text("SELECT id, cluster_id, published_at FROM articles")).all()
+            rows = {r[0]: (r[1], r[2]) for r in conn.execute(sa.text(
+                "SELECT id, representative_id, size FROM clusters")).all()}
+            aliases = [r[0] for r in conn.execute(sa.text("SELECT old_id FROM cluster_aliases")).all()]
+    finally:
+        engine.dispose()
+    members: dict[int | None, list[tuple[int, str | None]]] = {}
+    for article_id, cluster_id, published in arts:
+        members.setdefault(cluster_id, []).append((article_id, published))
+    earliest = {c: min(m, key=lambda a: rep_key(a[1], a[0]))[0] for c, m in members.items() if c is not None}
+    return {
+        "articles_without_cluster": sum(len(m) for c, m in members.items() if c is None or c not in rows),
+        "empty_clusters": sum(c not in members for c in rows),
+        "clusters_with_wrong_size": sum(c in members and size != len(members[c]) for c, (_, size) in rows.items()),
+        "clusters_with_foreign_representative": sum(
+            c in members and rep not in {a for a, _ in members[c]} for c, (rep, _) in rows.items()),
+        "representatives_not_earliest": sum(c in earliest and rep != earliest[c] for c, (rep, _) in rows.items()),
+        "negative_cluster_ids": sum(c < 0 for c in rows) + sum(c is not None and c < 0 for _, c, _ in arts),
+        "aliases_shadowing_clusters": sum(a in rows for a in aliases),
+    }

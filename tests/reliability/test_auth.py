@@ -4,6 +4,8 @@ never reach a log line or a response."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 
@@ -97,3 +99,54 @@ def test_keys_never_reach_the_logs(tmp_path, caplog):
     assert caplog.records, "nothing was logged at all: the check would be empty"
     assert KEY not in caplog.text and KEY not in metrics
     assert all(KEY not in str(record.__dict__) for record in caplog.records)
+
+
+def _asgi_post(application, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, dict, int]:
+    """Drive the ASGI app directly with a body stream that fails if it is read past `chunks`: (status, error,
+    body messages read)."""
+    reads = 0
+
+    async def receive() -> dict:
+        nonlocal reads
+        if reads >= len(chunks):
+            raise AssertionError("the body was read although the request was to be refused first")
+        reads += 1
+        return {"type": "http.request", "body": chunks[reads - 1], "more_body": reads < len(chunks)}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    length = sum(map(len, chunks)) if chunks else 30_000_000  # an unread body: declared as a 30 MB batch
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "state": {},
+             "server": ("test", 80), "client": ("127.0.0.1", 1234),
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(length).encode()),
+                         *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
+    asyncio.run(application(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body)["error"], reads
+
+
+@pytest.mark.parametrize("path", ["/v1/articles:batch", "/v1/articles"])
+def test_the_key_is_checked_before_the_body_is_read(tmp_path, path):
+    """A 30 MB unauthenticated batch used to be read and parsed before its 401: now not one byte is read."""
+    application = create_app(Settings(database_url=str(tmp_path / "b.db"), redis_url=None, api_key=KEY))
+    for headers in WRONG[1:4]:
+        status, error, reads = _asgi_post(application, path, headers, [])
+        assert (status, error["code"], reads) == (401, "unauthorized", 0), (headers, status, error)
+    # With the right key the same request is read (the stream is observable) and judged on its body.
+    status, error, reads = _asgi_post(application, path, {"X-API-Key": KEY}, [b'{"url": ', b'"x'])
+    assert (status, error["code"], reads) == (422, "invalid_json", 2), error
+
+
+def test_invalid_json_or_a_huge_body_without_a_key_is_401_not_422(keyed):
+    for body in (b"{bad json", b'{"articles": [' + b'{"url": "https://a.example/x", "text": "x"},' * 10, b"x" * 30_000_000):
+        r = keyed.post("/v1/articles:batch", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text[:200]
+    r = keyed.post("/v1/articles", content=b"{bad json", headers={"content-type": "application/json", "X-API-Key": KEY})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_json"
+    assert keyed.post("/v1/duplicates/search", content=b"{bad", headers={"content-type": "application/json"}
+                      ).status_code == 422  # open routes: judged on the body, as documented

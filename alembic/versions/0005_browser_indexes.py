@@ -3,8 +3,8 @@
 The clusters list sorts by size and filters by source; without these both scan a whole table on each page.
 `if_not_exists`: a schema made by `create_all` after this revision has them already.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-29
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
