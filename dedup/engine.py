@@ -16,6 +16,7 @@ import numpy as np
 from . import validate
 from .bands import BandIndex
 from .batch import ClusterBook
+from .browse import SourceStats, source_stats
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
 from .contain import anchors
@@ -30,6 +31,7 @@ from .screen import screen_order
 from .settings import Settings
 from .shingle import shingle_hashes
 from .signature import minhash_values
+from .source_map import SourceMap, source_map
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
 from .verify import Later, Verdict, VerdictMemo, When, decide, joins_family, later_of, warm_up
@@ -621,6 +623,35 @@ class Engine:
         return {m.id: decide(rep.norm_text, m.norm_text, self._shingles_of(rep), self._shingles_of(m),
                              self.decision, later=later_of(_when(rep), _when(m)))
                 for m in members}
+
+    # -- browsing -----------------------------------------------------------------------------
+    def browse_clusters(self, min_size: int = 2, limit: int = 20, *, sort: str = "recent",
+                        after: tuple | None = None, source: str | None = None,
+                        active: tuple[str | None, str | None] = (None, None)) -> list[Cluster]:
+        """A page of clusters by last activity or by size (`after`: the last one's (last_seen | size, id)),
+        optionally with an article of `source`, last active in [active[0], active[1])."""
+        return self.store.browse_clusters(min_size, limit, sort=sort, after=after, source=source, active=active)
+
+    def count_clusters(self, min_size: int = 2, source: str | None = None,
+                       active: tuple[str | None, str | None] = (None, None)) -> int:
+        return self.store.count_clusters(min_size, source, active)
+
+    def cluster_cards(self, cluster_ids: list[int]) -> tuple[dict[int, Article], dict[int, list[tuple]]]:
+        """What a list of clusters shows: each one's representative and its members' (source, url), in two
+        queries for the whole page rather than loading every member's text."""
+        return self.store.representatives(cluster_ids), self.store.member_sources(cluster_ids)
+
+    def source_stats(self, only: str | None = None, top: int = 10) -> list[SourceStats]:
+        """Per source: articles, stories first published, reposts made and suffered, over time; with `only`,
+        that source's `top` most reposted stories too."""
+        found = source_stats(self.store.source_activity(), only)
+        if only is not None and found:
+            found[0].top_stories = self.store.most_reposted(only, top)
+        return found
+
+    def source_map(self, article: Article) -> SourceMap:
+        """Where each normalized character of a stored article sits in its reader-visible text."""
+        return source_map(article.raw_text, article.norm_text, self.norm_config)
 
     # -- index maintenance --------------------------------------------------------------------
     def sync_index(self) -> dict[str, int]:

@@ -1,8 +1,9 @@
 """The cluster browser in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
 
 The app runs in a uvicorn subprocess on a loopback port with a temporary SQLite file; the seeds go in through
-the HTTP API, then the browser walks / -> the Shuangyashan cluster -> the comparison. Screenshots land in
-test-artifacts/; with DEDUP_UPDATE_SCREENSHOTS=1 the comparison also replaces docs/screenshots/compare.png.
+the HTTP API with a made-up story (original, repost, excerpt, template twin), then the browser walks the list, the
+clusters, their timelines, the comparisons and the sources. Screenshots land in test-artifacts/; with
+DEDUP_UPDATE_SCREENSHOTS=1 the README's ones (1280 and 390 px wide) also replace theirs in docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from tests.conftest import REQUIRE_SERVICES, ROOT, SEEDS
 from tests.servers import stop, wait_ready
+from tests.test_pages import REPORT_POSTS
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -73,6 +75,9 @@ def server(tmp_path_factory) -> Iterator[str]:
                 r = client.post("/v1/articles", json={"url": f"https://site{path.stem[:3]}.example/{path.stem}",
                                                       "text": path.read_text(), "source": f"site{path.stem[:3]}"})
                 assert r.status_code == 201, r.text
+            for post in REPORT_POSTS:  # a made-up story: original, repost, excerpt, template twin (ids 6-9)
+                r = client.post("/v1/articles", json=post)
+                assert r.status_code == 201, r.text
         yield base
     finally:
         stop(proc)
@@ -125,13 +130,13 @@ def test_browse_from_the_cluster_list_to_the_comparison(server, browser):
     browser.set_window_size(1280, 1000)
     browser.get(server + "/")
     assert browser.execute_script(CJK_GLYPHS_JS), "CJK characters render as missing-glyph boxes: no CJK font"
-    clusters = _by_css(browser, "li.cluster")
-    assert len(clusters) == 1
+    clusters = _by_css(browser, "li.cluster[data-cluster-id='1']")
+    assert len(_by_css(browser, "li.cluster")) == 2 and "2 clusters" in _by_css(browser, "#total")[0].text
     assert "双鸭山组建招商" in clusters[0].text and "2 articles" in clusters[0].text
     assert "site000.example" not in clusters[0].text and "site001" in clusters[0].text
     _screenshot(browser, "index", 1280)
 
-    _by_css(browser, "li.cluster a.title")[0].click()
+    _by_css(browser, "li.cluster[data-cluster-id='1'] a.title")[0].click()
     _wait_for(browser, "#members")
     assert browser.current_url.endswith("/clusters/1")
     rows = _by_css(browser, "#members tbody tr")
@@ -142,10 +147,17 @@ def test_browse_from_the_cluster_list_to_the_comparison(server, browser):
     _by_css(browser, "#members a.compare")[0].click()
     _wait_for(browser, "#verdict")
     assert "/compare?a=1&b=2" in browser.current_url
+    _by_css(browser, "#normalized-view")[0].click()  # the toggle: the texts as compared
+    _wait_for(browser, "#verdict")
+    assert "view=normalized" in browser.current_url
     _assert_comparison(browser)
-    shot = _screenshot(browser, "compare", 1280, max_height=1500)
+    _screenshot(browser, "compare-normalized", 1280, max_height=1500)
+
+
+def _publish(shot: Path) -> None:
+    """With DEDUP_UPDATE_SCREENSHOTS=1, a screenshot also replaces its copy in docs/screenshots/ (the README's)."""
     if os.environ.get("DEDUP_UPDATE_SCREENSHOTS") == "1":
-        target = ROOT / "docs" / "screenshots" / "compare.png"
+        target = ROOT / "docs" / "screenshots" / shot.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
 
@@ -174,18 +186,89 @@ def _assert_comparison(browser) -> None:
 
 def test_comparison_is_usable_at_phone_width(server, browser):
     browser.set_window_size(390, 844)
-    browser.get(server + "/compare?a=1&b=2")
+    browser.get(server + "/compare?a=1&b=2&view=normalized")
     width = browser.execute_script("return window.innerWidth")
     assert browser.execute_script("return document.documentElement.scrollWidth") <= width
     a, b = _by_css(browser, "#side-a")[0], _by_css(browser, "#side-b")[0]
     assert b.rect["y"] >= a.rect["y"] + a.rect["height"], "the two sides should stack on a phone"
     assert a.rect["width"] <= width
     _screenshot(browser, "compare-phone", 390, max_height=1600)
-    for path, name in (("/", "index-phone"), ("/clusters/1", "cluster-phone")):
+    for path, name in (("/", "index-phone"), ("/clusters/1", "cluster-phone"), ("/clusters/6", "story-phone"),
+                       ("/compare?a=6&b=9", "compare-original-phone"), ("/sources", "sources-phone"),
+                       ("/sources/daily.example", "source-phone")):
         browser.get(server + path)
         assert browser.execute_script("return document.documentElement.scrollWidth") <= browser.execute_script(
             "return window.innerWidth"), f"{path} scrolls sideways on a phone"
-        _screenshot(browser, name, 390)
+        shot = _screenshot(browser, name, 390)
+        if name in ("story-phone", "compare-original-phone", "source-phone"):
+            _publish(shot)
+
+
+def _point_tip(browser, point) -> str:
+    return browser.execute_script("return arguments[0].querySelector('title').textContent", point)
+
+
+def test_story_timeline_comparison_in_the_original_text_and_source_page(server, browser):
+    """The story: a point per member on the timeline, the earliest marked original; its comparison with the template
+    twin shows the changed figure, punctuation included, highlighted in the published text; the source's counts."""
+    browser.set_window_size(1280, 1000)
+    browser.get(server + "/clusters/6")
+    _wait_for(browser, "#timeline")
+    rows = _by_css(browser, "#members tbody tr")
+    points = _by_css(browser, "#timeline .point")
+    assert sorted(p.get_attribute("data-article-id") for p in points) == sorted(
+        r.get_attribute("data-article-id") for r in rows) == ["6", "7", "8"]
+    original = _by_css(browser, "#timeline .point.original")
+    assert [p.get_attribute("data-article-id") for p in original] == ["6"]  # the earliest published
+    assert original[0].rect["x"] == min(p.rect["x"] for p in points), "the original is the leftmost point"
+    assert "daily.example" in _point_tip(browser, original[0]) and "original" in _point_tip(browser, original[0])
+    excerpt = _by_css(browser, "#timeline a.point.excerpt")[0]
+    assert "Jaccard" in _point_tip(browser, excerpt) and "containment" in _point_tip(browser, excerpt)
+    labels = [t.text for t in _by_css(browser, "#timeline .source-label")]
+    assert labels == ["daily.example", "抄报", "短讯网"]
+    _publish(_screenshot(browser, "story", 1280))
+    excerpt.click()  # each point opens its comparison with the original
+    _wait_for(browser, "#verdict")
+    assert browser.current_url.endswith("/compare?a=6&b=8")
+
+    browser.get(server + "/compare?a=6&b=9")  # the template twin: one figure changed
+    _wait_for(browser, "#verdict")
+    assert "Distinct" in _by_css(browser, "#verdict")[0].text
+    changed = _by_css(browser, "#side-a .text.original .diff.changed strong.num")
+    assert [c.text for c in changed] == ["1,200"] and changed[0].is_displayed()
+    assert changed[0].value_of_css_property("background-color") in ("rgba(255, 241, 168, 1)", "rgb(255, 241, 168)")
+    assert [c.text for c in _by_css(browser, "#side-b .diff.changed strong.num")] == ["1,250"]
+    text = _by_css(browser, "#side-a .text.original")[0].text
+    assert "今年前三季度，全市新建道路1,200公里，比去年同期增长3.5%，" in text and "全市经济平稳增长\n今年" in text
+    assert "来源：本地日报" in "".join(d.text for d in _by_css(browser, "#side-a del.removed"))
+    _publish(_screenshot(browser, "compare", 1280, max_height=1500))
+
+    browser.get(server + "/sources")
+    _by_css(browser, "#sources a[href='/sources/daily.example']")[0].click()
+    _wait_for(browser, "#counts")
+    counts = {d.get_attribute("data-count"): d.find_element("css selector", "dd").text
+              for d in _by_css(browser, "#counts > div")}
+    assert counts == {"articles": "1", "stories_first": "1", "reposts_made": "0", "reposted_by_others": "2"}
+    assert len(_by_css(browser, "#chart rect.bar")) == 6 and _by_css(browser, "#top-stories a[href='/clusters/6']")
+    _publish(_screenshot(browser, "source", 1280))
+    browser.get(server + "/sources")
+    _screenshot(browser, "sources", 1280)
+    browser.get(server + "/?min_size=1&sort=size")
+    _publish(_screenshot(browser, "index", 1280))
+
+
+def test_pages_load_nothing_from_other_hosts_and_break_no_policy(server, browser):
+    """Offline: every page's resources come from this server, and the CSP refuses nothing (no inline script or
+    style sneaked in)."""
+    host = server.split("/", 3)[2]
+    browser.set_window_size(1280, 1000)
+    browser.get_log("browser")
+    for path in ("/", "/?sort=size&source=daily.example&min_size=1", "/clusters/6", "/compare?a=6&b=9",
+                 "/compare?a=1&b=2&view=normalized", "/sources", "/sources/daily.example", "/search?q=test"):
+        browser.get(server + path)
+        assert _loaded_from(browser) == {host}, path
+        assert browser.execute_script("return document.styleSheets[0].cssRules.length") > 50, path
+        assert not _csp_violations(browser), (path, _csp_violations(browser))
 
 
 def test_search_by_pasted_text_in_the_browser(server, browser):

@@ -65,7 +65,7 @@ def test_index_bad_filters_give_an_html_400(client, query):
 def test_cluster_page_has_members_with_source_date_url_and_scores(client):
     r = client.get("/clusters/1")
     assert r.status_code == 200
-    assert re.findall(r'data-article-id="(\d+)"', r.text) == ["1", "2"]
+    assert re.findall(r'data-article-id="(\d+)"', r.text.split('id="members"', 1)[1]) == ["1", "2"]
     assert "https://site001.example/news/001_378b6d9d75648ce9" in r.text
     assert "source 001" in r.text and "representative" in r.text
     assert '<td class="num" data-label="Jaccard">1.00</td>' in r.text and '<td class="num" data-label="Jaccard">0.86</td>' in r.text
@@ -79,14 +79,14 @@ def test_cluster_page_errors_are_html(client, path, status):
 
 
 def test_compare_page_highlights_shared_and_marks_differences(client):
-    r = client.get("/compare", params={"a": 1, "b": 2})
+    r = client.get("/compare", params={"a": 1, "b": 2, "view": "normalized"})
     assert r.status_code == 200
     assert 'class="decision">Duplicate<' in r.text and "0.86" in r.text and "0.99" in r.text
     shared = [_text(m) for m in re.findall(r'<mark class="shared">(.*?)</mark>', r.text, re.S)]
     assert any("今年以来双鸭山市在抗击疫情的同时" in s for s in shared)
     # The captions the repost added are marked as differing passages of B's text.
     b_side = r.text.split('id="side-b"', 1)[1]
-    diffs = _text("".join(re.findall(r'<span class="diff[^"]*">(.*?)</span>', b_side, re.S)))
+    diffs = _text("".join(re.findall(r'<span class="diff[^"]*"[^>]*>(.*?)</span>', b_side, re.S)))
     assert "新竣工通车的宝" in diffs and "宝清高速公路" in diffs
     # The copyright footer and the source line normalization removed are shown, struck out, with why.
     removed = re.findall(r'<li class="dropped (\w+)">.*?<del lang="zh">(.*?)</del>', b_side, re.S)
@@ -163,8 +163,8 @@ def test_compare_of_a_template_twin_shows_the_numbers_that_differ(tmp_path):
     assert 'class="decision">Distinct<' in r.text and "template twin" in r.text
     assert 'number: <strong class="num">13</strong> ≠ <strong class="num">20</strong>' in r.text
     left, right = r.text.split('id="side-b"', 1)
-    assert '<span class="diff changed"><strong class="num">13</strong></span>' in left
-    assert '<span class="diff changed"><strong class="num">20</strong></span>' in right
+    assert re.search(r'<span class="diff changed" id="a-d\d+"><strong class="num">13</strong></span>', left)
+    assert re.search(r'<span class="diff changed" id="b-d\d+"><strong class="num">20</strong></span>', right)
     assert "&lt;b&gt;原稿&lt;/b&gt;" in left and "<b>原稿</b>" not in r.text  # titles are escaped
 
 
@@ -175,3 +175,104 @@ def test_json_formatter_keeps_extras_and_drops_ansi_duplicates():
                                     "color_message": "Started \x1b[36m%d\x1b[0m", "worker": 2})
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "Started 7" and line["worker"] == 2 and "color_message" not in line
+
+
+# -- the original text, the timeline, the sources, the list (issue 14) --------------------------------------------
+REPORT = ("全市经济平稳增长\n"
+          "今年前三季度，全市新建道路1,200公里，比去年同期增长3.5%，城乡交通条件明显改善。"
+          "交通部门表示，明年还将继续加大投入，重点建设连接各区县的快速通道。\n"
+          "与此同时，全市公交线路新增四十条，市民出行更加方便，早晚高峰的拥堵情况也有所缓解。\n"
+          "在农村地区，新修的乡村公路让农产品运输时间缩短了一半，不少村民开起了网店，把特产卖到全国各地。\n"
+          "专家认为，交通网络的完善将为下一阶段的产业布局打下基础，也会吸引更多企业到本地投资兴业。\n"
+          "来源：本地日报\n")
+
+
+# One made-up story: the original, a repost, an excerpt on another site, and a template twin (one figure changed:
+# a different story, kept apart). The browser tests post them too.
+REPORT_POSTS = [
+    {"url": "https://daily.example/1", "text": REPORT, "published_at": "2026-03-01T08:00:00+08:00"},
+    {"url": "https://copy.example/9", "text": REPORT + "（编辑：王五）", "published_at": "2026-03-01T10:30:00+08:00",
+     "source": "抄报"},
+    {"url": "https://short.example/5", "text": REPORT.split("与此同时")[0], "published_at": "2026-03-02T09:00:00+08:00",
+     "source": "短讯网"},
+    {"url": "https://twin.example/7", "text": REPORT.replace("1,200", "1,250"),
+     "published_at": "2026-03-02T12:00:00+08:00", "source": "数字报"},
+]
+
+
+@pytest.fixture(scope="module")
+def report_client(tmp_path_factory):
+    db = tmp_path_factory.mktemp("report") / "report.db"
+    with TestClient(create_app(Settings(database_url=str(db), redis_url=None))) as c:
+        for post in REPORT_POSTS:
+            r = c.post("/v1/articles", json=post)
+            assert r.status_code == 201, r.text
+        yield c
+
+
+def test_compare_shows_the_original_text_with_the_changed_number_and_its_punctuation(report_client):
+    r = report_client.get("/compare", params={"a": 1, "b": 4})
+    assert r.status_code == 200 and 'class="decision">Distinct<' in r.text
+    left, right = r.text.split('id="side-b"', 1)
+    assert re.search(r'<span class="diff changed" id="a-d1"><strong class="num">1,200</strong></span>', left)
+    assert re.search(r'<span class="diff changed" id="b-d1"><strong class="num">1,250</strong></span>', right)
+    shared = "".join(re.findall(r'<mark class="shared">(.*?)</mark>', left, re.S))
+    assert "公里，比去年同期增长3.5%，城乡交通条件明显改善。" in unescape(shared)  # punctuation kept
+    assert "全市经济平稳增长\n今年前三季度" in _text(left)  # paragraphs kept
+    assert '<del class="removed" title="removed by normalization">来源：本地日报</del>' in left
+    assert 'href="#a-d2"' in left and 'id="normalized-view"' in r.text
+    normalized = report_client.get("/compare", params={"a": 1, "b": 4, "view": "normalized"}).text
+    assert "1/200公里比去年同期增长3.5" in _text(normalized) and "公里，" not in _text(normalized.split("legend")[-1])
+    assert report_client.get("/compare", params={"a": 1, "b": 2, "view": "x"}).status_code == 400
+
+
+def test_cluster_timeline_has_a_point_per_member_with_the_original_marked(report_client):
+    r = report_client.get("/clusters/1")
+    assert r.status_code == 200
+    svg = r.text.split('id="timeline"', 1)[1].split("</svg>", 1)[0]
+    points = re.findall(r'class="point (\w+)"(?: href="([^"]*)")? data-article-id="(\d+)"', svg)
+    assert sorted((aid, kind) for kind, _href, aid in points) == [("1", "original"), ("2", "repost"),
+                                                                  ("3", "excerpt")]
+    assert {aid: unescape(href) for _kind, href, aid in points} == {"1": "", "2": "/compare?a=1&b=2",
+                                                                    "3": "/compare?a=1&b=3"}
+    rows = re.findall(r'class="source-label"[^>]*>([^<]+)<', svg)
+    assert rows == ["daily.example", "抄报", "短讯网"]  # one row per source, in order of first appearance
+    tips = re.findall(r"<title>(.*?)</title>", svg, re.S)
+    assert any("Jaccard" in t and "containment" in t and "抄报" in t for t in tips)
+    assert "2026-03-01" in svg and "<script" not in r.text
+
+
+def test_sources_pages_count_originals_and_reposts(report_client):
+    r = report_client.get("/sources")
+    assert r.status_code == 200
+    rows = {name: [int(n) for n in nums] for name, *nums in re.findall(
+        r'<tr data-source="([^"]+)">.*?>(\d+)</td>.*?>(\d+)</td>.*?>(\d+)</td>.*?>(\d+)</td>', r.text, re.S)}
+    assert rows == {"daily.example": [1, 1, 0, 2], "抄报": [1, 0, 1, 0], "短讯网": [1, 0, 1, 0], "数字报": [1, 1, 0, 0]}
+    page = report_client.get("/sources/daily.example")
+    counts = dict(re.findall(r'data-count="(\w+)"><dt>[^<]*</dt><dd>(\d+)</dd>', page.text))
+    assert counts == {"articles": "1", "stories_first": "1", "reposts_made": "0", "reposted_by_others": "2"}
+    assert 'href="/clusters/1">全市经济平稳增长</a>' in page.text and "2 reposts by others" in page.text
+    assert page.text.count('class="bar ') == 3 * 2  # two days, three series
+    assert report_client.get("/sources/nobody.example").status_code == 404
+
+
+def test_clusters_list_total_sort_source_filter_and_titles(report_client):
+    other = "另一条新闻：今天上午，市图书馆新馆正式开放，首日接待读者五千余人次，馆内藏书超过一百万册。"
+    report_client.post("/v1/articles", json={"url": "https://Lib.Example:8443/1", "text": other})
+    assert re.search(r'id="total">1 cluster<', report_client.get("/").text)
+    r = report_client.get("/?min_size=1")
+    assert re.search(r'id="total">3 clusters<', r.text)
+    titles = re.findall(r'class="title" href="/clusters/(\d+)">([^<]*)<', r.text)
+    assert titles == [("5", "另一条新闻：今天上午，市图书馆新馆正式开放，首日接待读者五千余人次，馆内藏书超过一百万册。"),
+                      ("4", "全市经济平稳增长"), ("1", "全市经济平稳增长")]  # the text as written, not normalized
+    by_size = re.findall(r'class="title" href="/clusters/(\d+)"', report_client.get("/?sort=size&min_size=1").text)
+    assert by_size == ["1", "5", "4"]
+    only = report_client.get("/", params={"source": "短讯网", "min_size": 1}).text
+    assert re.findall(r'class="title" href="/clusters/(\d+)"', only) == ["1"] and 'id="total">1 cluster<' in only
+    assert 'id="total">0 clusters<' in report_client.get("/", params={"source": "nobody"}).text
+    for host, cluster in (("daily.example", "1"), ("lib.example", "5")):  # undeclared: named by the URL's host
+        page = report_client.get("/", params={"source": host, "min_size": 1}).text
+        assert re.findall(r'class="title" href="/clusters/(\d+)"', page) == [cluster], host
+        assert f'href="/sources/{host}">{host}</a>' in page
+    assert report_client.get("/?sort=oldest").status_code == 400
+    assert report_client.get("/?sort=size&cursor=abc").status_code == 400

@@ -31,6 +31,8 @@ articles = sa.Table(
     sa.Column("cluster_id", sa.Integer, index=True),
     # Covering: the clusters of candidate ids are read without touching the wide article rows.
     sa.Index("ix_articles_id_cluster", "id", "cluster_id"),
+    # The cluster browser's source filter and sources page.
+    sa.Index("ix_articles_source_cluster", "source", "cluster_id"),
 )
 signatures = sa.Table(
     "signatures", metadata,
@@ -47,6 +49,7 @@ clusters = sa.Table(
     sa.Column("first_seen", sa.Text, nullable=False),
     sa.Column("last_seen", sa.Text, nullable=False),
     sa.Index("ix_clusters_recent", "last_seen", "id"),
+    sa.Index("ix_clusters_size", "size", "id"),  # the browser's "largest first" order
 )
 cluster_aliases = sa.Table(
     "cluster_aliases", metadata,
@@ -133,6 +136,9 @@ class SqlStore:
         if self.is_sqlite:  # SQLite files skip Alembic: indexes added after a file was made come here
             with self.engine.begin() as conn:
                 conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_articles_id_cluster ON articles (id, cluster_id)"))
+                conn.execute(sa.text(
+                    "CREATE INDEX IF NOT EXISTS ix_articles_source_cluster ON articles (source, cluster_id)"))
+                conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_clusters_size ON clusters (size, id)"))
         # SQLite's planner prefers the rowid (the wide row) for `id IN (...)`; name the covering index.
         self._by_id_cluster = " INDEXED BY ix_articles_id_cluster" if self.is_sqlite else ""
 
@@ -608,6 +614,115 @@ class SqlStore:
         with self._conn() as conn:
             return conn.execute(pair_verdicts.delete().where(
                 sa.or_(pair_verdicts.c.a.not_in(alive), pair_verdicts.c.b.not_in(alive)))).rowcount
+
+    # -- browsing -----------------------------------------------------------------------------
+    def _of_source(self, source: str) -> sa.ColumnElement[bool]:
+        """Articles of a source: declared, or (undeclared) served from that host, as the pages name them."""
+        return sa.or_(articles.c.source == source,
+                      sa.and_(articles.c.source.is_(None), self._host(articles) == source))
+
+    def _browse_filter(self, query, min_size: int, source: str | None,  # type: ignore[no-untyped-def]
+                       active: tuple[str | None, str | None] = (None, None)):
+        query = query.where(clusters.c.size >= min_size)
+        if active[0]:
+            query = query.where(clusters.c.last_seen >= active[0])
+        if active[1]:
+            query = query.where(clusters.c.last_seen < active[1])
+        if source is not None:
+            query = query.where(clusters.c.id.in_(
+                sa.select(articles.c.cluster_id).where(self._of_source(source)).where(articles.c.cluster_id.is_not(None))))
+        return query
+
+    def browse_clusters(self, min_size: int, limit: int, *, sort: str = "recent", after: tuple | None = None,
+                        source: str | None = None, active: tuple[str | None, str | None] = (None, None),
+                        ) -> list[Cluster]:
+        """A page of clusters, most recent activity first (`after` = (last_seen, id)) or largest first
+        (`after` = (size, id)), optionally only those with an article of `source` or last active in
+        [active[0], active[1])."""
+        query = self._browse_filter(sa.select(clusters), min_size, source, active)
+        key = (clusters.c.size, clusters.c.id) if sort == "size" else (clusters.c.last_seen, clusters.c.id)
+        if after is not None:
+            query = query.where(sa.or_(key[0] < after[0], sa.and_(key[0] == after[0], key[1] < after[1])))
+        query = query.order_by(key[0].desc(), key[1].desc()).limit(limit)
+        with self._conn() as conn:
+            return [Cluster(**r._mapping) for r in conn.execute(query).all()]
+
+    def count_clusters(self, min_size: int, source: str | None = None,
+                       active: tuple[str | None, str | None] = (None, None)) -> int:
+        query = self._browse_filter(sa.select(sa.func.count()).select_from(clusters), min_size, source, active)
+        with self._conn() as conn:
+            return conn.execute(query).scalar() or 0
+
+    def representatives(self, cluster_ids: Sequence[int]) -> dict[int, Article]:
+        """Each cluster's representative article (one query for a page of clusters)."""
+        if not cluster_ids:
+            return {}
+        rep_ids = sa.select(clusters.c.representative_id).where(clusters.c.id.in_(list(cluster_ids)))
+        with self._conn() as conn:
+            rows = conn.execute(self._select_articles().where(articles.c.id.in_(rep_ids))).all()
+        return {a.cluster_id: a for a in map(self._to_article, rows) if a.cluster_id is not None}
+
+    def member_sources(self, cluster_ids: Sequence[int]) -> dict[int, list[tuple[str | None, str]]]:
+        """(source, url) of each cluster's members, in id order, without their texts."""
+        out: dict[int, list[tuple[str | None, str]]] = {cid: [] for cid in cluster_ids}
+        if not cluster_ids:
+            return out
+        query = (sa.select(articles.c.cluster_id, articles.c.source, articles.c.url)
+                 .where(articles.c.cluster_id.in_(list(cluster_ids))).order_by(articles.c.id))
+        with self._conn() as conn:
+            for cid, source, url in conn.execute(query).all():
+                out[cid].append((source, url))
+        return out
+
+    def _source_of(self, table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
+        """An article's source as the pages name it: declared, else the URL's host."""
+        return sa.func.coalesce(table.c.source, self._host(table))
+
+    def _host(self, table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
+        """The host of an article's URL, lowercase, without port (as `urlsplit(url).hostname`)."""
+        if self.is_sqlite:
+            rest = sa.func.substr(table.c.url, sa.func.instr(table.c.url, "://") + 3)
+            host = sa.func.substr(rest, 1, sa.func.instr(rest.op("||")("/"), "/") - 1)
+            host = sa.func.substr(host, 1, sa.func.instr(host.op("||")(":"), ":") - 1)
+        else:
+            host = sa.func.split_part(sa.func.split_part(sa.func.split_part(table.c.url, "://", 2), "/", 1), ":", 1)
+        return sa.func.lower(host)
+
+    @staticmethod
+    def _day(table) -> sa.ColumnElement[str]:  # type: ignore[no-untyped-def]
+        return sa.func.substr(sa.func.coalesce(table.c.published_at, table.c.ingested_at), 1, 10)
+
+    def source_activity(self) -> tuple[list[tuple], list[tuple], list[tuple]]:
+        """Counts by source and day, computed in the database (no article rows leave it):
+        articles (source, day, n); stories first published (source, day, n), dated by their original;
+        reposts (reposting source, original's source, day, n), every non-original member of a story."""
+        m, r = articles.alias("m"), articles.alias("r")
+        m_src, r_src, day = self._source_of(m), self._source_of(r), self._day(m)
+        # Grouped by position: PostgreSQL sees the same expression with other bind parameters as another one.
+        by = [sa.text(str(k)) for k in (1, 2, 3)]
+        queries = (
+            sa.select(m_src, day, sa.func.count()).select_from(m).group_by(*by[:2]),
+            sa.select(r_src, self._day(r), sa.func.count()).select_from(
+                clusters.join(r, r.c.id == clusters.c.representative_id)).group_by(*by[:2]),
+            sa.select(m_src, r_src, day, sa.func.count()).select_from(
+                m.join(clusters, clusters.c.id == m.c.cluster_id).join(r, r.c.id == clusters.c.representative_id))
+            .where(m.c.id != r.c.id).group_by(*by),
+        )
+        with self._conn() as conn:
+            return tuple([tuple(row) for row in conn.execute(q).all()] for q in queries)  # type: ignore[return-value]
+
+    def most_reposted(self, source: str, limit: int) -> list[tuple[Cluster, int]]:
+        """The source's stories (it published the original) with the most reposts by other sources."""
+        m, r = articles.alias("m"), articles.alias("r")
+        n = sa.func.count().label("n")
+        query = (sa.select(clusters, n)
+                 .select_from(m.join(clusters, clusters.c.id == m.c.cluster_id)
+                              .join(r, r.c.id == clusters.c.representative_id))
+                 .where(self._source_of(r) == source, self._source_of(m) != source)
+                 .group_by(*clusters.c).order_by(n.desc(), clusters.c.id).limit(limit))
+        with self._conn() as conn:
+            rows = conn.execute(query).all()
+        return [(Cluster(**{k: v for k, v in row._mapping.items() if k != "n"}), row.n) for row in rows]
 
     # -- learned boilerplate (dedup.learned) ----------------------------------------------------
     def boilerplate_rows(self, scope: str, keys: Sequence[int]) -> dict[int, LineRecord]:
