@@ -52,14 +52,24 @@ def guarded_components(
     edges: Iterable[tuple[int, int, float]],
     representative: Callable[[list[int]], int],
     are_duplicates: Callable[[int, int], bool],
+    *,
+    must: Iterable[tuple[int, int]] = (),
+    cannot: Iterable[tuple[int, int]] = (),
 ) -> list[list[int]]:
     """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
 
-    Two groups join only when their representatives are themselves verified duplicates.
+    Two groups join only when their representatives are themselves verified duplicates. Operator
+    corrections come on top: `must` pairs are joined first, whatever the texts say, and no join ever puts
+    the two sides of a `cannot` pair in one group (nodes of either kind of pair must be in `nodes`).
     """
     parent = {n: n for n in nodes}
     members: dict[int, list[int]] = {n: [n] for n in nodes}
     rep: dict[int, int] = {n: n for n in nodes}
+    apart: dict[int, set[int]] = {}
+    for a, b in cannot:
+        apart.setdefault(a, set()).add(b)
+        apart.setdefault(b, set()).add(a)
+    blocked: dict[int, set[int]] = {n: set(apart[n]) for n in nodes if n in apart}  # per root
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -67,15 +77,27 @@ def guarded_components(
             x = parent[x]
         return x
 
-    for a, b, _score in sorted(edges, key=lambda e: -e[2]):
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            continue
-        if rep[ra] != a or rep[rb] != b:
-            if not are_duplicates(rep[ra], rep[rb]):
-                continue
+    def kept_apart(ra: int, rb: int) -> bool:
+        return any(find(x) == rb for x in blocked.get(ra, ())) or any(find(x) == ra for x in blocked.get(rb, ()))
+
+    def join(ra: int, rb: int) -> None:
         keep, drop = (ra, rb) if ra < rb else (rb, ra)
         parent[drop] = keep
         members[keep].extend(members.pop(drop))
         rep[keep] = representative(members[keep])
+        if drop in blocked:
+            blocked.setdefault(keep, set()).update(blocked.pop(drop))
+
+    for a, b in must:
+        ra, rb = find(a), find(b)
+        if ra != rb and not kept_apart(ra, rb):
+            join(ra, rb)
+    for a, b, _score in sorted(edges, key=lambda e: -e[2]):
+        ra, rb = find(a), find(b)
+        if ra == rb or kept_apart(ra, rb):
+            continue
+        if rep[ra] != a or rep[rb] != b:
+            if not are_duplicates(rep[ra], rep[rb]):
+                continue
+        join(ra, rb)
     return [sorted(group) for group in members.values()]
