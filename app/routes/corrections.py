@@ -50,7 +50,8 @@ class CorrectionOut(BaseModel):
     cluster_id: int | None = Field(None, description="The cluster named, when the correction was made against one")
     url_a: str
     url_b: str
-    created_by: str = Field(..., description="`api-key` (DEDUP_API_KEY), `anonymous` (no key set), `cli`, `web`")
+    created_by: str = Field(..., description="`api-key` (DEDUP_API_KEY, over HTTP or the compare page), "
+                                             "`anonymous` (no key set), `cli`")
     created_at: str
     note: str | None = None
     active: bool
