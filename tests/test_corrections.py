@@ -180,3 +180,18 @@ def test_bad_corrections_are_refused_and_a_delete_withdraws(make_engine):
     engine.delete_article(b)
     assert list_corrections(engine) == []
     assert list_corrections(engine, include_withdrawn=True)[0].withdrawn_by == "delete"
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_spark_recluster_keeps_corrections_too(make_engine):
+    pytest.importorskip("pyspark")
+    engine = make_engine()
+    a = put(engine, "https://a.example/8", STORY, "2026-03-01")
+    b = put(engine, "https://b.example/8", REPOST, "2026-03-02")
+    d = put(engine, "https://d.example/8", OTHER, "2026-03-03")
+    add_correction(engine, CANNOT, a, other_id=b, by="cli")
+    add_correction(engine, MUST, d, other_id=a, by="cli")
+    report = run_recluster(engine, make_engine.settings, engine_name="spark")
+    assert report.engine == "spark" and report.articles == 3
+    assert cluster(engine, a) == cluster(engine, d) != cluster(engine, b)
