@@ -195,3 +195,19 @@ def test_the_spark_recluster_keeps_corrections_too(make_engine):
     report = run_recluster(engine, make_engine.settings, engine_name="spark")
     assert report.engine == "spark" and report.articles == 3
     assert cluster(engine, a) == cluster(engine, d) != cluster(engine, b)
+
+
+def test_components_join_must_links_first_and_never_join_a_cannot_link():
+    from dedup.cluster import Node
+    from dedup.corrections import Rules
+    from dedup.recluster import components
+
+    nodes = {i: Node(i, f"2026-03-0{i}", f"2026-03-0{i}") for i in range(1, 6)}
+    verdicts = {(1, 2): 0.9, (2, 3): 0.8, (1, 3): 0.7}  # 1, 2, 3 one story by the texts; 4, 5 alone
+    def every_pair_duplicates(a: int, b: int) -> bool:
+        return True
+    plain = components(list(nodes), verdicts, nodes, every_pair_duplicates)
+    assert sorted(plain) == [[1, 2, 3], [4], [5]]
+    rules = Rules([(1, CANNOT, 3, 1), (2, MUST, 5, 1)])
+    corrected = components(list(nodes), verdicts, nodes, every_pair_duplicates, rules)
+    assert sorted(corrected) == [[1, 2, 5], [3], [4]]
