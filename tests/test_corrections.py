@@ -21,6 +21,7 @@ from dedup.errors import InvalidArticle, NotFound
 from dedup.judged import load_pairs, score_pairs
 from dedup.models import ArticleIn
 from dedup.recluster import run_recluster
+from dedup.settings import Settings
 from tests.api_backends import OTHER, STORY, backend_settings
 
 REPOST = STORY + "（来源：人民网）"
@@ -182,19 +183,46 @@ def test_bad_corrections_are_refused_and_a_delete_withdraws(make_engine):
     assert list_corrections(engine, include_withdrawn=True)[0].withdrawn_by == "delete"
 
 
+def test_a_correction_made_while_a_recluster_computes_is_kept_by_its_write_back(make_engine, monkeypatch):
+    import dedup.recluster as rc
+
+    engine = make_engine()
+    a = put(engine, "https://a.example/9", STORY, "2026-03-01")
+    b = put(engine, "https://b.example/9", REPOST, "2026-03-02")
+    d = put(engine, "https://d.example/9", OTHER, "2026-03-03")
+    computed = rc.cluster_and_name
+
+    def then_an_operator_corrects(*args, **kwargs):  # the run has decided; the operator acts before it writes
+        result = computed(*args, **kwargs)
+        add_correction(engine, CANNOT, a, other_id=b, by="cli")
+        add_correction(engine, MUST, d, other_id=b, by="cli")
+        return result
+
+    monkeypatch.setattr(rc, "cluster_and_name", then_an_operator_corrects)
+    run_recluster(engine, make_engine.settings, engine_name="local")
+    assert cluster(engine, a) != cluster(engine, b) == cluster(engine, d)
+    assert engine.check(repair=False)["repaired"] == 0
+
+
 @pytest.mark.spark
 @pytest.mark.slow
-def test_the_spark_recluster_keeps_corrections_too(make_engine):
+def test_the_spark_recluster_keeps_corrections_too(tmp_path):
+    """Spark computes the verdicts only; components and write-back are the local code, whatever the store, so
+    one backend suffices (a Spark session costs about a minute)."""
     pytest.importorskip("pyspark")
-    engine = make_engine()
-    a = put(engine, "https://a.example/8", STORY, "2026-03-01")
-    b = put(engine, "https://b.example/8", REPOST, "2026-03-02")
-    d = put(engine, "https://d.example/8", OTHER, "2026-03-03")
-    add_correction(engine, CANNOT, a, other_id=b, by="cli")
-    add_correction(engine, MUST, d, other_id=a, by="cli")
-    report = run_recluster(engine, make_engine.settings, engine_name="spark")
-    assert report.engine == "spark" and report.articles == 3
-    assert cluster(engine, a) == cluster(engine, d) != cluster(engine, b)
+    settings = Settings(database_url=str(tmp_path / "spark.db"), redis_url=None)
+    engine = Engine(settings)
+    try:
+        a = put(engine, "https://a.example/8", STORY, "2026-03-01")
+        b = put(engine, "https://b.example/8", REPOST, "2026-03-02")
+        d = put(engine, "https://d.example/8", OTHER, "2026-03-03")
+        add_correction(engine, CANNOT, a, other_id=b, by="cli")
+        add_correction(engine, MUST, d, other_id=a, by="cli")
+        report = run_recluster(engine, settings, engine_name="spark")
+        assert report.engine == "spark" and report.articles == 3 and report.stats["pairs_verified"] >= 1
+        assert cluster(engine, a) == cluster(engine, d) != cluster(engine, b)
+    finally:
+        engine.close()
 
 
 def test_components_join_must_links_first_and_never_join_a_cannot_link():
