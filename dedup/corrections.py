@@ -223,9 +223,10 @@ def get_correction(engine: Engine, correction_id: int) -> Correction:
 
 
 def list_corrections(engine: Engine, *, include_withdrawn: bool = False, limit: int = 50,
-                     before: int | None = None) -> list[Correction]:
-    """Newest first; `before`: the last id of the previous page."""
-    rows = engine.store.list_corrections(active_only=not include_withdrawn, limit=limit, before=before)
+                     before: int | None = None, article_id: int | None = None) -> list[Correction]:
+    """Newest first; `before`: the last id of the previous page; `article_id`: only those naming that article."""
+    rows = engine.store.list_corrections(active_only=not include_withdrawn, limit=limit, before=before,
+                                         article_id=article_id)
     return [_correction(r) for r in rows]
 
 

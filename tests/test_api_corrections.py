@@ -46,6 +46,8 @@ def test_cannot_link_over_http_splits_and_is_listed_with_who_and_note(client):
     listed = client.get("/v1/corrections").json()
     assert [c["id"] for c in listed["corrections"]] == [correction["id"]] and listed["next_before"] is None
     assert client.get(f"/v1/corrections/{correction['id']}").json()["url_a"] == "https://b.example/1"
+    assert len(client.get("/v1/corrections", params={"article_id": a["id"]}).json()["corrections"]) == 1
+    assert client.get("/v1/corrections", params={"article_id": 424242}).json()["corrections"] == []
 
     # a later repost of the story joins one side, and no ingest merges the two again
     third = put(client, "https://c.example/1", STORY + "（责任编辑：王明）", published_at="2026-03-03")
@@ -77,6 +79,14 @@ def test_must_link_to_a_cluster_merges_with_an_alias_and_a_conflict_is_409_namin
     assert error["code"] == "correction_conflict"
     assert "cannot-link of article" in error["message"] and f"correction {must_id} (must-link" in error["message"]
     assert client.get(f"/v1/clusters/{a['id']}").json()["size"] == 3  # nothing changed
+
+    apart = client.post("/v1/corrections", headers=KEY, json={"kind": "cannot_link", "article_id": a["id"],
+                                                              "other_article_id": d["id"]})
+    assert apart.status_code == 201  # no must-link joins a and d: d leaves, with its must-link partner b
+    page = client.get("/v1/corrections", params={"limit": 1}).json()
+    assert [c["id"] for c in page["corrections"]] == [apart.json()["correction"]["id"]]
+    rest = client.get("/v1/corrections", params={"limit": 1, "before": page["next_before"]}).json()
+    assert [c["id"] for c in rest["corrections"]] == [must_id] and rest["next_before"] is None
 
 
 @pytest.mark.parametrize(("body", "status"), [

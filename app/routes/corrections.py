@@ -94,9 +94,13 @@ def create(body: CorrectionIn, request: Request, response: Response, engine: Eng
 @router.get("/corrections", response_model=CorrectionPage)
 def listing(engine: EngineDep, include_withdrawn: bool = False,
             limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> CorrectionPage:
-    """Corrections newest first: those in force, or all with `include_withdrawn=true`."""
-    page = list_corrections(engine, include_withdrawn=include_withdrawn, limit=limit + 1, before=before)
+            before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+            article_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only those naming it")] = None,
+            ) -> CorrectionPage:
+    """Corrections newest first: those in force, or all with `include_withdrawn=true`; `article_id` keeps those
+    naming that article (on either side)."""
+    page = list_corrections(engine, include_withdrawn=include_withdrawn, limit=limit + 1, before=before,
+                            article_id=article_id)
     more = len(page) > limit
     page = page[:limit]
     return CorrectionPage(corrections=[correction_out(c) for c in page],

@@ -144,9 +144,12 @@ class CorrectionRows:
             row = conn.execute(sa.select(corrections).where(corrections.c.id == correction_id)).first()
         return dict(row._mapping) if row else None
 
-    def list_corrections(self, *, active_only: bool, limit: int, before: int | None) -> list[dict]:
-        """Newest first; `before` is the id the previous page ended with."""
+    def list_corrections(self, *, active_only: bool, limit: int, before: int | None,
+                         article_id: int | None = None) -> list[dict]:
+        """Newest first; `before` is the id the previous page ended with; `article_id`: those naming it."""
         query = sa.select(corrections)
+        if article_id is not None:
+            query = query.where(sa.or_(corrections.c.article_id == article_id, corrections.c.other_id == article_id))
         if active_only:
             query = query.where(corrections.c.withdrawn_at.is_(None))
         if before is not None:
