@@ -90,6 +90,11 @@ def require_api_key(request: Request,
         raise unauthorized()
 
 
+def caller_name(request: Request) -> str:
+    """Who made a change, as recorded with it: the holder of DEDUP_API_KEY, or anyone when no key is set."""
+    return "api-key" if request.app.state.settings.api_key else "anonymous"
+
+
 def heal_index(request: Request) -> None:
     """After a Redis outage seen by this worker, rebuild the shared index from the database before serving.
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dedup.corrections import CorrectionConflict
 from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, RevisionMismatch, TextTooLarge, Unavailable
 from dedup.index import IndexLost
 from dedup.runs import RunInProgress
@@ -59,7 +60,7 @@ def dedup_status(exc: DedupError) -> int:
         return 422
     if isinstance(exc, Unavailable):
         return 503
-    if isinstance(exc, RunInProgress):
+    if isinstance(exc, (RunInProgress, CorrectionConflict)):
         return 409
     if isinstance(exc, RevisionMismatch):
         return 412

@@ -237,15 +237,28 @@ def explain(url_a: str, url_b: str, db: DbOption = None,
 
 @app.command("eval")
 def eval_command(
-    dataset: Annotated[Path, typer.Argument(
-        help="Labeled JSONL (url, text|html, label, recipe); with --pairs, the corpus the pairs point into")],
+    dataset: Annotated[Path | None, typer.Argument(
+        help="Labeled JSONL (url, text|html, label, recipe); with --pairs, the corpus the pairs point into")] = None,
     pairs: Annotated[Path | None, typer.Option(
         help="Judged pairs JSONL (url_a, url_b, label duplicate/not_duplicate/unclear, stratum, pattern)")] = None,
     strata: Annotated[Path | None, typer.Option(
         help="Strata JSON ({stratum: {population, sampled}}) for weighted figures; needs --pairs")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for machines")] = False,
+    export_corrections: Annotated[Path | None, typer.Option(
+        "--export-corrections", help="Write the store's corrections (--db) as judged pairs to this JSONL file "
+        "(must-link: duplicate, cannot-link: not_duplicate), for --pairs")] = None,
+    include_withdrawn: Annotated[bool, typer.Option("--include-withdrawn",
+                                                    help="With --export-corrections: withdrawn ones too")] = False,
+    db: DbOption = None,
 ) -> None:
-    """Ingest a labeled set (or a corpus with judged pairs) into a fresh temporary store and print quality figures."""
+    """Ingest a labeled set (or a corpus with judged pairs) into a fresh temporary store and print quality figures;
+    or export the operators' corrections as judged pairs (--export-corrections)."""
+    if export_corrections is not None:
+        _export_corrections(export_corrections, db, include_withdrawn)
+        return
+    if dataset is None:
+        _fail("give a dataset, or --export-corrections FILE", 2)
+        return
     for path in (dataset, pairs, strata):
         if path is not None and not path.is_file():
             _fail(f"{path} does not exist")
@@ -272,6 +285,21 @@ def eval_command(
     for recipe, value in report.recall_by_recipe.items():
         out.print(f"  recall {recipe:16} {value:.3f}", highlight=False)
     out.print(f"({report.seconds:.1f} s)", highlight=False)
+
+
+def _export_corrections(path: Path, db: str | None, include_withdrawn: bool) -> None:
+    from .corrections import judged_pairs
+
+    engine = _engine(_settings(db), rebuild=False)
+    try:
+        pairs = judged_pairs(engine, include_withdrawn=include_withdrawn)
+    finally:
+        engine.close()
+    try:
+        path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc}")
+    out.print(f"{len(pairs)} judged pairs written to {path}", highlight=False)
 
 
 def _fmt(value: float | None) -> str:
@@ -419,6 +447,12 @@ def runs(
         out.print("no re-cluster runs yet")
     for r in found:
         rep = r["report"] or {}
+        if r["engine"] == "retention":
+            out.print(f"run {r['id']} {r['status']} (retention, {r['mode']}{', dry run' if r['dry_run'] else ''}) "
+                      f"started {r['started_at']}: {rep.get('deleted', '-')} of {rep.get('matched', '-')} articles "
+                      f"before {rep.get('cutoff', '-')} deleted" + (f" error: {r['error']}" if r["error"] else ""),
+                      highlight=False)
+            continue
         out.print(f"run {r['id']} {r['status']} ({r['engine']}, {r['mode']}{', dry run' if r['dry_run'] else ''}) "
                   f"started {r['started_at']} finished {r['finished_at'] or '-'}: {rep.get('duration_s', '-')} s, "
                   f"{rep.get('articles', '-')} articles, clusters {rep.get('clusters_before', '-')} -> "
@@ -460,3 +494,151 @@ def scheduler(
         serve(settings, once=once)
     except ValueError as exc:
         _fail(str(exc))
+
+
+# -- operator corrections, deletes, retention ---------------------------------------------------
+def _article_id(engine: Engine, ref: str) -> int:
+    """An article named by its id or its URL."""
+    if ref.isascii() and ref.isdigit():
+        return int(ref)
+    return engine.get_article_by_url(ref).id
+
+
+def _correction_line(c) -> str:  # type: ignore[no-untyped-def]
+    state = "in force" if c.active else f"withdrawn {c.withdrawn_at} by {c.withdrawn_by}"
+    note = f" — {c.note}" if c.note else ""
+    return f"#{c.id} {c.describe()} ({c.url_a} / {c.url_b}), by {c.created_by} {c.created_at}, {state}{note}"
+
+
+@app.command()
+def correct(
+    kind: Annotated[str, typer.Argument(help="must-link (the same story) or cannot-link (not the same story)")],
+    article: Annotated[str, typer.Argument(help="An article: id or URL")],
+    other: Annotated[str, typer.Argument(help="The other article (id or URL), or with --cluster a cluster id")],
+    cluster: Annotated[bool, typer.Option("--cluster", help="OTHER is a cluster id")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="Why, for the record")] = None,
+    db: DbOption = None,
+) -> None:
+    """Correct the clustering: applied at once, kept by every later ingest and re-cluster; recorded as by "cli"."""
+    from .corrections import add_correction
+
+    kinds = {"must-link": "must_link", "cannot-link": "cannot_link"}
+    if kind not in kinds:
+        _fail(f"unknown kind {kind!r}; use must-link or cannot-link", 2)
+    if cluster and not (other.isascii() and other.isdigit()):
+        _fail(f"--cluster: expected a cluster id, got {other!r}", 2)
+    engine = _engine(_settings(db))
+    try:
+        a = _article_id(engine, article)
+        target = {"cluster_id": int(other)} if cluster else {"other_id": _article_id(engine, other)}
+        outcome = add_correction(engine, kinds[kind], a, note=note, by="cli", **target)
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    verb = "recorded" if outcome.created else "already in force"
+    out.print(f"{verb}: {_correction_line(outcome.correction)}; clusters now "
+              f"{' and '.join(map(str, outcome.clusters))}", highlight=False)
+
+
+@app.command()
+def corrections(
+    include_withdrawn: Annotated[bool, typer.Option("--all", help="Withdrawn corrections too")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Corrections, newest first: who made each, when, and why."""
+    from .corrections import list_corrections
+
+    engine = _engine(_settings(db))
+    found = list_corrections(engine, include_withdrawn=include_withdrawn, limit=limit)
+    engine.close()
+    if as_json:
+        out.print_json(json.dumps([c.as_dict() for c in found], ensure_ascii=False))
+        return
+    if not found:
+        out.print("no corrections")
+    for c in found:
+        out.print(_correction_line(c), highlight=False)
+
+
+@app.command()
+def withdraw(correction_id: Annotated[int, typer.Argument(help="The correction's id (see `dedup corrections`)")],
+             db: DbOption = None) -> None:
+    """Withdraw a correction; clusters stay as they are until later ingests and the next re-cluster."""
+    from .corrections import withdraw_correction
+
+    engine = _engine(_settings(db))
+    try:
+        found = withdraw_correction(engine, correction_id, by="cli")
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    out.print(_correction_line(found), highlight=False)
+
+
+@app.command()
+def delete(
+    url: Annotated[list[str] | None, typer.Option("--url", help="Delete the article of this URL (repeatable)")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Every article of this source")] = None,
+    published_from: Annotated[str | None, typer.Option("--published-from", help="Published on or after")] = None,
+    published_until: Annotated[str | None, typer.Option("--published-until", help="Published on or before")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete articles by URL, or in bulk by source and/or publication dates (inclusive ISO dates), with the
+    upkeep of a single delete (index, clusters, corrections)."""
+    from .retention import delete_matching
+
+    if url and (source or published_from or published_until):
+        _fail("give --url, or --source/--published-from/--published-until, not both", 2)
+    engine = _engine(_settings(db))
+    try:
+        if url:
+            if dry_run:
+                ids = [engine.get_article_by_url(u).id for u in url]
+                out.print(f"would delete {len(ids)} articles", highlight=False)
+                return
+            for u in url:
+                out.print(f"deleted article {engine.delete_article_by_url(u)} ({u})", highlight=False)
+            return
+        report = delete_matching(engine, source=source, published_from=published_from,
+                                 published_until=published_until, dry_run=dry_run)
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    out.print(f"{report.matched} matched, {report.deleted} deleted{' (dry run)' if dry_run else ''}",
+              highlight=False)
+
+
+@app.command()
+def retention(
+    days: Annotated[int | None, typer.Option("--days", min=1, help="Override DEDUP_RETENTION_DAYS")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing")] = False,
+    db: DbOption = None,
+) -> None:
+    """Apply the retention policy now (the scheduler does it before each re-cluster): delete articles published,
+    else ingested, more than DEDUP_RETENTION_DAYS days ago; recorded as a run (see `dedup runs`)."""
+    from .retention import apply_retention
+
+    settings = _settings(db)
+    days = days or settings.retention_days
+    if not days:
+        _fail("no retention policy: set DEDUP_RETENTION_DAYS or give --days", 2)
+        return
+    engine = _engine(settings)
+    try:
+        report = apply_retention(engine, days, dry_run=dry_run)
+    except DedupError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    out.print(f"run {report['run_id']}: {report['matched']} articles published (else ingested) before "
+              f"{report['cutoff']}, {report['deleted']} deleted{' (dry run)' if dry_run else ''}", highlight=False)

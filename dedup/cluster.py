@@ -66,6 +66,9 @@ def guarded_components(
     are_duplicates: Callable[[int, int], bool],
     joins_family: Callable[[int, int], bool] | None = None,
     family_min_edge: float = 0.0,
+    *,
+    must: Iterable[tuple[int, int]] = (),
+    cannot: Iterable[tuple[int, int]] = (),
 ) -> list[list[int]]:
     """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
 
@@ -77,10 +80,18 @@ def guarded_components(
     family rule, a group whose representative would change (an earlier article arrives) joins only if its
     members are still family of the new representative: a bridge article that gathered another story while
     it was the representative cannot hand that story to an earlier, unrelated one.
+
+    Operator corrections come on top: `must` pairs are joined first, whatever the texts say, and no join ever
+    puts the two sides of a `cannot` pair in one group (nodes of either kind of pair must be in `nodes`).
     """
     parent = {n: n for n in nodes}
     members: dict[int, list[int]] = {n: [n] for n in nodes}
     rep: dict[int, int] = {n: n for n in nodes}
+    apart: dict[int, set[int]] = {}
+    for a, b in cannot:
+        apart.setdefault(a, set()).add(b)
+        apart.setdefault(b, set()).add(a)
+    blocked: dict[int, set[int]] = {n: set(apart[n]) for n in nodes if n in apart}  # per root
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -88,22 +99,37 @@ def guarded_components(
             x = parent[x]
         return x
 
+    def kept_apart(ra: int, rb: int) -> bool:
+        return any(find(x) == rb for x in blocked.get(ra, ())) or any(find(x) == ra for x in blocked.get(rb, ()))
+
+    def guarded(a: int, b: int, score: float, ra: int, rb: int) -> bool:
+        """May the groups of an edge's two ends join: an edge between the representatives themselves, verified
+        duplicate representatives, or a single article of the other group's family."""
+        if (rep[ra] == a and rep[rb] == b) or are_duplicates(rep[ra], rep[rb]):
+            return True
+        return joins_family is not None and score >= family_min_edge and (
+            (len(members[rb]) == 1 and joins_family(b, rep[ra]))
+            or (len(members[ra]) == 1 and joins_family(a, rep[rb])))
+
+    def join(ra: int, rb: int) -> None:
+        keep, drop = (ra, rb) if ra < rb else (rb, ra)
+        parent[drop] = keep
+        members[keep].extend(members.pop(drop))
+        rep[keep] = representative(members[keep])
+        if drop in blocked:
+            blocked.setdefault(keep, set()).update(blocked.pop(drop))
+
+    for a, b in must:
+        ra, rb = find(a), find(b)
+        if ra != rb and not kept_apart(ra, rb):
+            join(ra, rb)
     for a, b, score in sorted(edges, key=lambda e: -e[2]):
         ra, rb = find(a), find(b)
-        if ra == rb:
+        if ra == rb or kept_apart(ra, rb) or not guarded(a, b, score, ra, rb):
             continue
-        if rep[ra] != a or rep[rb] != b:
-            if not are_duplicates(rep[ra], rep[rb]) and not (
-                    joins_family is not None and score >= family_min_edge
-                    and ((len(members[rb]) == 1 and joins_family(b, rep[ra]))
-                         or (len(members[ra]) == 1 and joins_family(a, rep[rb])))):
-                continue
         new_rep = representative(members[ra] + members[rb])
         if joins_family is not None and not all(
                 _still_family(members[r], rep[r], new_rep, are_duplicates, joins_family) for r in (ra, rb)):
             continue
-        keep, drop = (ra, rb) if ra < rb else (rb, ra)
-        parent[drop] = keep
-        members[keep].extend(members.pop(drop))
-        rep[keep] = new_rep
+        join(ra, rb)
     return [sorted(group) for group in members.values()]

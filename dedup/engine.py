@@ -20,6 +20,7 @@ from .browse import SourceStats, source_stats
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
 from .contain import anchors
+from .corrections import CANNOT, MUST, rules_for, withdraw_for_deleted
 from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch, TextTooLarge
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
@@ -325,7 +326,7 @@ class Engine:
             self.known.drop(article.id)
         when = When(article.published_at, article.ingested_at, article.id or _ARRIVING)
         matches = self._verified(prepared, exclude=article.id or None, book=book, when=when)
-        target, judged = self._choose_cluster(prepared, matches, book, when)
+        target, judged = self._choose_cluster(prepared, matches, book, when, article.id)
         if head is None:
             book.add_article(article)
         self._place(article, target, book)
@@ -381,7 +382,8 @@ class Engine:
         self.store.update_article(new)
         when = _when(new)
         matches = self._verified(prepared, exclude=article_id, book=book, when=when) if prepared is not None else []
-        target = self._choose_cluster(prepared, matches, book, when)[0] if prepared is not None and matches else None
+        target = (self._choose_cluster(prepared, matches, book, when, article_id)[0]
+                  if prepared is not None and matches else None)
         self._place(new, target, book)
         if prepared is not None:
             self._index_insert(article_id, prepared)
@@ -458,12 +460,29 @@ class Engine:
         return rep_key(known.published_at if known else None, article_id)
 
     def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook,
-                        when: When) -> tuple[int | None, ScoredMatch | None]:
+                        when: When, article_id: int = 0) -> tuple[int | None, ScoredMatch | None]:
         """The best-matching cluster whose representative this article duplicates (merges only verified reps),
-        and the pair the decision rests on: the article and that representative, with their scores."""
+        and the pair the decision rests on: the article and that representative, with their scores.
+
+        Operator corrections (dedup.corrections) come first: a stored article (`article_id`, an update) goes
+        to its must-link partners' cluster and never to one holding a cannot-link partner, and no two clusters
+        a cannot-link keeps apart are merged."""
+        excluded: set[int] = set()
+        if article_id:
+            rules = rules_for(self.store, [article_id])
+            partners = rules.partners(article_id, MUST)
+            if partners:
+                held = book.cluster_ids(partners)
+                target_id = next((held[p] for p in partners if held.get(p) is not None), None)
+                cluster = book.get(target_id) if target_id is not None else None
+                if cluster is not None:
+                    return cluster.id, self._duplicates_rep(prepared, cluster, matches, when)
+            apart = rules.partners(article_id, CANNOT)
+            excluded = {c for c in book.cluster_ids(apart).values() if c is not None} if apart else set()
         accepted: list[Cluster] = []
         judged: ScoredMatch | None = None
-        for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None):
+        for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None
+                                        and m.article.cluster_id not in excluded):
             cluster = book.get(cluster_id)
             against = None if cluster is None else (self._duplicates_rep(prepared, cluster, matches, when)
                                                     or self._joins_family(prepared, cluster, matches, when))
@@ -480,7 +499,21 @@ class Engine:
         if not merged:
             return target.id, judged
         book.flush()
+        merged = self._not_kept_apart(target.id, merged)
+        if not merged:
+            return target.id, judged
         return self._merge([target.id, *merged], book), judged
+
+    def _not_kept_apart(self, target: int, others: list[int]) -> list[int]:
+        """The clusters that can merge into `target` without joining the two sides of a cannot-link."""
+        apart = self.store.clusters_kept_apart([target, *others])
+        if not apart:
+            return others
+        joined = [target]
+        for other in others:
+            if all((min(other, c), max(other, c)) not in apart for c in joined):
+                joined.append(other)
+        return joined[1:]
 
     def _duplicates_rep(self, prepared: Prepared, cluster: Cluster, matches: list[ScoredMatch],
                         when: When) -> ScoredMatch | None:
@@ -573,11 +606,41 @@ class Engine:
 
     def delete_article(self, article_id: int, *, if_match: Sequence[str] | None = None) -> None:
         with self.writing():
-            article = self.get_article(article_id)
-            if if_match is not None:
-                self._check_revision(article, if_match)
-            self._leave_cluster(article)
-            self.store.delete_article(article_id)
+            self._delete(self.get_article(article_id), if_match)
+
+    def delete_article_by_url(self, url: str, *, if_match: Sequence[str] | None = None) -> int:
+        """Delete the article stored under this URL (exact match); returns its id."""
+        with self.writing():
+            article = self.get_article_by_url(url)
+            self._delete(article, if_match)
+            return article.id
+
+    def _delete(self, article: Article, if_match: Sequence[str] | None) -> None:
+        if if_match is not None:
+            self._check_revision(article, if_match)
+        self._leave_cluster(article)
+        self.store.delete_article(article.id)
+        withdraw_for_deleted(self, [article.id])
+
+    def delete_articles(self, article_ids: Sequence[int], *, chunk: int = 500) -> int:
+        """Bulk delete with the upkeep of a single delete (out of the index, clusters re-summarized or removed,
+        corrections withdrawn), in transactions of `chunk` articles so ingest is not held up for long.
+        Returns how many were deleted (an id deleted meanwhile is skipped)."""
+        deleted = 0
+        for start in range(0, len(article_ids), chunk):
+            with self.writing():
+                found = self.store.get_articles(article_ids[start:start + chunk])
+                for article in found:
+                    self._index_remove(article)
+                    self.known.drop(article.id)
+                ids = [a.id for a in found]
+                self.store.set_cluster(ids, None)
+                for article_id in ids:
+                    self.store.delete_article(article_id)
+                withdraw_for_deleted(self, ids)
+                self.upkeep.refresh({a.cluster_id for a in found if a.cluster_id is not None})
+                deleted += len(found)
+        return deleted
 
     def resolve_cluster_id(self, cluster_id: int) -> int:
         if self.store.get_cluster(cluster_id) is not None:

@@ -40,6 +40,7 @@ from datasketch.lsh import _optimal_param
 from .cluster import Node, guarded_components, representative_key
 from .config import DecisionConfig, SignatureConfig
 from .contain import LocalContainmentIndex
+from .corrections import Rules, all_rules, apply_rules
 from .engine import _ESTIMATE_MARGIN, Engine
 from .errors import EmptyText
 from .runs import finish_run, now, run_lock, start_run
@@ -422,16 +423,22 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
 def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Node],
                are_duplicates: Callable[[int, int], bool],
                joins_family: Callable[[int, int], bool] | None = None,
-               family_min_edge: float = 0.0) -> list[list[int]]:
-    """Guarded components (the online rule) over verified edges; nodes without an edge stay alone."""
+               family_min_edge: float = 0.0, *, rules: Rules | None = None) -> list[list[int]]:
+    """Guarded components (the online rule) over verified edges; nodes without an edge stay alone.
+    Operator corrections (`rules`) between the nodes are honoured: must-links joined, cannot-links kept apart."""
+    node_ids = list(node_ids)
     edges = [(a, b, score) for (a, b), score in verdicts.items() if score is not None]
-    linked = sorted({n for a, b, _ in edges for n in (a, b)})
+    inside = set(node_ids)
+    must = [p for p in rules.must if p[0] in inside and p[1] in inside] if rules else []
+    cannot = [p for p in rules.cannot if p[0] in inside and p[1] in inside] if rules else []
+    linked = sorted({n for a, b, _ in edges for n in (a, b)} | {n for pair in must + cannot for n in pair})
     keys = {n: representative_key(nodes[n]) for n in linked}  # type: ignore[arg-type]
 
     def representative(members: list[int]) -> int:
         return min(members, key=keys.__getitem__)
 
-    groups = guarded_components(linked, edges, representative, are_duplicates, joins_family, family_min_edge)
+    groups = guarded_components(linked, edges, representative, are_duplicates, joins_family, family_min_edge,
+                                must=must, cannot=cannot)
     linked_set = set(linked)
     return groups + [[n] for n in node_ids if n not in linked_set]
 
@@ -608,6 +615,8 @@ def _write_back(engine: Engine, snapshot: Snapshot, groups: list[list[int]], ass
             store.add_alias(old, new)
     touched = live | scope_old_ids | set(renamed) | {states[a][0] for a in moves if states[a][0] is not None}
     refreshed = upkeep.refresh(touched)
+    rules = all_rules(store)  # corrections made while the run computed are applied over its result
+    apply_rules(engine, sorted({n for _, _, a, b in rules.rows for n in (a, b) if n in states}), rules)
     return {"late_articles": len(late), "deleted_during_run": sum(m not in states for m in assignment.cluster_of),
             "ids_settled_at_write": len(renamed), "articles_moved": len(moves), "clusters_refreshed": refreshed}
 
@@ -742,16 +751,17 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
                      scope: np.ndarray | None) -> tuple[list[list[int]], Assignment, set[int]]:
     """Components and stable ids over the whole corpus, or over the clusters --since touches."""
     old_of = {int(a): int(c) for a, c in zip(snapshot.ids, snapshot.old_cluster)}
+    rules = all_rules(engine.store)
     if scope is None:
         node_ids = [int(a) for a in snapshot.ids]
     else:
-        node_ids = _touched_articles(snapshot, scope, verdicts, old_of)
+        node_ids = _touched_articles(snapshot, scope, verdicts, old_of, rules)
         inside = set(node_ids)
         verdicts = {k: v for k, v in verdicts.items() if k[0] in inside and k[1] in inside}
     oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision,
                               arrival_times(snapshot))
     family = family_oracle(texts, engine.store.norm_texts, engine.sig_config, engine.decision)
-    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard)
+    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard, rules=rules)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}
     existing = set(engine.store.cluster_rows())
     taken = existing - scope_old
@@ -759,10 +769,14 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
     return groups, assign_ids(groups, old_of, taken, aliased), scope_old
 
 
-def _touched_articles(snapshot: Snapshot, scope: np.ndarray, verdicts: Verdicts, old_of: dict[int, int]) -> list[int]:
-    """The recent articles, their verified partners, and every member of the clusters any of them is in."""
+def _touched_articles(snapshot: Snapshot, scope: np.ndarray, verdicts: Verdicts, old_of: dict[int, int],
+                      rules: Rules) -> list[int]:
+    """The recent articles, their verified partners and must-link partners, and every member of the clusters
+    any of them is in."""
     touched = {int(a) for a in scope}
     touched |= {n for (a, b), s in verdicts.items() if s is not None and (a in touched or b in touched)
+                for n in (a, b)}
+    touched |= {n for a, b in rules.must if (a in touched or b in touched) and a in old_of and b in old_of
                 for n in (a, b)}
     clusters = {old_of[n] for n in touched if old_of.get(n, -1) >= 0}
     return sorted(touched | {a for a, c in old_of.items() if c in clusters})

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from croniter import croniter
 
 from .engine import Engine
+from .retention import apply_retention
 from .runs import RunInProgress
 from .settings import Settings
 
@@ -30,11 +31,15 @@ def next_run(expression: str, after: datetime) -> datetime:
 
 
 def run_once(settings: Settings) -> dict | None:
-    """One scheduled run with a fresh engine; None when another run holds the lock."""
+    """One scheduled run with a fresh engine: the retention policy first (when DEDUP_RETENTION_DAYS is set),
+    then the re-cluster; None when another run holds the lock."""
     from .recluster import run_recluster
 
     engine = Engine(settings, rebuild=False)
     try:
+        if settings.retention_days:
+            kept = apply_retention(engine, settings.retention_days)
+            log.info("retention run %s: %d of %d articles deleted", kept["run_id"], kept["deleted"], kept["matched"])
         report = run_recluster(engine, settings, full=True, engine_name=settings.recluster_engine)
         log.info("re-cluster run %s: %s", report.run_id, report.as_dict())
         return report.as_dict()

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     recluster_engine: str = Field("local", description="Re-cluster engine of scheduled runs: local or spark")
     recluster_reuse_verdicts: bool = Field(True, description="Reuse pair verdicts of earlier runs when provably "
                                            "unchanged (same texts, version, thresholds and rule code)")
+    retention_days: int | None = Field(None, ge=1, description="When set, the scheduler deletes articles published "
+                                       "(else ingested) more than this many days ago before each re-cluster run; "
+                                       "off by default")
     spark_master: str = Field("local[2]", description="Spark master URL for `recluster --engine spark`")
     spark_export_dir: str | None = Field(None, description="Where the Spark engine writes its Parquet export "
                                          "(storage every executor can read); a temporary folder when unset")

@@ -11,7 +11,7 @@ earlier read) cannot leave a row that disagrees with its members.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -89,6 +89,32 @@ class ClusterUpkeep:
                 self.store.add_alias(cluster_id, survivor)
         self.refresh([survivor])
         return survivor
+
+    def regroup(self, parts: Sequence[Sequence[int]], old_of: dict[int, int]) -> list[int]:
+        """Write a new partition of some articles (a correction's merge or split), with stable ids as the
+        re-cluster gives them: each part keeps the old cluster id it holds most members of (ties: the smaller
+        id), each old id goes to one part only, a part left without one takes a free id of a member, and an
+        old id no part kept becomes an alias of the part holding most of its former members. Every cluster
+        touched is re-summarized. Returns each part's id."""
+        olds = set(old_of.values())
+        overlaps = [Counter(old_of[m] for m in part if m in old_of) for part in parts]
+        ranked = sorted((-n, old, k) for k, counter in enumerate(overlaps) for old, n in counter.items())
+        ids: list[int | None] = [None] * len(parts)
+        for _, old, k in ranked:
+            if ids[k] is None and old not in ids:
+                ids[k] = old
+        for k, part in enumerate(parts):
+            if ids[k] is None:
+                ids[k] = self.free_id(part, olds | {i for i in ids if i is not None})
+        final = [int(i) for i in ids]  # type: ignore[arg-type]
+        for part, cluster_id in zip(parts, final):
+            self.store.set_cluster([m for m in part if old_of.get(m) != cluster_id], cluster_id)
+            self.store.delete_alias(cluster_id)  # the id names a live cluster
+        for old in olds - set(final):
+            heirs = {final[k]: counter[old] for k, counter in enumerate(overlaps) if old in counter}
+            self.store.add_alias(old, min(heirs, key=lambda c: (-heirs[c], c)))
+        self.refresh(olds | set(final))
+        return final
 
     # -- verification and repair ------------------------------------------------------------------
     def check(self, *, repair: bool) -> CheckReport:

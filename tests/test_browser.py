@@ -317,3 +317,27 @@ def test_api_docs_render_offline_under_their_csp(server, browser):
     assert all("https://cdn.redoc.ly/redoc/logo-mini.svg" in message for message in refused), refused
     assert _loaded_from(browser) - {host} <= {"cdn.redoc.ly"}
     _screenshot(browser, "redoc", 1280)
+
+
+def test_the_not_the_same_story_button_on_the_compare_page(server, browser):
+    """A plain form under the pages' CSP: it works without script, records the correction, splits the pair."""
+    from tests.api_backends import STORY
+
+    with httpx.Client(base_url=server, timeout=30) as client:
+        a = client.post("/v1/articles", json={"url": "https://browser.example/a", "text": STORY,
+                                              "published_at": "2026-03-01"}).json()
+        b = client.post("/v1/articles", json={"url": "https://browser.example/b", "text": STORY + "（来源：人民网）",
+                                              "published_at": "2026-03-02"}).json()
+        assert a["cluster_id"] == b["cluster_id"]
+        browser.set_window_size(1280, 1000)
+        browser.get_log("browser")  # drop earlier pages' messages
+        browser.get(f"{server}/compare?a={a['id']}&b={b['id']}")
+        assert not _by_css(browser, "#correction-key")  # no key set on this server: the form does not ask
+        _by_css(browser, "#correction-form input[name=note]")[0].send_keys("two different bulletins")
+        _by_css(browser, "#correct-different")[0].click()
+        message = _wait_for(browser, "#correction-message").text
+        assert "Cannot-link of article" in message and "two different bulletins" in message
+        assert _csp_violations(browser) == []
+        _screenshot(browser, "correction", 1280)
+        assert client.get(f"/v1/articles/{b['id']}").json()["cluster_id"] != a["cluster_id"]
+        assert [c["kind"] for c in client.get("/v1/corrections").json()["corrections"]] == ["cannot_link"]

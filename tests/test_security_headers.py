@@ -142,7 +142,7 @@ def test_metrics_label_the_docs_and_the_schema_by_their_route(client):
 
 
 @pytest.mark.parametrize("method, path, allow", [
-    ("PUT", "/v1/articles", "GET, POST"), ("DELETE", "/v1/articles", "GET, POST"),
+    ("PUT", "/v1/articles", "DELETE, GET, POST"), ("PATCH", "/v1/articles", "DELETE, GET, POST"),
     ("POST", "/v1/articles/1", "DELETE, GET"), ("PATCH", "/v1/articles/1", "DELETE, GET"),
     ("GET", "/v1/articles:batch", "POST"), ("POST", "/openapi.json", "GET, HEAD"),
     ("POST", "/static/style.css", "GET, HEAD"), ("DELETE", "/metrics", "GET")])

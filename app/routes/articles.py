@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dedup.engine import Engine
 from dedup.errors import DedupError
 from dedup.models import ArticleIn, IngestResult
+from dedup.retention import delete_matching
 from dedup.settings import Settings
 
 from ..deps import ArticleId, IfMatch, UrlQuery, etag, get_engine, get_settings, if_match_tags, require_api_key
@@ -99,6 +100,42 @@ def get_article_by_url(url: UrlQuery, response: Response, engine: EngineDep) -> 
 def _with_etag(out: ArticleOut, response: Response) -> ArticleOut:
     response.headers.update(etag(out.revision))
     return out
+
+
+@router.delete("/articles", status_code=204, responses={**_NOT_FOUND, **_PRECONDITION},
+               dependencies=[Depends(require_api_key)])
+def delete_article_by_url(url: UrlQuery, engine: EngineDep, if_match: IfMatch = None) -> Response:
+    """Delete the article stored under this URL (exact match), with the upkeep of a delete by id. Example:
+    `DELETE /v1/articles?url=https://news.example/a/1`."""
+    engine.delete_article_by_url(url, if_match=if_match_tags(if_match))
+    return Response(status_code=204)
+
+
+class BulkDeleteIn(BaseModel):
+    """At least one condition; dates are ISO dates or date-times, both ends inclusive (a date is a whole day)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"source": "example-wire", "published_until": "2024-12-31", "dry_run": True}]})
+
+    source: str | None = Field(None, min_length=1, max_length=1000, description="Exactly as ingested")
+    published_from: str | None = Field(None, max_length=40)
+    published_until: str | None = Field(None, max_length=40)
+    dry_run: bool = Field(False, strict=True, description="Count what would be deleted; delete nothing")
+
+
+class BulkDeleteOut(BaseModel):
+    matched: int
+    deleted: int
+    dry_run: bool
+
+
+@router.post("/articles:delete", response_model=BulkDeleteOut, dependencies=[Depends(require_api_key)])
+def delete_matching_articles(body: BulkDeleteIn, engine: EngineDep) -> BulkDeleteOut:
+    """Bulk delete by source and/or publication date range, with a single delete's upkeep (index, clusters,
+    corrections), in short transactions. Without any condition: 422 (that would delete everything)."""
+    return BulkDeleteOut(**delete_matching(engine, source=body.source, published_from=body.published_from,
+                                           published_until=body.published_until,
+                                           dry_run=body.dry_run).as_dict())
 
 
 @router.delete("/articles/{article_id}", status_code=204, responses={**_NOT_FOUND, **_PRECONDITION},

@@ -20,6 +20,7 @@ _REVISION_TABLES = (
     ("0001", {"articles", "signatures", "clusters", "cluster_aliases"}),
     ("0002", {"recluster_runs", "pair_verdicts"}),
     ("0004", {"learned_boilerplate"}),
+    ("0006", {"corrections"}),
 )
 
 

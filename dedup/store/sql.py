@@ -114,7 +114,112 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
 
 
-class SqlStore:
+# -- operator corrections (used by dedup.corrections) -----------------------------------------
+# must_link / cannot_link between two articles. A correction made against a cluster is stored against the
+# cluster's representative at that moment (`other_id`), with the cluster id as given (`cluster_id`), so it
+# stays a pair of article ids whatever later merges and splits do to cluster ids. The URLs are kept so a
+# correction can still be exported as a judged pair after its articles are deleted.
+corrections = sa.Table(
+    "corrections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("article_id", sa.Integer, nullable=False, index=True),
+    sa.Column("other_id", sa.Integer, nullable=False, index=True),
+    sa.Column("cluster_id", sa.Integer),
+    sa.Column("url_a", sa.Text, nullable=False),
+    sa.Column("url_b", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("withdrawn_at", sa.Text),
+    sa.Column("withdrawn_by", sa.Text),
+)
+
+
+class CorrectionRows:
+    """The store's corrections table; mixed into SqlStore below so the engine keeps one store object."""
+
+    def add_correction(self, values: dict) -> int:
+        with self._conn() as conn:  # type: ignore[attr-defined]
+            return conn.execute(corrections.insert().values(**values)).inserted_primary_key[0]
+
+    def get_correction(self, correction_id: int) -> dict | None:
+        with self._conn() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(sa.select(corrections).where(corrections.c.id == correction_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_corrections(self, *, active_only: bool, limit: int, before: int | None,
+                         article_id: int | None = None) -> list[dict]:
+        """Newest first; `before` is the id the previous page ended with; `article_id`: those naming it."""
+        query = sa.select(corrections)
+        if article_id is not None:
+            query = query.where(sa.or_(corrections.c.article_id == article_id, corrections.c.other_id == article_id))
+        if active_only:
+            query = query.where(corrections.c.withdrawn_at.is_(None))
+        if before is not None:
+            query = query.where(corrections.c.id < before)
+        with self._conn() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(query.order_by(corrections.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def withdraw_corrections(self, ids: Sequence[int], at: str, by: str) -> int:
+        if not ids:
+            return 0
+        with self._conn() as conn:  # type: ignore[attr-defined]
+            return conn.execute(corrections.update().where(
+                corrections.c.id.in_(list(ids)), corrections.c.withdrawn_at.is_(None)).values(
+                withdrawn_at=at, withdrawn_by=by)).rowcount
+
+    def active_corrections(self, article_ids: Sequence[int] | None = None) -> list[tuple[int, str, int, int]]:
+        """(id, kind, article_id, other_id) of the corrections in force, all or those touching these articles."""
+        query = sa.select(corrections.c.id, corrections.c.kind, corrections.c.article_id,
+                          corrections.c.other_id).where(corrections.c.withdrawn_at.is_(None))
+        out: list[tuple[int, str, int, int]] = []
+        if article_ids is None:
+            with self._conn() as conn:  # type: ignore[attr-defined]
+                return [tuple(r) for r in conn.execute(query.order_by(corrections.c.id)).all()]  # type: ignore[misc]
+        ids = list(article_ids)
+        seen: set[int] = set()
+        for start in range(0, len(ids), 5_000):
+            part = ids[start:start + 5_000]
+            with self._conn() as conn:  # type: ignore[attr-defined]
+                rows = conn.execute(query.where(sa.or_(corrections.c.article_id.in_(part),
+                                                       corrections.c.other_id.in_(part)))).all()
+            out += [tuple(r) for r in rows if r[0] not in seen]  # type: ignore[misc]
+            seen.update(r[0] for r in rows)
+        return sorted(out)
+
+    def clusters_kept_apart(self, cluster_ids: Sequence[int]) -> set[tuple[int, int]]:
+        """Pairs of these clusters (lo, hi) that hold the two sides of a cannot-link in force."""
+        if len(cluster_ids) < 2:
+            return set()
+        marks = self._marks(len(cluster_ids))  # type: ignore[attr-defined]
+        rows = self._raw(  # type: ignore[attr-defined]
+            "SELECT a.cluster_id, b.cluster_id FROM corrections c JOIN articles a ON a.id = c.article_id "
+            "JOIN articles b ON b.id = c.other_id WHERE c.kind = 'cannot_link' AND c.withdrawn_at IS NULL "
+            f"AND a.cluster_id IN ({marks}) AND b.cluster_id IN ({marks})", [*cluster_ids, *cluster_ids])
+        return {(min(a, b), max(a, b)) for a, b in rows if a != b}
+
+    def article_ids_matching(self, *, source: str | None = None, published_from: str | None = None,
+                             published_before: str | None = None, older_than: str | None = None) -> list[int]:
+        """Ids for bulk deletes: by source and publication range (published_from <= published_at <
+        published_before, ISO strings), or for retention by publication time, else ingest time, before
+        `older_than`."""
+        query = sa.select(articles.c.id)
+        if source is not None:
+            query = query.where(articles.c.source == source)
+        if published_from is not None:
+            query = query.where(articles.c.published_at >= published_from)
+        if published_before is not None:
+            query = query.where(articles.c.published_at < published_before)
+        if older_than is not None:
+            query = query.where(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at) < older_than)
+        with self._conn() as conn:  # type: ignore[attr-defined]
+            return list(conn.execute(query.order_by(articles.c.id)).scalars().all())
+
+
+
+class SqlStore(CorrectionRows):
     """Store over SQLAlchemy Core. One connection per thread inside `transaction()`."""
 
     def __init__(self, url: str, *, create: bool = True, busy_timeout: float = 30.0) -> None:

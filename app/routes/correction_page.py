@@ -1,0 +1,56 @@
+"""The compare page's correction form: a plain HTML form POST (the pages' CSP allows no script), answered with
+an HTML page. When the server sets DEDUP_API_KEY the form asks for it; it is checked like the API's key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from dedup.corrections import add_correction
+from dedup.engine import Engine
+from dedup.errors import DedupError, NotFound
+
+from ..deps import caller_name, get_engine
+from ..errors import dedup_status
+from .pages import PageError, _int, _render
+
+router = APIRouter(include_in_schema=False)
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def _field(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+@router.post("/compare/correct", response_class=HTMLResponse)
+async def correct(request: Request, engine: EngineDep) -> HTMLResponse:
+    """Record "same story" (must-link) or "not the same story" (cannot-link) for the two compared articles."""
+    try:
+        form = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise PageError(400, "the form is not UTF-8") from None
+    expected = request.app.state.settings.api_key
+    given = _field(form, "api_key") or ""
+    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        raise PageError(401, "a valid API key is required to record a correction")
+    a, b = _int(_field(form, "a"), "a"), _int(_field(form, "b"), "b")
+    kind = _field(form, "kind")
+    if kind not in ("must_link", "cannot_link"):
+        raise PageError(400, "kind: expected must_link or cannot_link")
+    note = (_field(form, "note") or "").strip() or None
+    try:
+        outcome = await run_in_threadpool(add_correction, engine, kind, a, other_id=b, note=note,
+                                          by=caller_name(request))
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    except DedupError as exc:
+        raise PageError(dedup_status(exc), str(exc)) from None
+    status = 201 if outcome.created else 200
+    return _render(request, "correction_done.html", {"correction": outcome.correction, "created": outcome.created,
+                                                     "clusters": outcome.clusters, "a": a, "b": b}, status=status)
