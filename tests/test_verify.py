@@ -275,3 +275,12 @@ def test_a_decimal_point_is_part_of_the_number_in_the_guard():
     text = "国家统计局今天发布数据显示前三季度全国规模以上工业增加值同比增长{}其中制造业增长{}高技术制造业增长明显快于全部工业"
     assert fact_conflicts(text.format("1.5%", "2.3%"), text.format("15%", "23%"))
     assert not fact_conflicts(text.format("1.5%", "2.3%"), text.format("1.5%", "2.3%"))
+
+
+def test_a_gallery_copy_with_slide_counters_is_the_article_it_copies():
+    """A photo-gallery copy puts 1/N, 2/N... before each caption; on a short item the counters alone would
+    drop the pair under both thresholds."""
+    captions = ["新馆今天正式开馆。", "首日接待读者三千余人。", "新馆设有少儿阅读区。", "古籍修复室全天开放。", "下月起推出夜间借阅。"]
+    article = "本报讯，市图书馆新馆位于滨江新区，总投资约五亿元。" + "".join(captions)
+    gallery = "".join(f"{k}/{len(captions)}{caption}" for k, caption in enumerate(captions, 1))
+    assert _both_ways(article, gallery)
