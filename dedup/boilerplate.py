@@ -109,6 +109,35 @@ def is_boilerplate_line(line: str) -> bool:
 _SHORT_LINE = 60
 
 
+# A gallery's slide counter (1/6, 2/6, ...) before each caption: page furniture, not text.
+_SLIDE_COUNTER = re.compile(r"(?<![0-9/／.:-])([0-9]{1,2})\s*[/／]\s*([0-9]{1,2})(?![0-9/／.:%])")
+
+
+def strip_slide_counters(text: str) -> str:
+    """Drop a gallery's slide counters: 1/N, 2/N, ... in order with one N (two or more of them).
+
+    A copy made from a photo gallery puts `k/N` before each caption; the article it copies has none, and on a
+    short item the counters alone cost the pair a tenth of its shingles. A lone fraction (1/4) or a score
+    (116/109) is no counter: only a run that counts 1, 2, ... over one total is."""
+    if "/" not in text and "／" not in text:
+        return text
+    chains: dict[str, list[re.Match[str]]] = {}
+    for match in _SLIDE_COUNTER.finditer(text):
+        numerator, total = int(match.group(1)), int(match.group(2))
+        chain = chains.setdefault(match.group(2), [])
+        if numerator == len(chain) + 1 and numerator <= total:
+            chain.append(match)
+    spans = sorted(m.span() for chain in chains.values() if len(chain) >= 2 for m in chain)
+    if not spans:
+        return text
+    kept, pos = [], 0
+    for start, end in spans:
+        kept.append(text[pos:start])
+        pos = end
+    kept.append(text[pos:])
+    return " ".join(kept)
+
+
 def strip_boilerplate(text: str) -> str:
     """Drop boilerplate lines and the notes, bylines and links embedded in story lines.
 
@@ -116,6 +145,7 @@ def strip_boilerplate(text: str) -> str:
     checked; between them only short lines (captions, source labels) are, which keeps the cost off
     the story paragraphs.
     """
+    text = strip_slide_counters(text)
     if "//" in text or "www." in text:
         text = _URL.sub(" ", text)
     if any(bracket in text for bracket in "([【〔（［"):

@@ -167,8 +167,23 @@ def respelled(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> bool:
                              b[max(0, j1 - _SPELLING_CONTEXT):j2 + _SPELLING_CONTEXT])
 
 
-def _suffix_after(text: str, end: int) -> str:
-    return next((s for s in _SUFFIXES if text.startswith(s, end)), "")
+def _suffix_after(text: str, start: int, end: int) -> str:
+    """The name suffix (部, 市, 国, 公司...) right after text[start:end], unless it opens a longer word there: in
+    明确|国家级 or 推动|市场 the 国 or 市 begins the next word (国家级, 市场), it is no suffix of a name."""
+    suffix = next((s for s in _SUFFIXES if text.startswith(s, end)), "")
+    return "" if suffix and _opens_word(text, start, end, len(suffix)) else suffix
+
+
+def _opens_word(text: str, start: int, at: int, size: int) -> bool:
+    """Whether, segmenting text from `start` on, a word longer than `size` begins at `at`."""
+    pos = start
+    for word, _tag in _segment(text[start:at + size + _CONTEXT]):
+        if pos == at:
+            return len(word) > size
+        pos += len(word)
+        if pos > at:
+            return False
+    return False
 
 
 def _tagged_name(word: str) -> bool:
@@ -182,8 +197,8 @@ def unit_conflict(a: str, i1: int, i2: int, b: str, j1: int, j2: int) -> str:
     side_a, side_b = a[i1:i2], b[j1:j2]
     if set(side_a) & set(side_b):
         return ""  # a shared character: a typo or a variant, left to the edit-level rules
-    suffix = _suffix_after(a, i2)
-    if suffix and _suffix_after(b, j2) == suffix:
+    suffix = _suffix_after(a, i1, i2)
+    if suffix and _suffix_after(b, j1, j2) == suffix:
         unit_a, unit_b = side_a + suffix, side_b + suffix
         if suffix in _LANGUAGE_SUFFIXES:
             return "edition"

@@ -36,6 +36,9 @@ _CLAUSE = 20
 _ALIKE = 0.5
 # A reworded clause is a fifth or more of a short item (a one-sentence notice): there it is the item's content.
 _SHORT_ITEM = 5
+# Clauses reworded to another length in at most one matched passage in this many are an editor's touches on a
+# long text (an interview tightened here and there); a template rewritten clause by clause is reworded throughout.
+_EDITED_SHARE = 8
 # Characters a scan or a typist confuses; the same fact written with either.
 _LOOK_ALIKES = str.maketrans({"目": "日", "曰": "日", "夭": "天", "〇": "0"})
 # Letters a scan reads for digits, inside a run that holds a digit (20l8, 4o).
@@ -298,7 +301,8 @@ def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
     rewritten clauses (one clause reworded to another length alone is an editor's touch; a template whose
     clauses are rewritten here and there is another text)."""
     found: list[Conflict] = []
-    for slot in slots(a, b):
+    matched = slots(a, b)
+    for slot in matched:
         found.extend(_slot_conflicts(a, b, slot))
     for edge in tile_edges(a, b):
         conflict = _edge_conflict(a, b, edge)
@@ -306,6 +310,7 @@ def fact_conflicts(a: str, b: str, limit: int = 8) -> tuple[Conflict, ...]:
             found.append(conflict)
     if _renumbered(found):
         found = [c for c in found if c.kind != "number"]
-    if len(found) == 1 and found[0].kind == "reworded":
+    if found and all(c.kind == "reworded" for c in found) and (len(found) == 1 or
+                                                                len(found) * _EDITED_SHARE <= len(matched)):
         found = []
     return tuple(found[:limit])

@@ -182,6 +182,15 @@ def test_a_whole_name_replaced_by_another_is_a_different_fact(a, b):
     assert not _both_ways(STORY.replace("相关负责人表示", a), STORY.replace("相关负责人表示", b))
 
 
+@pytest.mark.parametrize("a, b", [
+    ("相关负责人还明确，国家级", "相关负责人表示，国家级"),  # 国 opens 国家级: no 明确国 / 表示国
+    ("相关负责人要求推动市场", "相关负责人要求稳定市场"),  # 市 opens 市场: no 推动市 / 稳定市
+])
+def test_a_word_before_a_word_that_opens_with_a_name_suffix_is_no_name(a, b):
+    """A reporting verb reworded right before 国家 or 市场 is an editor's touch, not a place replaced."""
+    assert _both_ways(STORY.replace("相关负责人表示，", a), STORY.replace("相关负责人表示，", b))
+
+
 @pytest.mark.parametrize("taiwan, mainland", [("蓋亞那", "圭亚那"), ("沙烏地阿拉伯", "沙特阿拉伯"), ("紐西蘭", "新西兰")])
 def test_one_country_in_taiwan_spelling_is_the_same_country(taiwan, mainland):
     a = STORY.replace("相关负责人表示", f"我国驻{taiwan}大使表示")
@@ -266,3 +275,30 @@ def test_a_decimal_point_is_part_of_the_number_in_the_guard():
     text = "国家统计局今天发布数据显示前三季度全国规模以上工业增加值同比增长{}其中制造业增长{}高技术制造业增长明显快于全部工业"
     assert fact_conflicts(text.format("1.5%", "2.3%"), text.format("15%", "23%"))
     assert not fact_conflicts(text.format("1.5%", "2.3%"), text.format("1.5%", "2.3%"))
+
+
+def test_a_gallery_copy_with_slide_counters_is_the_article_it_copies():
+    """A photo-gallery copy puts 1/N, 2/N... before each caption; on a short item the counters alone would
+    drop the pair under both thresholds."""
+    captions = ["新馆今天正式开馆。", "首日接待读者三千余人。", "新馆设有少儿阅读区。", "古籍修复室全天开放。", "下月起推出夜间借阅。"]
+    article = "本报讯，市图书馆新馆位于滨江新区，总投资约五亿元。" + "".join(captions)
+    gallery = "".join(f"{k}/{len(captions)}{caption}" for k, caption in enumerate(captions, 1))
+    assert _both_ways(article, gallery)
+
+
+def test_a_few_clauses_reworded_in_an_edited_long_text_are_an_editors_pass():
+    """An interview re-edited throughout (a word changed in every paragraph) with two clauses reworded to other
+    lengths is the same interview; the same two rewordings alone would be a template filled anew."""
+    roles = ["导演", "制片人", "编剧", "主持人", "评委", "嘉宾", "观众", "摄影师", "灯光师", "舞美", "化妆师", "乐队",
+             "合唱团", "剪辑师", "策划", "统筹", "场记", "道具组"]
+    topics = ["谈到节目筹备的过程", "回忆第一次排练的情形", "说起舞台搭建的细节", "讲述录制当天的花絮", "分享幕后准备的经历",
+              "介绍乐器选择的考虑"]
+    lines = [f"{role}{topics[i % 6]}时说，这一季的第{i + 1}期节目花了很多心思。" for i, role in enumerate(roles)]
+    edited = [line.replace("时说", "时表示", 1) if i % 2 else line.replace("节目", "演出", 1) for i, line in enumerate(lines)]
+    for i, clause in ((4, "倾注了全组人的精力"), (11, "让大伙熬过好几个通宵")):
+        edited[i] = edited[i].replace("花了很多心思", clause, 1)
+    assert _both_ways("".join(lines), "".join(edited))
+    template = list(lines)
+    for i, clause in ((4, "倾注了全组人的精力"), (11, "让大伙熬过好几个通宵")):
+        template[i] = template[i].replace("花了很多心思", clause, 1)
+    assert not _both_ways("".join(lines), "".join(template))
