@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, RevisionMismatch, Unavailable
+from dedup.errors import DedupError, EmptyText, InvalidArticle, InvalidWatch, NotFound, RevisionMismatch, Unavailable
 from dedup.index import IndexLost
 from dedup.runs import RunInProgress
 from dedup.store import is_lock_timeout
@@ -53,7 +53,7 @@ def dedup_status(exc: DedupError) -> int:
     """Engine errors to HTTP statuses; the engine itself knows nothing of HTTP."""
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, (InvalidArticle, EmptyText)):
+    if isinstance(exc, (InvalidArticle, EmptyText, InvalidWatch)):
         return 422
     if isinstance(exc, Unavailable):
         return 503

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from . import validate
+from .alerts import Candidate, WatchBook
 from .bands import BandIndex
 from .batch import ClusterBook
 from .cluster import rep_key, representative_key, summarize
@@ -89,6 +90,8 @@ class Engine:
         self._lock = threading.RLock()
         self._journal: IndexJournal | None = None
         self.upkeep = ClusterUpkeep(self.store)
+        self.watches = WatchBook(self.store, settings)
+        self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
         warm_up()
         if rebuild:
             self.sync_index()
@@ -188,6 +191,7 @@ class Engine:
                 results[pos] = exc
         if not ready:
             return results
+        reposts: list[Candidate] = []
         with self.writing():
             book = ClusterBook(self.store)
             heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
@@ -196,8 +200,11 @@ class Engine:
                 if if_match is not None:
                     head = heads.get(fields.url)
                     self._check_revision(self.store.get_article(head["id"]) if head else None, if_match)
-                results[pos] = self._ingest_one(fields, prepared, heads, book)
+                results[pos] = self._ingest_one(fields, prepared, heads, book, reposts)
             book.flush()
+            alerts = self.watches.record(reposts)  # the outbox: in this transaction, after the cluster writes
+        if alerts:
+            self.alerts_written.set()
         return results
 
     @staticmethod
@@ -245,7 +252,9 @@ class Engine:
                         "from the database when it is reachable again", len(journal.touched), exc_info=True)
 
     def _ingest_one(self, fields: validate.Fields, prepared: Prepared, heads: dict[str, dict],
-                    book: ClusterBook) -> IngestResult:
+                    book: ClusterBook, reposts: list[Candidate]) -> IngestResult:
+        """`reposts` collects the articles this ingest made duplicates (new, or moved into another cluster), for
+        the alert outbox."""
         head = heads.get(fields.url)
         if head is not None and head["content_hash"] == prepared.content_hash and head["version"] == self.version:
             book.flush()
@@ -265,7 +274,10 @@ class Engine:
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        return self._result(article, matches, judged, "updated" if head else "created")
+        result = self._result(article, matches, judged, "updated" if head else "created")
+        if result.judged is not None and (head is None or head["cluster_id"] != article.cluster_id):
+            reposts.append(Candidate(article, result.judged, result.matches))
+        return result
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
                                          "(storage every executor can read); a temporary folder when unset")
     metrics_dir: str | None = Field(None, description="Folder the worker processes share for /metrics (Prometheus "
                                     "multiprocess mode); `dedup serve --workers N` sets one up")
+    alerts_allow_private: bool = Field(False, description="Allow webhook targets on loopback or private "
+                                       "addresses (refused by default: an alert must not reach internal services)")
+    alerts_sender: bool = Field(True, description="Run the webhook sender in each server process (several "
+                                "workers share the queue safely); false to send only with `dedup alerts send`")
+    alert_timeout: float = Field(5.0, gt=0, le=120, description="Seconds a webhook target has to answer")
+    alert_max_attempts: int = Field(8, ge=1, le=100, description="Attempts before a delivery is dead-lettered")
+    alert_backoff: float = Field(2.0, gt=0, description="Seconds before the first retry; doubled per attempt, "
+                                 "with jitter")
+    alert_backoff_max: float = Field(3600.0, gt=0, description="Longest wait between two attempts, in seconds")
+    alert_poll_interval: float = Field(2.0, gt=0, le=600, description="Seconds the sender sleeps when nothing is "
+                                       "due (a commit that writes alerts wakes it at once)")
     startup_wait: float = Field(60.0, ge=0, description="Seconds the server retries an unreachable database or "
                                                         "Redis at start-up before it exits (status 3)")
 

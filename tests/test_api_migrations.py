@@ -27,7 +27,7 @@ def test_migrations_match_the_store_tables():
         upgrade(url)
         upgrade(url)  # a second worker starting finds nothing to do
         diff, revision = _diff(url)
-        assert diff == [] and revision == "0003"
+        assert diff == [] and revision == "0004_watches"
 
 
 def test_schema_made_by_create_all_is_stamped_not_recreated():
@@ -37,7 +37,7 @@ def test_schema_made_by_create_all_is_stamped_not_recreated():
         engine.dispose()
         upgrade(url)
         diff, revision = _diff(url)
-        assert diff == [] and revision == "0003"
+        assert diff == [] and revision == "0004_watches"
 
 
 def test_schema_from_before_the_recluster_tables_is_upgraded():
@@ -48,4 +48,4 @@ def test_schema_from_before_the_recluster_tables_is_upgraded():
         engine.dispose()
         upgrade(url)
         diff, revision = _diff(url)
-        assert diff == [] and revision == "0003"
+        assert diff == [] and revision == "0004_watches"

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _REVISION_TABLES = (
     ("0001", {"articles", "signatures", "clusters", "cluster_aliases"}),
     ("0002", {"recluster_runs", "pair_verdicts"}),
+    ("0004_watches", {"watches", "alert_deliveries"}),
 )
 
 
