@@ -441,3 +441,6 @@ def scheduler(
         serve(settings, once=once)
     except ValueError as exc:
         _fail(str(exc))
+
+
+from . import cli_ops  # noqa: E402,F401 - registers watch, alerts, export and config on `app`
