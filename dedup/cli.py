@@ -22,7 +22,7 @@ from .models import IngestResult
 from .settings import Settings
 from .sources import iter_sources
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Near-duplicate detection for news articles.")
+app = typer.Typer(add_completion=True, no_args_is_help=True, help="Near-duplicate detection for news articles.")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

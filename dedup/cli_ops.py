@@ -12,6 +12,7 @@ import typer
 from .alerts import KINDS, AlertSender, Watch
 from .cli import DbOption, _engine, _fail, _settings, app, out
 from .errors import DedupError
+from .settings import backends, masked
 
 watch_app = typer.Typer(no_args_is_help=True, help="Repost alerts: what to watch and where to post.")
 alerts_app = typer.Typer(no_args_is_help=True, help="Send the queued repost alerts.")
@@ -157,3 +158,18 @@ def alerts_send(
     total = _run(db, send)
     out.print(f"{total['delivered']} delivered, {total['retry']} failed and queued for a retry, "
               f"{total['dead']} dead-lettered", highlight=False)
+
+
+@app.command("config")
+def config(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The effective settings (environment, .env file, options), secrets masked, and the store and index in use."""
+    settings = _settings(db)
+    where, values = backends(settings), masked(settings)
+    if as_json:
+        out.print_json(json.dumps({**where, "settings": values}, ensure_ascii=False, default=str))
+        return
+    out.print(f"store: {where['store']}", highlight=False)
+    out.print(f"index: {where['index']}", highlight=False)
+    out.print(f".env file: {where['env_file']}", highlight=False)
+    for name, value in values.items():
+        out.print(f"DEDUP_{name.upper()}={'' if value is None else value}", highlight=False)
