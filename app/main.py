@@ -28,7 +28,7 @@ from .auth import KeyGuard
 from .deps import heal_index
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
-from .routes import alerts, articles, clusters, docs, duplicates, explain, export, ops, pages, recluster
+from .routes import alerts, articles, clusters, docs, duplicates, explain, export, ops, pages, recluster, watch_pages
 from .security import SecurityHeaders
 
 log = logging.getLogger("dedup.http")
@@ -127,7 +127,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
     openapi.install(app)
-    modules = (articles, duplicates, clusters, explain, recluster, alerts, export, ops, docs, pages)
+    modules = (articles, duplicates, clusters, explain, recluster, alerts, export, ops, docs, watch_pages,
+               pages)
     for module in modules[:-1]:
         app.include_router(module.router)
     pages.install(app)
