@@ -165,8 +165,11 @@ class WatchBook:
         text = str(value).strip() if value is not None else ""
         if not text:
             raise InvalidWatch(f"{kind}: a value is required")
+        _text(text, kind, 4096)  # bounded, no NUL (PostgreSQL refuses it in text)
         if kind == "article":
-            if text.isdigit():
+            if text.isascii() and text.isdigit():
+                if not 1 <= int(text) < 2**31:
+                    raise NotFound(f"no article with id {text[:40]}")
                 if self.store.get_article(int(text)) is None:
                     raise NotFound(f"no article with id {text}")
                 return _COLUMNS[kind], int(text)
@@ -175,7 +178,7 @@ class WatchBook:
                 raise NotFound(f"no article with url {text[:300]!r}")
             return "article_id", article.id
         if kind == "cluster":
-            if not text.isdigit() or not 1 <= int(text) < 2**31:
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) < 2**31:
                 raise InvalidWatch("cluster: expected a cluster id")
             cluster_id = int(text)
             if self.store.get_cluster(cluster_id) is None:

@@ -3,6 +3,7 @@ target checks, and several senders sharing one queue (SQLite, and PostgreSQL + R
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -219,3 +220,44 @@ def test_several_senders_post_each_alert_exactly_once(engine):
                 store.close()
         ids = [p["headers"]["X-Dedup-Delivery"] for p in target.received]
         assert len(ids) == 12 and len(set(ids)) == 12
+
+
+def test_watches_and_sending_from_the_command_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dedup.cli import app as cli
+
+    runner = CliRunner()
+    db = str(tmp_path / "cli.db")
+    (tmp_path / "a.txt").write_text(STORY, encoding="utf-8")
+    assert runner.invoke(cli, ["ingest", str(tmp_path / "a.txt"), "--db", db]).exit_code == 0
+    with receiver() as target:
+        refused = runner.invoke(cli, ["watch", "add", "article", "1", "--target", target.url, "--db", db])
+        assert refused.exit_code == 1 and "loopback or private" in refused.output
+        monkeypatch.setenv("DEDUP_ALERTS_ALLOW_PRIVATE", "true")
+        made = runner.invoke(cli, ["watch", "add", "article", "1", "--target", target.url, "--json", "--db", db])
+        assert made.exit_code == 0, made.output
+        secret = json.loads(made.output)["secret"]
+        assert "article 1 -> " + target.url in runner.invoke(cli, ["watch", "list", "--db", db]).output
+        (tmp_path / "b.txt").write_text(STORY + "（转载）", encoding="utf-8")
+        runner.invoke(cli, ["ingest", str(tmp_path / "b.txt"), "--db", db])
+        assert target.received == []  # `dedup ingest` queues; a server or `dedup alerts send` posts
+        sent = runner.invoke(cli, ["alerts", "send", "--db", db])
+        assert sent.exit_code == 0 and "1 delivered" in sent.output
+        (post,) = target.received
+        assert post["headers"]["X-Dedup-Signature"] == sign(secret, post["body"])
+        log = runner.invoke(cli, ["watch", "deliveries", "1", "--db", db])
+        assert "delivered, article 2, 1 attempts, last answer 204" in log.output
+        assert runner.invoke(cli, ["watch", "remove", "1", "--db", db]).exit_code == 0
+        gone = runner.invoke(cli, ["watch", "show", "1", "--db", db])
+        assert gone.exit_code == 1 and "no watch with id 1" in gone.output
+
+
+def test_hostile_values_are_refused_with_a_message_not_a_server_error(backend):
+    with TestClient(create_app(backend)) as client:
+        for kind, value in [("article", "9" * 30), ("article", "https://a.example/\x00"), ("source", "a\x00b"),
+                            ("cluster", "12x"), ("cluster", "9" * 30)]:
+            answer = client.post("/v1/watches", json={"kind": kind, "value": value,
+                                                      "target_url": "http://127.0.0.1:9/h"})
+            assert answer.status_code in (404, 422), (kind, value, answer.text)
+            assert answer.json()["error"]["message"]
