@@ -8,22 +8,22 @@ PostgreSQL, the file's write lock on SQLite: several workers never post the same
 HMAC-SHA256 signature, and marks them delivered, due again later (exponential backoff with jitter), or dead after
 `alert_max_attempts`. Delivery is at least once: a receiver deduplicates on `X-Dedup-Delivery`.
 
-Plain HTTP client (urllib); the engine stays free of web frameworks.
+Plain HTTP client (http.client, connecting to the checked address); the engine stays free of web frameworks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import random
 import secrets
 import socket
+import ssl
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,7 +77,15 @@ def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def check_target(url: str, *, allow_private: bool) -> str:
     """An http(s) URL whose host is public, else `InvalidWatch`. Checked when a watch is saved and again before
-    each post (a name may resolve elsewhere later): an alert must not be a way to reach the server's own network."""
+    each post (a name may resolve elsewhere later): an alert must not be a way to reach the server's own network.
+    Returns the URL; `target_address` gives the checked address a post connects to."""
+    target_address(url, allow_private=allow_private)
+    return url
+
+
+def target_address(url: str, *, allow_private: bool) -> str:
+    """The IP address to post to, resolved once and checked: connecting to this address (not resolving the name
+    again) means a DNS answer that changes after the check cannot point the post at an internal address."""
     if not isinstance(url, str) or not url or len(url) > _MAX_TARGET or any(ord(c) < 33 for c in url):
         raise InvalidWatch(f"target_url: expected an http(s) URL of at most {_MAX_TARGET} characters, no spaces")
     parts = urlsplit(url)
@@ -87,12 +95,14 @@ def check_target(url: str, *, allow_private: bool) -> str:
         parts.port  # noqa: B018 - raises on a port out of range
     except ValueError as exc:
         raise InvalidWatch(f"target_url: {exc}") from exc
-    if not allow_private:
-        refused = [str(a) for a in _addresses(parts.hostname) if _internal(a)]
-        if refused:
-            raise InvalidWatch(f"target_url: {parts.hostname} is a loopback or private address ({refused[0]}); "
-                               "set DEDUP_ALERTS_ALLOW_PRIVATE=true to allow internal targets")
-    return url
+    addresses = _addresses(parts.hostname)
+    refused = [str(a) for a in addresses if _internal(a)]
+    if refused and not allow_private:
+        raise InvalidWatch(f"target_url: {parts.hostname} is a loopback or private address ({refused[0]}); "
+                           "set DEDUP_ALERTS_ALLOW_PRIVATE=true to allow internal targets")
+    if not addresses:
+        raise InvalidWatch(f"target_url: cannot resolve host {parts.hostname!r}")
+    return str(addresses[0])
 
 
 # -- watches -------------------------------------------------------------------------------------
@@ -355,14 +365,45 @@ def sign(secret: str, body: bytes) -> str:
 
 
 # -- the sender --------------------------------------------------------------------------------------
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as a failure: following it could lead to an address the target check refused."""
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the address the target check approved; the Host header still names the host."""
 
-    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return None
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """As `_PinnedHTTP`, with TLS verified against the host's name (SNI and certificate)."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post_json(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> int:
+    """POST `body` to a checked target and return the status. Redirects are not followed (a 3xx is a failure:
+    following it could lead to an address the check refused)."""
+    address = target_address(url, allow_private=allow_private)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    kind = _PinnedHTTPS if https else _PinnedHTTP
+    conn = kind(parts.hostname or "", parts.port or (443 if https else 80), address=address, timeout=timeout)
+    try:
+        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body=body,
+                     headers=headers)
+        response = conn.getresponse()
+        response.read(64 * 1024)
+        return response.status
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True)
@@ -414,21 +455,17 @@ class AlertSender:
 
     def _post(self, claimed: Claimed) -> tuple[str, int | None, str | None]:
         body = claimed.payload.encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "dedup-alerts/1",
+                   "X-Dedup-Signature": sign(claimed.secret, body), "X-Dedup-Delivery": str(claimed.id),
+                   "X-Dedup-Attempt": str(claimed.attempts)}
         try:
-            check_target(claimed.target_url, allow_private=self.settings.alerts_allow_private)
-            request = urllib.request.Request(claimed.target_url, data=body, method="POST", headers={
-                "Content-Type": "application/json", "User-Agent": "dedup-alerts/1",
-                "X-Dedup-Signature": sign(claimed.secret, body), "X-Dedup-Delivery": str(claimed.id),
-                "X-Dedup-Attempt": str(claimed.attempts)})
-            with _OPENER.open(request, timeout=self.settings.alert_timeout) as response:
-                code = response.status
+            code = post_json(claimed.target_url, body, headers, timeout=self.settings.alert_timeout,
+                             allow_private=self.settings.alerts_allow_private)
             if 200 <= code < 300:
                 return "delivered", code, None
             error = f"HTTP {code}"
-        except urllib.error.HTTPError as exc:
-            code, error = exc.code, f"HTTP {exc.code}"
-        except (InvalidWatch, urllib.error.URLError, OSError, ValueError) as exc:
-            code, error = None, f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"[:500]
+        except (InvalidWatch, http.client.HTTPException, OSError, ValueError) as exc:
+            code, error = None, f"{type(exc).__name__}: {exc}"[:500]
         return ("dead" if claimed.attempts >= self.settings.alert_max_attempts else "retry"), code, error
 
     def backoff(self, attempts: int) -> timedelta:

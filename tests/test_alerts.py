@@ -261,3 +261,34 @@ def test_hostile_values_are_refused_with_a_message_not_a_server_error(backend):
                                                       "target_url": "http://127.0.0.1:9/h"})
             assert answer.status_code in (404, 422), (kind, value, answer.text)
             assert answer.json()["error"]["message"]
+
+
+def test_posts_go_to_the_checked_address_and_redirects_are_not_followed(tmp_path, monkeypatch):
+    """The name is resolved once and checked; the connection goes to that address (a DNS answer changing after
+    the check cannot redirect the post), and a 3xx is a failed attempt, not a hop to an unchecked place."""
+    import dedup.alerts as alerts
+    from dedup.settings import Settings
+
+    resolved = []
+
+    def fake_resolve(host: str):  # type: ignore[no-untyped-def]
+        resolved.append(host)
+        return [alerts.ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(alerts, "_addresses", fake_resolve)
+    eng = Engine(Settings(database_url=str(tmp_path / "pin.db"), alerts_allow_private=True))
+    try:
+        with receiver() as target:
+            port = target.url.split(":")[2].split("/")[0]
+            first = eng.ingest(ArticleIn(url="https://mine.example/1", text=STORY))
+            watch = eng.watches.add("article", first.id, f"http://hooks.test:{port}/hook")
+            eng.ingest(ArticleIn(url="https://copy.example/1", text=STORY + "（转载）"))
+            assert AlertSender(eng.store, eng.settings).send_due()["delivered"] == 1
+            (post,) = target.received
+            assert post["headers"]["Host"] == f"hooks.test:{port}" and resolved[-1] == "hooks.test"
+            target.status = 302
+            eng.ingest(ArticleIn(url="https://copy.example/2", text=STORY + "（再转载）"))
+            assert AlertSender(eng.store, eng.settings).send_due()["retry"] == 1
+            assert eng.watches.deliveries(watch.id)[0]["last_error"] == "HTTP 302"
+    finally:
+        eng.close()
