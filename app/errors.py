@@ -15,7 +15,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dedup.corrections import CorrectionConflict
-from dedup.errors import DedupError, EmptyText, InvalidArticle, NotFound, RevisionMismatch, TextTooLarge, Unavailable
+from dedup.errors import (
+    DedupError,
+    EmptyText,
+    InvalidArticle,
+    InvalidWatch,
+    NotFound,
+    RevisionMismatch,
+    TextTooLarge,
+    Unavailable,
+)
 from dedup.index import IndexLost
 from dedup.runs import RunInProgress
 from dedup.store import is_lock_timeout
@@ -56,7 +65,7 @@ def dedup_status(exc: DedupError) -> int:
         return 404
     if isinstance(exc, TextTooLarge):
         return 413
-    if isinstance(exc, (InvalidArticle, EmptyText)):
+    if isinstance(exc, (InvalidArticle, EmptyText, InvalidWatch)):
         return 422
     if isinstance(exc, Unavailable):
         return 503

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from dedup.alerts import start_sender
 from dedup.engine import Engine
 from dedup.index import UnsafeIndex
 from dedup.settings import Settings
@@ -27,7 +28,21 @@ from .auth import KeyGuard
 from .deps import heal_index
 from .limits import BodyGuard
 from .metrics import Metrics, MetricsMiddleware
-from .routes import articles, clusters, correction_page, corrections, docs, duplicates, explain, ops, pages, recluster
+from .routes import (
+    alerts,
+    articles,
+    clusters,
+    correction_page,
+    corrections,
+    docs,
+    duplicates,
+    explain,
+    export,
+    ops,
+    pages,
+    recluster,
+    watch_pages,
+)
 from .security import SecurityHeaders
 
 log = logging.getLogger("dedup.http")
@@ -108,9 +123,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         own = app.state.engine is None
         if own:
             app.state.engine = open_engine_retrying(settings)
+        sender = _start_alerts(app.state.engine, settings)
         try:
             yield
         finally:
+            _stop_alerts(app.state.engine, sender)
             if own:
                 app.state.engine.close()
                 app.state.engine = None
@@ -124,7 +141,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = Metrics(lambda: app.state.engine, settings.metrics_dir)
     errors.install(app)
     openapi.install(app)
-    modules = (articles, duplicates, clusters, explain, recluster, corrections, correction_page, ops, docs, pages)
+    modules = (articles, duplicates, clusters, explain, recluster, corrections, correction_page, alerts, export, ops,
+               docs, watch_pages, pages)
     for module in modules[:-1]:
         app.include_router(module.router)
     pages.install(app)
@@ -135,6 +153,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(AccessLog)  # logs every response, the body guard's 413s too
     app.add_middleware(SecurityHeaders)  # outermost: every response gets the headers, the access log's too
     return app
+
+
+def _start_alerts(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+    """The webhook sender thread of this process (each worker runs one; they share the queue safely)."""
+    if not settings.alerts_sender:
+        return None
+    return start_sender(engine.store, settings, engine.alerts_written)
+
+
+def _stop_alerts(engine: Engine, sender) -> None:  # type: ignore[no-untyped-def]
+    """Stop the sender before the store closes; a post in flight ends within the alert timeout (its lease
+    makes it due again if the process is gone before it is marked)."""
+    if sender is None:
+        return
+    thread, stop = sender
+    stop.set()
+    engine.alerts_written.set()
+    thread.join(timeout=engine.settings.alert_timeout + 1)
 
 
 def _body_limit(settings: Settings, path: str) -> int:

@@ -22,7 +22,7 @@ from .models import IngestResult
 from .settings import Settings
 from .sources import iter_sources
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Near-duplicate detection for news articles.")
+app = typer.Typer(add_completion=True, no_args_is_help=True, help="Near-duplicate detection for news articles.")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -195,15 +195,46 @@ def clusters(
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="Only jsonl")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",
+    keep: Annotated[str, typer.Option("--keep", help="all, or one-per-cluster (only representatives: the "
+                                      "deduplicated dataset)")] = "all",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (stdout when absent; "
+                                                "required for parquet)")] = None,
     db: DbOption = None,
 ) -> None:
-    """One JSON line per article: url and cluster_id."""
-    if fmt != "jsonl":
-        _fail(f"unknown format {fmt!r}; use jsonl", 2)
-    engine = _engine(_settings(db))
-    for article in engine.store.iter_articles():
-        sys.stdout.write(json.dumps({"url": article.url, "cluster_id": article.cluster_id}, ensure_ascii=False) + "\n")
+    """Every article with url, cluster_id, representative_url, is_representative, score (exact Jaccard to the
+    representative), containment, source, title, published_at; cluster by cluster, representative first."""
+    from .export import FORMATS, KEEPS, csv_chunks, iter_rows, jsonl_chunks, write_parquet
+
+    if fmt not in FORMATS:
+        _fail(f"unknown format {fmt!r}; use {', '.join(FORMATS)}", 2)
+    if keep not in KEEPS:
+        _fail(f"unknown --keep {keep!r}; use {' or '.join(KEEPS)}", 2)
+    if fmt == "parquet" and output is None:
+        _fail("parquet is a binary file format: give --output FILE", 2)
+    settings = _settings(db)
+    engine = _engine(settings, rebuild=False)
+    rows = iter_rows(engine.store, engine.sig_config, keep)
+    try:
+        if fmt == "parquet":
+            count = write_parquet(rows, output)  # type: ignore[arg-type]
+            err.print(f"{count} rows written to {output}", highlight=False)
+            return
+        chunks = jsonl_chunks(rows) if fmt == "jsonl" else csv_chunks(rows)
+        with (output.open("w", encoding="utf-8", newline="") if output else _stdout()) as sink:
+            for chunk in chunks:
+                sink.write(chunk)
+    except OSError as exc:
+        _fail(f"cannot write {output or 'stdout'}: {exc.strerror or exc}")
+    finally:
+        engine.close()
+
+
+def _stdout():  # type: ignore[no-untyped-def]
+    """stdout as a context manager that is not closed afterwards."""
+    from contextlib import nullcontext
+
+    return nullcontext(sys.stdout)
 
 
 @app.command()
@@ -642,3 +673,4 @@ def retention(
         engine.close()
     out.print(f"run {report['run_id']}: {report['matched']} articles published (else ingested) before "
               f"{report['cutoff']}, {report['deleted']} deleted{' (dry run)' if dry_run else ''}", highlight=False)
+from . import cli_ops  # noqa: E402,F401 - registers watch, alerts, export and config on `app`

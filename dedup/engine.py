@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from . import validate
+from .alerts import Candidate, WatchBook
 from .bands import BandIndex
 from .batch import ClusterBook
 from .browse import SourceStats, source_stats
@@ -108,6 +109,8 @@ class Engine:
         self._lock = threading.RLock()
         self._journal: IndexJournal | None = None
         self.upkeep = ClusterUpkeep(self.store)
+        self.watches = WatchBook(self.store, settings)
+        self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
         warm_up()
         if rebuild:
             self.sync_index()
@@ -248,6 +251,7 @@ class Engine:
                 results[pos] = exc
         if not ready:
             return results
+        reposts: list[Candidate] = []
         with self.writing():
             book = ClusterBook(self.store)
             heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
@@ -262,10 +266,13 @@ class Engine:
                 except DedupError as exc:
                     results[pos] = exc
                     continue
-                results[pos] = self._ingest_one(fields, prepared, heads, book)
+                results[pos] = self._ingest_one(fields, prepared, heads, book, reposts)
                 done.append((pos, fields, prepared))
             self._learn(done, results, book)
             book.flush()
+            alerts = self.watches.record(reposts)  # the outbox: in this transaction, after the cluster writes
+        if alerts:
+            self.alerts_written.set()
         return results
 
     @staticmethod
@@ -313,7 +320,9 @@ class Engine:
                         "from the database when it is reachable again", len(journal.touched), exc_info=True)
 
     def _ingest_one(self, fields: validate.Fields, prepared: Prepared, heads: dict[str, dict],
-                    book: ClusterBook) -> IngestResult:
+                    book: ClusterBook, reposts: list[Candidate]) -> IngestResult:
+        """`reposts` collects the articles this ingest made duplicates (new, or moved into another cluster), for
+        the alert outbox."""
         head = heads.get(fields.url)
         if head is not None and head["content_hash"] == prepared.content_hash and head["version"] == self.version:
             book.flush()
@@ -334,7 +343,10 @@ class Engine:
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        return self._result(article, matches, judged, "updated" if head else "created")
+        result = self._result(article, matches, judged, "updated" if head else "created")
+        if result.judged is not None and (head is None or head["cluster_id"] != article.cluster_id):
+            reposts.append(Candidate(article, result.judged, result.matches))
+        return result
 
     # -- learned boilerplate ------------------------------------------------------------------
     def _learn(self, done: list[tuple[int, validate.Fields, Prepared]], results: list, book: ClusterBook) -> None:

@@ -40,3 +40,9 @@ class RevisionMismatch(DedupError):
     """A write conditioned on the article's revision (If-Match) found another one: someone else wrote in between."""
 
     code = "revision_mismatch"
+
+
+class InvalidWatch(DedupError):
+    """A watch that cannot be kept: an unknown kind, a bad value, or a target that is not a public http(s) URL."""
+
+    code = "invalid_watch"

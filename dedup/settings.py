@@ -1,15 +1,24 @@
-"""The one settings object, read from the environment (prefix DEDUP_) at the program's edge."""
+"""The one settings object, read from the environment (prefix DEDUP_) and a `.env` file at the program's edge."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .config import DecisionConfig, NormalizationConfig, SignatureConfig
 
+ENV_FILE = ".env"
+_SECRET_WORDS = ("key", "secret", "password", "token")
+_MASK = "****"
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DEDUP_", extra="ignore")
+    # A `.env` file in the working directory is read at start; variables set in the environment win over it.
+    model_config = SettingsConfigDict(env_prefix="DEDUP_", extra="ignore", env_file=ENV_FILE,
+                                      env_file_encoding="utf-8")
 
     database_url: str = Field("data/dedup.db", description="SQLite file path, or a postgresql:// URL")
     db_busy_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds a write waits for a lock another "
@@ -57,6 +66,17 @@ class Settings(BaseSettings):
                                          "(storage every executor can read); a temporary folder when unset")
     metrics_dir: str | None = Field(None, description="Folder the worker processes share for /metrics (Prometheus "
                                     "multiprocess mode); `dedup serve --workers N` sets one up")
+    alerts_allow_private: bool = Field(False, description="Allow webhook targets on loopback or private "
+                                       "addresses (refused by default: an alert must not reach internal services)")
+    alerts_sender: bool = Field(True, description="Run the webhook sender in each server process (several "
+                                "workers share the queue safely); false to send only with `dedup alerts send`")
+    alert_timeout: float = Field(5.0, gt=0, le=120, description="Seconds a webhook target has to answer")
+    alert_max_attempts: int = Field(8, ge=1, le=100, description="Attempts before a delivery is dead-lettered")
+    alert_backoff: float = Field(2.0, gt=0, description="Seconds before the first retry; doubled per attempt, "
+                                 "with jitter")
+    alert_backoff_max: float = Field(3600.0, gt=0, description="Longest wait between two attempts, in seconds")
+    alert_poll_interval: float = Field(2.0, gt=0, le=600, description="Seconds the sender sleeps when nothing is "
+                                       "due (a commit that writes alerts wakes it at once)")
     startup_wait: float = Field(60.0, ge=0, description="Seconds the server retries an unreachable database or "
                                                         "Redis at start-up before it exits (status 3)")
 
@@ -75,3 +95,53 @@ class Settings(BaseSettings):
             family_jaccard=self.family_jaccard,
             family_containment=self.family_containment,
         )
+
+
+def _mask_url(value: str) -> str:
+    """A URL with its password (and a user that is a bare token) replaced; a plain path as it is."""
+    if "://" not in value:
+        return value
+    parts = urlsplit(value)
+    if parts.password is None and not parts.username:
+        return value
+    user = parts.username if parts.password is not None else None
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    credentials = f"{user}:{_MASK}" if user else _MASK
+    return urlunsplit((parts.scheme, f"{credentials}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def masked(settings: Settings) -> dict[str, object]:
+    """Every effective setting, with secrets (keys, passwords, tokens, credentials in URLs) masked: safe to print
+    or paste into a bug report."""
+    out: dict[str, object] = {}
+    for name, value in settings.model_dump().items():
+        if value is not None and any(word in name for word in _SECRET_WORDS):
+            out[name] = _MASK
+        elif isinstance(value, str) and name.endswith("_url"):
+            out[name] = _mask_url(value)
+        else:
+            out[name] = value
+    return out
+
+
+def backends(settings: Settings) -> dict[str, str]:
+    """The store and index these settings select, in words, and the `.env` file read (if any)."""
+    url = settings.database_url
+    if url.startswith("postgresql"):
+        parts = urlsplit(url)
+        store = f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} on {parts.hostname or 'localhost'}" \
+                f":{parts.port or 5432}"
+    elif "://" in url:
+        store = f"SQLAlchemy URL {_mask_url(url)}"
+    else:
+        store = f"SQLite file {Path(url).expanduser().resolve()}"
+    if settings.redis_url:
+        parts = urlsplit(settings.redis_url)
+        index = (f"shared Redis index at {parts.hostname or 'localhost'}:{parts.port or 6379}"
+                 f"{parts.path or '/0'}, key prefix {settings.redis_prefix!r}")
+    else:
+        index = "in-process LSH index (rebuilt from the stored signatures at start)"
+    env_file = Path(ENV_FILE).resolve()
+    return {"store": store, "index": index, "env_file": str(env_file) if env_file.is_file() else "none"}

@@ -1,5 +1,6 @@
 """Persistence behind one small interface; `open_store` picks the backend from a URL."""
 
+from . import watches as _watches  # noqa: F401 - registers the alert tables in the shared metadata
 from .base import Store
 from .sql import SqlStore, is_lock_timeout, open_store
 

@@ -21,6 +21,7 @@ _REVISION_TABLES = (
     ("0002", {"recluster_runs", "pair_verdicts"}),
     ("0004", {"learned_boilerplate"}),
     ("0006", {"corrections"}),
+    ("0007", {"watches", "alert_deliveries"}),
 )
 
 
