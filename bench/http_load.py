@@ -1,7 +1,7 @@
 """HTTP benchmark: ingest and lookup latency (p50/p99) and throughput with many articles already stored.
 
-    .venv/bin/python bench/http.py --articles 100000                      # SQLite + in-process index
-    .venv/bin/python bench/http.py --articles 100000 \\
+    .venv/bin/python bench/http_load.py --articles 100000                      # SQLite + in-process index
+    .venv/bin/python bench/http_load.py --articles 100000 \\
         --database-url postgresql://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379/15
 
 The stored corpus is synthetic: articles of 6-14 sentences drawn from the dev set's sentences, so they are
