@@ -32,18 +32,31 @@ class EvalReport:
         return asdict(self)
 
 
-def load_labeled(path: Path) -> list[dict]:
+def read_objects(path: Path, what: str) -> list[dict]:
+    """The JSON objects of a JSONL file; a bad line is named by its number."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArticle(f"cannot read {what} {path}: {exc}") from exc
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidArticle(f"{path}: invalid JSON on line {number}: {exc.msg}") from exc
-        if "label" not in row:
-            raise InvalidArticle(f"{path}: line {number} has no label")
+        if not isinstance(row, dict):
+            raise InvalidArticle(f"{path}: line {number} is not a JSON object")
         rows.append(row)
+    return rows
+
+
+def load_labeled(path: Path) -> list[dict]:
+    rows = read_objects(path, "labeled set")
+    for number, row in enumerate(rows, start=1):
+        if "label" not in row:
+            raise InvalidArticle(f"{path}: article {number} has no label")
     return rows
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .engine import Engine
 from .errors import DedupError, InvalidArticle
+from .evaluate import read_objects
 from .settings import Settings
 from .sources import article_from_json
 
@@ -59,28 +60,9 @@ def _ratio(num: float, den: float) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def _read_jsonl(path: Path, what: str) -> list[dict]:
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidArticle(f"cannot read {what} {path}: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidArticle(f"{path}: invalid JSON on line {number}: {exc.msg}") from exc
-        if not isinstance(row, dict):
-            raise InvalidArticle(f"{path}: line {number} is not a JSON object")
-        rows.append(row)
-    return rows
-
-
 def load_pairs(path: Path) -> list[dict]:
     """Judged pairs; each needs url_a, url_b and a label, so a typo in a label cannot silently drop a pair."""
-    pairs = _read_jsonl(path, "judged pairs")
+    pairs = read_objects(path, "judged pairs")
     for number, pair in enumerate(pairs, start=1):
         missing = [k for k in ("url_a", "url_b", "label") if not pair.get(k)]
         if missing:
@@ -170,7 +152,7 @@ def evaluate_judged(corpus: Path, pairs_path: Path, settings: Settings, strata_p
         run_settings = settings.model_copy(update={"database_url": str(Path(tmp) / "judged.db"), "redis_url": None})
         engine = Engine(run_settings)
         try:
-            cluster_of, articles, rejected = _ingest_corpus(engine, _read_jsonl(corpus, "corpus"), progress)
+            cluster_of, articles, rejected = _ingest_corpus(engine, read_objects(corpus, "corpus"), progress)
         finally:
             engine.close()
     report = score_pairs(pairs, cluster_of, strata)

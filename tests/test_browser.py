@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -54,33 +55,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    """The app in its own process, as deployed; seeds ingested through the API."""
-    _require_browser()
-    tmp = tmp_path_factory.mktemp("browser")
-    port = _free_port()
+@contextmanager
+def app_server(tmp: Path, headers: dict[str, str] | None = None, **settings: str) -> Iterator[httpx.Client]:
+    """The app in its own uvicorn process, as deployed, on a SQLite file in `tmp`, with these DEDUP_ settings
+    (`database_url="…"` and so on); yields a client on it once it answers, and stops it at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEDUP_")}
-    env["DEDUP_DATABASE_URL"] = str(tmp / "browser.db")
+    env.update({"DEDUP_DATABASE_URL": str(tmp / "app.db"), **{f"DEDUP_{k.upper()}": v for k, v in settings.items()}})
     log = tmp / "server.log"
+    port = _free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
                                  "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers) as client:
             wait_ready(client, proc, log)
-            for path in sorted(SEEDS.glob("*.txt")):
-                r = client.post("/v1/articles", json={"url": f"https://site{path.stem[:3]}.example/{path.stem}",
-                                                      "text": path.read_text(), "source": f"site{path.stem[:3]}"})
-                assert r.status_code == 201, r.text
-            for post in REPORT_POSTS:  # a made-up story: original, repost, excerpt, template twin (ids 6-9)
-                r = client.post("/v1/articles", json=post)
-                assert r.status_code == 201, r.text
-        yield base
+            yield client
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """The app in its own process, as deployed; seeds ingested through the API."""
+    _require_browser()
+    with app_server(tmp_path_factory.mktemp("browser")) as client:
+        for path in sorted(SEEDS.glob("*.txt")):
+            r = client.post("/v1/articles", json={"url": f"https://site{path.stem[:3]}.example/{path.stem}",
+                                                  "text": path.read_text(), "source": f"site{path.stem[:3]}"})
+            assert r.status_code == 201, r.text
+        for post in REPORT_POSTS:  # a made-up story: original, repost, excerpt, template twin (ids 6-9)
+            r = client.post("/v1/articles", json=post)
+            assert r.status_code == 201, r.text
+        yield str(client.base_url).rstrip("/")
 
 
 @pytest.fixture(scope="module")

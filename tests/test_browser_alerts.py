@@ -3,20 +3,14 @@ reposts posted to a webhook target on 127.0.0.1 with their status (reuses tests/
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests import test_browser as shared
 from tests.alert_receiver import Receiver, receiver
 from tests.api_backends import STORY
-from tests.conftest import ROOT
-from tests.servers import stop, wait_ready
-from tests.test_browser import _by_css, _free_port, _require_browser, _screenshot, _wait_for
+from tests.test_browser import _by_css, _require_browser, _screenshot, _wait_for, app_server
 
 browser = shared.browser  # the same headless Chromium fixture, over this module's `server`
 
@@ -33,28 +27,14 @@ def target() -> Iterator[Receiver]:
 def server(tmp_path_factory, target) -> Iterator[str]:
     """The app in its own process with an API key; a watched article and one repost of it."""
     _require_browser()
-    tmp = tmp_path_factory.mktemp("browser-alerts")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEDUP_")}
-    env.update(DEDUP_DATABASE_URL=str(tmp / "alerts.db"), DEDUP_API_KEY=KEY, DEDUP_ALERTS_ALLOW_PRIVATE="true",
-               DEDUP_ALERT_POLL_INTERVAL="0.2")
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
-                                 "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": KEY}) as client:
-            wait_ready(client, proc, log)
-            original = client.post("/v1/articles", json={"url": "https://mine.example/1", "text": STORY}).json()
-            client.post("/v1/watches", json={"kind": "article", "value": str(original["id"]),
-                                             "target_url": target.url, "note": "our scoop"})
-            client.post("/v1/articles", json={"url": "https://copy.example/1", "text": STORY + "（转载）"})
-            target.wait_for(1)
-        yield base
-    finally:
-        stop(proc)
+    with app_server(tmp_path_factory.mktemp("browser-alerts"), headers={"X-API-Key": KEY}, api_key=KEY,
+                    alerts_allow_private="true", alert_poll_interval="0.2") as client:
+        original = client.post("/v1/articles", json={"url": "https://mine.example/1", "text": STORY}).json()
+        client.post("/v1/watches", json={"kind": "article", "value": str(original["id"]),
+                                         "target_url": target.url, "note": "our scoop"})
+        client.post("/v1/articles", json={"url": "https://copy.example/1", "text": STORY + "（转载）"})
+        target.wait_for(1)
+        yield str(client.base_url).rstrip("/")
 
 
 def test_the_delivery_log_asks_for_the_key_then_shows_the_posted_repost(server, browser, target):
