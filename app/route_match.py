@@ -7,7 +7,7 @@ table, on a copy of the request's path as it came in, labels them by their own t
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from starlette.routing import BaseRoute, Match, Mount
@@ -27,7 +27,17 @@ def _probe(scope: Scope, path: str, root_path: str, method: str) -> dict[str, An
 
 
 def _routes(scope: Scope) -> list[BaseRoute]:
-    return list(getattr(scope.get("app"), "routes", ()))
+    return _flatten(getattr(scope.get("app"), "routes", ()))
+
+
+def _flatten(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
+    """The routes themselves: FastAPI keeps an included router as one entry whose match names no route (so a
+    request answered before routing, a 401 from the key guard, would read as unmatched)."""
+    found: list[BaseRoute] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        found.extend(_flatten(inner.routes) if inner is not None else [route])
+    return found
 
 
 def route_template(scope: Scope, path: str, root_path: str = "") -> str:

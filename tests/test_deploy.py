@@ -27,6 +27,7 @@ import yaml
 
 from tests.api_backends import pg_schema, redis_prefix
 from tests.conftest import ROOT, SEEDS, service_url
+from tests.test_api_migrations import HEAD
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -288,7 +289,7 @@ def test_the_installed_wheel_finds_the_migrations_in_the_image_workdir(tmp_path)
     out = subprocess.run([sys.executable, "-c", probe, str(site)], cwd=workdir, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(site)})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "0005"
+    assert out.stdout.strip() == HEAD
 
 
 # -- the start-up sequence, outside Docker ---------------------------------------------------------------------
@@ -370,7 +371,7 @@ def test_startup_sequence_runs_the_compose_commands_without_docker(tmp_path):
         migrate = subprocess.run([str(BIN / argv("migrate")[0]), *argv("migrate")[1:]], cwd=ROOT,
                                  env=_local_env("migrate", db, redis_url, prefix), capture_output=True, text=True)
         assert migrate.returncode == 0, migrate.stderr
-        assert _schema_revision(db) == "0005"
+        assert _schema_revision(db) == HEAD
 
         port, log = _free_port(), tmp_path / "api.log"
         env = _local_env("api", db, redis_url, prefix)

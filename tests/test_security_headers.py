@@ -141,6 +141,19 @@ def test_metrics_label_the_docs_and_the_schema_by_their_route(client):
     assert 'route="unmatched",status="404"' in text
 
 
+def test_a_request_the_key_guard_refuses_is_counted_under_its_route(tmp_path):
+    """The guard answers 401 before routing; the metrics and the access log still name the route it asked for."""
+    settings = Settings(database_url=str(tmp_path / "k.db"), redis_url=None, api_key="k" * 24)
+    with TestClient(create_app(settings)) as keyed:
+        assert keyed.post("/v1/articles", json={"url": "https://a.example/1", "text": STORY}).status_code == 401
+        assert keyed.delete("/v1/articles/1").status_code == 401
+        text = keyed.get("/metrics").text
+    assert re.search(r'dedup_http_requests_total\{method="POST",route="/v1/articles",status="401"\}', text)
+    assert re.search(r'dedup_http_requests_total\{method="DELETE",route="/v1/articles/\{article_id\}",status="401"\}',
+                     text)
+    assert 'route="unmatched",status="401"' not in text
+
+
 @pytest.mark.parametrize("method, path, allow", [
     ("PUT", "/v1/articles", "DELETE, GET, POST"), ("PATCH", "/v1/articles", "DELETE, GET, POST"),
     ("POST", "/v1/articles/1", "DELETE, GET"), ("PATCH", "/v1/articles/1", "DELETE, GET"),
