@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from collections import Counter, defaultdict
@@ -268,6 +269,13 @@ def _verify_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, float | None]
     return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["times"])
 
 
+def _default_signals() -> None:
+    """Workers die on SIGTERM as the pool expects: a handler the parent installed (a server's or a
+    scheduler's graceful stop) must not make a worker ignore the pool's terminate and hang its join."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig, decision: DecisionConfig,
                  workers: int = 1, times: Mapping[int, When] | None = None) -> Verdicts:
     """Verify [k, 2] article-id pairs; forked workers share the texts copy-on-write."""
@@ -275,7 +283,7 @@ def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig,
     chunks = [(s, min(s + _VERIFY_CHUNK, len(pairs))) for s in range(0, len(pairs), _VERIFY_CHUNK)]
     try:
         if workers > 1 and len(pairs) > _VERIFY_CHUNK:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals) as pool:
                 results = pool.map(_verify_chunk, chunks, chunksize=1)
         else:
             results = [_verify_chunk(c) for c in chunks]

@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from croniter import croniter
 
@@ -54,12 +55,21 @@ def serve(settings: Settings, *, once: bool = False, stop: threading.Event | Non
           clock: Callable[[], datetime] = lambda: datetime.now(UTC),
           job: Callable[[Settings], object] = run_once) -> int:
     """Sleep until each slot, run the job, repeat until stopped (SIGTERM/SIGINT) or after one run with `once`."""
+    next_run(settings.recluster_cron, clock())  # a bad expression fails before any handler is installed
+    previous: dict[int, Any] = {}
     if stop is None and threading.current_thread() is threading.main_thread():
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())  # type: ignore[union-attr]
-    stop = stop or threading.Event()
-    next_run(settings.recluster_cron, clock())
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())  # type: ignore[union-attr]
+    try:
+        return _loop(settings, stop or threading.Event(), once, clock, job)
+    finally:
+        for sig, handler in previous.items():  # a caller's process (a test run, an embedding app) gets its own back
+            signal.signal(sig, handler)
+
+
+def _loop(settings: Settings, stop: threading.Event, once: bool, clock: Callable[[], datetime],
+          job: Callable[[Settings], object]) -> int:
     runs = 0
     while not stop.is_set():
         due = next_run(settings.recluster_cron, clock())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 from typer.testing import CliRunner
 
@@ -86,9 +87,25 @@ def test_global_options_override_settings_and_are_validated(tmp_path, seed_files
 
 
 def test_scheduler_takes_its_cron_option_and_refuses_a_bad_one(tmp_path):
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     result = invoke("scheduler", "--db", str(tmp_path / "s.db"), "--cron", "not a cron")
     assert result.exit_code == 1
     assert "invalid cron expression 'not a cron'" in result.output
+    # The refused start leaves the process's own stop handlers in place (forked workers inherit them).
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_a_scheduler_run_gives_the_stop_handlers_back(tmp_path):
+    from datetime import UTC, datetime
+
+    from dedup.scheduler import serve
+    from dedup.settings import Settings
+
+    before = signal.getsignal(signal.SIGTERM)
+    times = iter([datetime(2026, 1, 1, 2, 59, tzinfo=UTC)] * 2 + [datetime(2026, 1, 1, 3, 0, 1, tzinfo=UTC)] * 9)
+    runs = serve(Settings(database_url=str(tmp_path / "s.db")), once=True, clock=lambda: next(times),
+                 job=lambda _settings: None)
+    assert runs == 1 and signal.getsignal(signal.SIGTERM) == before
 
 
 _STORY = ("市气象台今天发布暴雨橙色预警信号，预计未来六小时内城区和东部山区将出现五十毫米以上的强降雨，"
