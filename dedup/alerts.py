@@ -496,8 +496,8 @@ class AlertSender:
             try:
                 counts = self.send_due()
                 busy = sum(counts.values()) > 0
-            except Exception:  # noqa: BLE001 - the sender must outlive a database outage
-                log.warning("alert sender: could not reach the database; retrying", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive a database outage
+                log.warning("alert sender: could not reach the database (%s: %s); retrying", type(exc).__name__, exc)
                 busy = False
             if not busy:
                 wake.wait(self.settings.alert_poll_interval)

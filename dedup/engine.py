@@ -315,9 +315,11 @@ class Engine:
                 self.known.drop(article_id)
             for article in journal.previous.values():
                 self._index_article(article)
-        except Exception:  # noqa: BLE001 - the index is out of reach (Redis down): its heal re-syncs it
-            log.warning("could not undo %d index changes of a rolled-back transaction; the index is re-synced "
-                        "from the database when it is reachable again", len(journal.touched), exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the index is out of reach (Redis down): its heal re-syncs it
+            # An expected outage, not a bug: name it in one line (a traceback would read as a crash in the log).
+            log.warning("could not undo %d index changes of a rolled-back transaction (%s: %s); the index is "
+                        "re-synced from the database when it is reachable again", len(journal.touched),
+                        type(exc).__name__, exc)
 
     def _ingest_one(self, fields: validate.Fields, prepared: Prepared, heads: dict[str, dict],
                     book: ClusterBook, reposts: list[Candidate]) -> IngestResult:
