@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from .engine import Engine
 from .errors import DedupError
-from .evaluate import evaluate
-from .index import UnsafeIndex
-from .judged import JudgedReport, evaluate_judged
-from .models import IngestResult
-from .settings import Settings
-from .sources import iter_sources
+
+if TYPE_CHECKING:  # the engine, its store and the web server load only in the commands that use them
+    from .engine import Engine
+    from .judged import JudgedReport
+    from .models import IngestResult
+    from .settings import Settings
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, help="Near-duplicate detection for news articles.")
 out = Console(soft_wrap=True)
@@ -52,6 +50,8 @@ def _global_options(
 
 def _settings(db: str | None, **options: object) -> Settings:
     """Environment, then global options, then the command's own options (None means "not given")."""
+    from .settings import Settings
+
     try:
         base = Settings()
         update = {k: v for k, v in {**_overrides, **options}.items() if v is not None}
@@ -72,6 +72,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _engine(settings: Settings, *, rebuild: bool = True) -> Engine:
+    from .engine import Engine
+    from .index import UnsafeIndex
+
     try:
         return Engine(settings, rebuild=rebuild)
     except UnsafeIndex as exc:
@@ -97,6 +100,10 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary")] = False,
 ) -> None:
     """Store articles and print a verdict for each."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .sources import iter_sources
+
     engine = _engine(_settings(db))
     items = list(iter_sources(paths))
     counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "failed": 0}
@@ -177,6 +184,8 @@ def clusters(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Clusters, newest first, with their members."""
+    from rich.table import Table
+
     engine = _engine(_settings(db))
     found = engine.all_clusters(min_size)
     if as_json:
@@ -284,6 +293,9 @@ def eval_command(
 ) -> None:
     """Ingest a labeled set (or a corpus with judged pairs) into a fresh temporary store and print quality figures;
     or export the operators' corrections as judged pairs (--export-corrections)."""
+    from .evaluate import evaluate
+    from .judged import evaluate_judged
+
     if export_corrections is not None:
         _export_corrections(export_corrections, db, include_withdrawn)
         return
@@ -376,8 +388,6 @@ def main() -> None:
     app()
 
 
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
@@ -385,18 +395,53 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
     db: DbOption = None,
 ) -> None:
-    """Run the HTTP service (SQLite and an in-process index unless the settings name PostgreSQL / Redis)."""
-    import os
+    """Run the HTTP service (SQLite and an in-process index unless the settings name PostgreSQL / Redis).
 
-    import uvicorn
-
-    if db:
-        os.environ["DEDUP_DATABASE_URL"] = db  # the edge passes it on to the worker processes
+    Every setting (environment, `.env`, global options such as --ngram, --db) reaches every worker."""
     settings = _settings(db)
-    if workers > 1:
-        _refuse_private_indexes(settings, workers)
-        _share_metrics(settings)
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers)
+    if workers == 1:
+        import uvicorn
+
+        from app.main import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, workers=1)
+        return
+    _refuse_private_indexes(settings, workers)
+    _export_settings(_share_metrics(settings))
+    _exec_supervisor(host, port, workers)
+
+
+def _export_settings(settings: Settings) -> None:
+    """Write every setting into this process's environment as DEDUP_* variables, which the worker processes
+    inherit: each builds its Settings from the environment, so an option given only on the command line
+    (`dedup --ngram 4 serve`) would otherwise be lost on the way."""
+    for name, value in settings.model_dump(mode="json").items():
+        key = f"DEDUP_{name.upper()}"
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = json.dumps(value) if isinstance(value, bool | list | dict) else str(value)
+
+
+def _exec_supervisor(host: str, port: int, workers: int) -> None:
+    """Become `python -m uvicorn ... --workers N`. uvicorn starts its workers with multiprocessing's "spawn",
+    which first re-runs the parent's main script in each worker: here the `dedup` script, which runs the whole
+    command line again (a script without a `__main__` guard starts a supervisor inside every worker) or at
+    least imports it, before the worker can answer the supervisor's health ping. A worker that does not answer
+    within uvicorn's 5 s is killed and replaced ("Child process [N] died"), for ever on a busy host. uvicorn's
+    own main module is small and guarded, so the workers start at once."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("app")
+    if spec is None or not spec.submodule_search_locations:
+        _fail("the web application (package `app`) is not installed", 2)
+        return
+    app_dir = str(Path(list(spec.submodule_search_locations)[0]).parent)
+    argv = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", host,
+            "--port", str(port), "--workers", str(workers), "--app-dir", app_dir]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 def _refuse_private_indexes(settings: Settings, workers: int) -> None:
@@ -410,17 +455,18 @@ def _refuse_private_indexes(settings: Settings, workers: int) -> None:
           "the duplicates the others stored. Run one worker, or share the index through Redis (DEDUP_REDIS_URL).", 2)
 
 
-def _share_metrics(settings: Settings) -> None:
+def _share_metrics(settings: Settings) -> Settings:
     """Several workers: one folder for their metrics, emptied of an earlier run's counts, named in the environment
     the workers inherit (prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it loads)."""
-    import os
     import tempfile
 
     folder = Path(settings.metrics_dir or tempfile.mkdtemp(prefix="dedup-metrics-"))
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
-    os.environ["DEDUP_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return settings.model_copy(update={"metrics_dir": str(folder)})
+
 
 # -- nightly re-clustering ----------------------------------------------------------------------
 @app.command()

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .alerts import KINDS, AlertSender, Watch
 from .cli import DbOption, _engine, _fail, _settings, app, out
 from .errors import DedupError
-from .settings import backends, masked
+
+if TYPE_CHECKING:
+    from .alerts import Watch
+
+# Spelled out rather than imported from dedup.alerts (which loads the store): tests/test_cli_commands.py checks
+# that it names every kind.
+WATCH_KINDS = "article, cluster, source, url_prefix"
 
 watch_app = typer.Typer(no_args_is_help=True, help="Repost alerts: what to watch and where to post.")
 alerts_app = typer.Typer(no_args_is_help=True, help="Send the queued repost alerts.")
@@ -40,7 +45,7 @@ def _run(db: str | None, action):  # type: ignore[no-untyped-def]
 
 @watch_app.command("add")
 def watch_add(
-    kind: Annotated[str, typer.Argument(help=f"What to follow: {', '.join(KINDS)}")],
+    kind: Annotated[str, typer.Argument(help=f"What to follow: {WATCH_KINDS}")],
     value: Annotated[str, typer.Argument(help="Article id or URL, cluster id, source name, or URL prefix")],
     target: Annotated[str, typer.Option("--target", help="http(s) URL the alerts are POSTed to")],
     secret: Annotated[str | None, typer.Option(help="HMAC key of X-Dedup-Signature (generated when absent)")] = None,
@@ -141,6 +146,8 @@ def alerts_send(
     db: DbOption = None,
 ) -> None:
     """Post every alert due now (retries that are not due yet wait); with --loop, run as a sender process."""
+    from .alerts import AlertSender
+
     settings = _settings(db)
 
     def send(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -163,6 +170,8 @@ def alerts_send(
 @app.command("config")
 def config(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The effective settings (environment, .env file, options), secrets masked, and the store and index in use."""
+    from .settings import backends, masked
+
     settings = _settings(db)
     where, values = backends(settings), masked(settings)
     if as_json:
