@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 from typer.testing import CliRunner
@@ -173,7 +174,11 @@ def _serve_with(monkeypatch, tmp_path, workers: int, redis_url: str | None):  # 
     import uvicorn
 
     started: list[dict] = []
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # serve exports every setting to its workers
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    # several workers: `serve` becomes `python -m uvicorn ... --workers N` (tests/test_serve.py runs it for real)
+    monkeypatch.setattr(os, "execv", lambda path, argv: started.append({"workers": int(argv[argv.index(
+        "--workers") + 1])}))
     monkeypatch.setenv("DEDUP_DATABASE_URL", str(tmp_path / "w.db"))  # serve writes it; restored afterwards
     monkeypatch.setenv("DEDUP_METRICS_DIR", str(tmp_path / "metrics"))
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
