@@ -33,6 +33,23 @@ _PROGRESS_AT = 200
 _overrides: dict[str, object] = {}
 
 
+def _print_version(value: bool) -> None:
+    """`dedup --version`: the package version, and whether the compiled accelerator is in use."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .accelerator import describe
+
+    try:
+        number = version("dedup")
+    except PackageNotFoundError:
+        number = "(not installed: source tree)"
+    out.print(f"dedup {number}", highlight=False)
+    out.print(describe(), highlight=False)
+    raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ngram: Annotated[int | None, typer.Option(help="Characters per CJK shingle (DEDUP_NGRAM)")] = None,
@@ -41,6 +58,9 @@ def _global_options(
     containment: Annotated[float | None, typer.Option(
         help="Containment threshold (DEDUP_CONTAINMENT_THRESHOLD)")] = None,
     lsh_threshold: Annotated[float | None, typer.Option(help="LSH candidate threshold (DEDUP_LSH_THRESHOLD)")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and whether the compiled accelerator is in use")]
+    = False,
 ) -> None:
     """Near-duplicate detection for news articles."""
     _overrides.clear()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dedup.accelerator import native_parts
 from dedup.engine import Engine
 from dedup.settings import Settings
 
@@ -14,6 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DEV_SET = Path(os.environ.get("DEDUP_DEV_SET", ROOT / "eval" / "zh_dev.jsonl"))
 REQUIRE_SERVICES = os.environ.get("DEDUP_REQUIRE_SERVICES") == "1"
+
+
+# The tests comparing the compiled C functions with the numpy/regex paths: without the C module they would compare
+# the fallback with itself, so they skip and say why.
+needs_native = pytest.mark.skipif(not native_parts(), reason="dedup/_native is not built (python setup.py "
+                                  "build_ext --inplace): nothing to compare the numpy path with")
 
 
 def service_url(name: str) -> str:

@@ -157,7 +157,8 @@ def test_cluster_detail_and_explain(client):
 
 
 def test_health_ready_metrics(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and set(health["accelerator"]) == {"compiled", "parts"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["database"] == "ok" and ready.json()["index"] == "ok"
     post(client, "https://a.example/1", STORY)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from dedup.config import NormalizationConfig
 from dedup.normalize import drop_punctuation, normalize_text
+from tests.conftest import needs_native
 
 CONFIG = NormalizationConfig()
 
@@ -94,6 +95,7 @@ def test_any_unicode_input_normalizes_without_error(text):
     assert isinstance(norm(text), str)
 
 
+@needs_native
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(
     st.text(),  # any code point: letters of every script, digits, marks, symbols, emoji

@@ -17,7 +17,7 @@ from dedup.models import ArticleIn
 from dedup.recluster import verify_rows
 from dedup.verify import When, decide, later_of
 from tests.api_backends import redis_prefix
-from tests.conftest import service_url
+from tests.conftest import needs_native, service_url
 
 _PLACES = ["江苏", "浙江", "广西", "河北", "四川", "云南", "湖南", "山东", "福建", "甘肃", "吉林", "贵州"]
 _BODIES = ["教育厅", "交通运输局", "卫生健康委", "文化和旅游厅", "农业农村厅", "生态环境局", "统计局", "气象台"]
@@ -226,6 +226,7 @@ def test_the_nightly_recluster_keeps_an_excerpt_with_its_source_and_a_roundup_ap
     assert cluster_of[roundup.id] != cluster_of[brief.id]
 
 
+@needs_native
 def test_the_compiled_and_python_containment_paths_agree(monkeypatch):
     import dedup.contain as contain
 

@@ -5,8 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.screen import screen_order
+from tests.conftest import needs_native
 
 
+@needs_native
 @settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=1, max_value=40),
        st.integers(min_value=0, max_value=600), st.floats(min_value=0.0, max_value=1.0),

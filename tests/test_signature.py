@@ -11,6 +11,7 @@ from dedup.config import DecisionConfig, SignatureConfig
 from dedup.shingle import shingle_hashes
 from dedup.signature import minhash_values
 from dedup.verify import decide, exact_scores
+from tests.conftest import needs_native
 
 SIG = SignatureConfig()
 
@@ -56,6 +57,7 @@ def test_short_unrelated_texts_never_match(a, b):
     assert not decide(a, b, sh_a, sh_b, DecisionConfig()).is_duplicate
 
 
+@needs_native
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=st.sampled_from("的一是在不了有和人这中大为上个国我 abc xyz 123"), max_size=400),
        st.integers(min_value=1, max_value=9))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from dedup.accelerator import accelerator_status
 from dedup.engine import Engine
 
 from ..deps import get_engine, require_api_key
@@ -18,9 +19,10 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 @router.get("/healthz", tags=["ops"])
-def healthz() -> dict[str, str]:
-    """The process is up; says nothing about the database or the index."""
-    return {"status": "ok"}
+def healthz() -> dict[str, object]:
+    """The process is up; says nothing about the database or the index. `accelerator` says whether the compiled
+    C functions are in use (`compiled`, and which `parts`) or the slower numpy paths."""
+    return {"status": "ok", "accelerator": accelerator_status()}
 
 
 @router.get("/readyz", tags=["ops"])
