@@ -2,7 +2,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test test-all lint bench
 
 $(BIN)/dedup: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,13 @@ setup: $(BIN)/dedup
 run: setup
 	$(BIN)/uvicorn app.main:create_app --factory --host 127.0.0.1 --port 8000
 
+# The quick loop: everything but the tests marked slow (Spark, SIGKILL/chaos, browsers, long reliability runs).
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow"
+
+# What .ci/run runs (the README's test command).
+test-all: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

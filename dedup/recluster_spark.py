@@ -170,9 +170,12 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
     t = time.perf_counter()
     parallelism = spark.sparkContext.defaultParallelism
     sigs = spark.read.parquet(str(export_signatures(snapshot, folder))).repartition(parallelism).cache()
-    keyed = sigs.rdd.mapPartitions(lambda rows: _band_rows(rows, bands, per_band)).toDF(["band", "key", "id"])
+    # Explicit schemas: `toDF(names)` runs a job to infer the types from the first rows (the whole lineage up to
+    # there, shuffles included) before the real one.
+    keyed = sigs.rdd.mapPartitions(lambda rows: _band_rows(rows, bands, per_band)).toDF(
+        "band long, key long, id long")
     buckets = keyed.groupBy("band", "key").agg(F.collect_list("id").alias("ids")).where(F.size("ids") >= 2)
-    pairs = buckets.rdd.flatMap(lambda row: _pairs_of_bucket(row.ids, BUCKET_CAP)).distinct().toDF(["a", "b"])
+    pairs = buckets.rdd.flatMap(lambda row: _pairs_of_bucket(row.ids, BUCKET_CAP)).distinct().toDF("a long, b long")
     if scope is not None:
         wanted = spark.sparkContext.broadcast(set(scope.tolist()))
         pairs = pairs.where(F.udf(lambda a, b: a in wanted.value or b in wanted.value, "boolean")("a", "b"))
@@ -181,7 +184,7 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
     left = sigs.select(F.col("id").alias("a"), F.col("sig").alias("sig_a"), F.col("n").alias("n_a"))
     right = sigs.select(F.col("id").alias("b"), F.col("sig").alias("sig_b"), F.col("n").alias("n_b"))
     kept = pairs.join(left, "a").join(right, "b").rdd.mapPartitions(
-        lambda rows: _keep_promising(rows, decision)).toDF(["a", "b"])
+        lambda rows: _keep_promising(rows, decision)).toDF("a long, b long")
     reused, todo, keys = _reusable(kept, snapshot, cache, stats, engine, scope)
     stats["seconds_banding"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()

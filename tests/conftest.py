@@ -23,6 +23,31 @@ needs_native = pytest.mark.skipif(not native_parts(), reason="dedup/_native is n
                                   "build_ext --inplace): nothing to compare the numpy path with")
 
 
+# Marked `slow` here, beside the tests marked in their own files (Spark, the full dev set): `make test` leaves
+# them out (-m "not slow") so the quick loop takes minutes; .ci/run and the README's command run them all.
+SLOW_FILES = {
+    "test_browser.py": "a real Chromium",
+    "test_browser_alerts.py": "a real Chromium",
+    "test_alerts.py": "servers SIGKILLed while posting alerts",  # tests/reliability/ only (see below)
+    "test_crash.py": "a server SIGKILLed at random moments",
+    "test_recluster_crash.py": "a re-cluster SIGKILLed mid-run",
+    "test_recluster_chaos.py": "ingest, delete and re-cluster at once against a real server",
+    "test_load.py": "16 clients against a real server",
+    "test_outages.py": "Redis stopped mid-run, PostgreSQL unreachable at start-up",
+    "test_redis_eviction.py": "a redis-server of its own per test",
+    "test_fuzz_api.py": "generated requests against every operation",
+    "test_schema_conformance.py": "schemathesis against every operation",
+    "test_linear_input.py": "timing growth of every parser, best of three",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.name in SLOW_FILES and (path.name != "test_alerts.py" or path.parent.name == "reliability"):
+            item.add_marker(pytest.mark.slow)
+
+
 def service_url(name: str) -> str:
     """URL of a shared test server from the environment; skip (or fail in CI) when it is absent."""
     url = os.environ.get(name)
