@@ -101,3 +101,19 @@ def test_serve_refuses_settings_no_worker_could_run_with(option, tmp_path):
     result = subprocess.run([str(DEDUP), *option, "serve", "--db", str(tmp_path / "x.db")], capture_output=True,
                             text=True, cwd=tmp_path, timeout=120)
     assert result.returncode != 0 and "invalid settings" in result.stderr
+
+
+def test_one_worker_is_given_the_settings_of_the_command_line(monkeypatch, tmp_path):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+
+    served: list = []
+    monkeypatch.setattr(uvicorn, "run", lambda application, **options: served.append(application))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["--ngram", "4", "--jaccard", "0.6", "serve", "--db", str(tmp_path / "one.db")],
+                                env={"DEDUP_REDIS_URL": ""})
+    assert result.exit_code == 0, result.output
+    settings = served[0].state.settings
+    assert (settings.ngram, settings.jaccard_threshold, settings.database_url) == (4, 0.6, str(tmp_path / "one.db"))
