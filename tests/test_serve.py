@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,13 +20,18 @@ from dedup.settings import Settings
 from tests.api_backends import OTHER, STORY, THIRD, redis_prefix
 from tests.conftest import service_url
 from tests.servers import stop, wait_ready
-from tests.test_workers import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEDUP = Path(sys.executable).parent / "dedup"
 # What `dedup --help` (and every command that does not need them) must not pay for at start.
 HEAVY = ("fastapi", "uvicorn", "starlette", "numpy", "scipy", "datasketch", "opencc", "jieba", "sqlalchemy",
          "pyspark", "redis", "pydantic_settings", "dedup.engine", "dedup.store", "app")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_the_command_line_loads_no_engine_store_or_server_until_a_command_needs_them():
