@@ -427,8 +427,22 @@ def serve(
         uvicorn.run(create_app(settings), host=host, port=port, workers=1)
         return
     _refuse_private_indexes(settings, workers)
+    _create_sqlite_schema(settings)
     _export_settings(_share_metrics(settings))
     _exec_supervisor(host, port, workers)
+
+
+def _create_sqlite_schema(settings: Settings) -> None:
+    """A new SQLite file gets its tables here, once: workers starting together each ran `create_all`, and all but
+    one met "table articles already exists" and retried (PostgreSQL workers migrate under a lock instead)."""
+    if settings.database_url.startswith("postgresql"):
+        return
+    from .store import open_store
+
+    try:
+        open_store(settings.database_url, busy_timeout=settings.db_busy_timeout).close()
+    except Exception as exc:  # noqa: BLE001 - a bad path must not print a traceback
+        _fail(f"cannot open the store at {settings.database_url}: {exc}")
 
 
 def _export_settings(settings: Settings) -> None:
