@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidArticle
+from .extract import split_front_matter
 from .models import ArticleIn
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -110,8 +111,12 @@ def read_csv(path: Path, text: str) -> Iterator[SourceItem]:
 
 
 def title_of_text(text: str) -> str | None:
-    """The first line of a plain-text file when it reads as a headline."""
-    for line in text.splitlines():
+    """The front matter's title, else the first line of a plain-text file when it reads as a headline (a front
+    matter's `---` fence is markup, never a headline)."""
+    fields, body = split_front_matter(text)
+    if fields:
+        return fields.get("title") or None
+    for line in body.splitlines():
         line = line.strip().lstrip("#").strip()
         if line:
             return line if len(line) <= _TITLE_MAX and not line.endswith(_SENTENCE_END) else None

@@ -169,6 +169,17 @@ def test_unknown_file_types_are_refused_and_txt_headlines_become_titles(tmp_path
     assert titles["caption.txt"] != "图为市区积水的街道。"
 
 
+def test_a_txt_file_with_front_matter_takes_its_title_from_there_not_from_the_fence(tmp_path):
+    post = tmp_path / "post.txt"
+    post.write_text('---\nlayout: post\ntitle: "暴雨橙色预警发布"\n---\n' + _STORY, encoding="utf-8")
+    repost = tmp_path / "repost.txt"
+    repost.write_text('---\ntitle: 暴雨预警\n---\n' + _STORY + "（来源：人民网）", encoding="utf-8")
+    db = str(tmp_path / "f.db")
+    assert invoke("ingest", str(post), str(repost), "--db", db).exit_code == 0
+    listed = json.loads(invoke("clusters", "--json", "--db", db).output)
+    assert sorted(m.get("title") for c in listed for m in c["members"]) == ["暴雨橙色预警发布", "暴雨预警"]
+
+
 def _serve_with(monkeypatch, tmp_path, workers: int, redis_url: str | None):  # type: ignore[no-untyped-def]
     """`dedup serve --workers N` with uvicorn replaced by a recorder: what would have been started, if anything."""
     import uvicorn
