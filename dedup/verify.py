@@ -219,11 +219,12 @@ def _excerpt_conflicts(text_a: str, text_b: str, scores: Scores) -> tuple[Confli
     short, long = (text_a, text_b) if short_is_a else (text_b, text_a)
     if len(long) <= len(short) * (1 + 2 * _EXCERPT_MARGIN):
         return _conflicts(text_a, text_b)
-    start = _offset_in(short, long)
-    if start is None:
+    span = _span_in(short, long)
+    if span is None:
         return _conflicts(text_a, text_b)
+    start, end = span
     margin = int(len(short) * _EXCERPT_MARGIN)
-    passage = _matched_span(short, long[max(0, start - margin):start + len(short) + margin])
+    passage = _matched_span(short, long[max(0, start - margin):end + margin])
     return _conflicts(short, passage) if short_is_a else _conflicts(passage, short)
 
 
@@ -231,14 +232,22 @@ _PROBE = 12
 _PROBES = 16
 
 
-def _offset_in(short: str, long: str) -> int | None:
-    """Where `short` starts in `long`: the median offset implied by probes (short runs of `short` found
-    verbatim in `long`), or None when none is found. Linear string searches, where a fuzzy alignment of a
-    long excerpt in a long text costs tens of milliseconds."""
+def _span_in(short: str, long: str) -> tuple[int, int] | None:
+    """Where `short` starts and ends in `long`, from probes (short runs of `short` found verbatim in `long`),
+    or None when none is found. The start is the median offset the probes imply; the end is where the last
+    probes say the short text's end lands, at least `len(short)` past the start: a text condensed from the long
+    one throughout (an edited repost) spreads over more of it than its own length, and a window cut at its
+    length would drop the matched passages of its second half. Linear string searches, where a fuzzy
+    alignment of a long excerpt in a long text costs tens of milliseconds."""
     step = max(1, (len(short) - _PROBE) // _PROBES)
-    offsets = sorted(found - at for at in range(0, max(1, len(short) - _PROBE + 1), step)
-                     if (found := long.find(short[at:at + _PROBE])) >= 0)
-    return offsets[len(offsets) // 2] if offsets else None
+    found = [(at, pos) for at in range(0, max(1, len(short) - _PROBE + 1), step)
+             if (pos := long.find(short[at:at + _PROBE])) >= 0]
+    if not found:
+        return None
+    offsets = sorted(pos - at for at, pos in found)
+    start = offsets[len(offsets) // 2]
+    ends = [pos + len(short) - at for at, pos in found if pos >= start]
+    return start, max([start + len(short), *ends])
 
 
 # Shorter common runs do not mark where a copied passage starts or ends.
