@@ -36,7 +36,7 @@ from .signature import minhash_values
 from .source_map import SourceMap, source_map
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
-from .verify import Later, Verdict, VerdictMemo, When, decide, joins_family, later_of, warm_up
+from .verify import Later, Verdict, VerdictMemo, When, cut_from, decide, joins_family, later_of, warm_up
 
 log = logging.getLogger("dedup.engine")
 
@@ -493,23 +493,22 @@ class Engine:
                     return cluster.id, self._duplicates_rep(prepared, cluster, matches, when)
             apart = rules.partners(article_id, CANNOT)
             excluded = {c for c in book.cluster_ids(apart).values() if c is not None} if apart else set()
-        accepted: list[Cluster] = []
-        judged: ScoredMatch | None = None
+        accepted: list[tuple[Cluster, ScoredMatch]] = []
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None
                                         and m.article.cluster_id not in excluded):
             cluster = book.get(cluster_id)
             against = None if cluster is None else (self._duplicates_rep(prepared, cluster, matches, when)
                                                     or self._joins_family(prepared, cluster, matches, when))
             if against is not None:
-                accepted.append(cluster)  # type: ignore[arg-type]
-                judged = judged or against
+                accepted.append((cluster, against))  # type: ignore[arg-type]
         if not accepted:
             return None, None
-        target = accepted[0]
+        target, judged = accepted[0]
         target_rep = self.known.get(target.representative_id)
-        merged = [c.id for c in accepted[1:] if target_rep is not None
-                  and (other := self.known.get(c.representative_id)) is not None
-                  and self._duplicates(target_rep, other)]
+        merged = [c.id for c, against in accepted[1:]
+                  if (self._cut_from(prepared, target, judged) and self._cut_from(prepared, c, against))
+                  or (target_rep is not None and (other := self.known.get(c.representative_id)) is not None
+                      and self._duplicates(target_rep, other))]
         if not merged:
             return target.id, judged
         book.flush()
@@ -517,6 +516,13 @@ class Engine:
         if not merged:
             return target.id, judged
         return self._merge([target.id, *merged], book), judged
+
+    def _cut_from(self, prepared: Prepared, cluster: Cluster, against: ScoredMatch) -> bool:
+        """Is the cluster's representative a part cut from this article (a containment-only duplicate, the
+        smaller side)? Two clusters whose representatives are both cut from one arriving text are excerpts of
+        one source, one story, as they would have been had the source arrived first (`verify.cut_from`)."""
+        return (against.article.id == cluster.representative_id
+                and cut_from(against.verdict, against.article.shingle_count, len(prepared.shingles), self.decision))
 
     def _not_kept_apart(self, target: int, others: list[int]) -> list[int]:
         """The clusters that can merge into `target` without joining the two sides of a cannot-link."""

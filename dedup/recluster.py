@@ -431,7 +431,8 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
 def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Node],
                are_duplicates: Callable[[int, int], bool],
                joins_family: Callable[[int, int], bool] | None = None,
-               family_min_edge: float = 0.0, *, rules: Rules | None = None) -> list[list[int]]:
+               family_min_edge: float = 0.0, *, rules: Rules | None = None,
+               cut_from: Callable[[int, int], bool] | None = None) -> list[list[int]]:
     """Guarded components (the online rule) over verified edges; nodes without an edge stay alone.
     Operator corrections (`rules`) between the nodes are honoured: must-links joined, cannot-links kept apart."""
     node_ids = list(node_ids)
@@ -446,7 +447,7 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
         return min(members, key=keys.__getitem__)
 
     groups = guarded_components(linked, edges, representative, are_duplicates, joins_family, family_min_edge,
-                                must=must, cannot=cannot)
+                                must=must, cannot=cannot, cut_from=cut_from)
     linked_set = set(linked)
     return groups + [[n] for n in node_ids if n not in linked_set]
 
@@ -472,6 +473,30 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
                                         times)[0][2]
         return verdicts[key] is not None
     return are_duplicates
+
+
+def source_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
+                  sig: SignatureConfig, decision: DecisionConfig) -> Callable[[int, int], bool]:
+    """Is one article a part cut from another (`verify.cut_from`): their verified pair is a duplicate by
+    containment alone and the first is the smaller text. Only pairs already verified count."""
+    sizes: dict[int, int] = {}
+
+    def size(article: int) -> int:
+        if article not in sizes:
+            sizes[article] = len(shingle_hashes(texts[article], sig))
+        return sizes[article]
+
+    def cut_from(part: int, whole: int) -> bool:
+        score = verdicts.get((min(part, whole), max(part, whole)))
+        if score is None or score >= decision.jaccard:
+            return False
+        missing = [n for n in (part, whole) if n not in texts]
+        if missing:
+            texts.update(store_texts(missing))
+        if part not in texts or whole not in texts:  # deleted during the run
+            return False
+        return size(part) < size(whole)
+    return cut_from
 
 
 def family_oracle(texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
@@ -769,7 +794,9 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
     oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision,
                               arrival_times(snapshot))
     family = family_oracle(texts, engine.store.norm_texts, engine.sig_config, engine.decision)
-    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard, rules=rules)
+    source = source_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision)
+    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard, rules=rules,
+                        cut_from=source)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}
     existing = set(engine.store.cluster_rows())
     taken = existing - scope_old

@@ -155,6 +155,13 @@ def joins_family(verdict: Verdict, text_a: str, text_b: str, config: DecisionCon
     return not _conflicts(text_a, text_b)
 
 
+def cut_from(verdict: Verdict, part_size: int, whole_size: int, config: DecisionConfig) -> bool:
+    """Is a text of `part_size` shingles, with this verdict against a text of `whole_size`, a part cut from that
+    text: a duplicate by containment alone (not similar as a whole) and the smaller side. Excerpts of one
+    source are one story with it, and so with each other, though neither contains the other."""
+    return verdict.is_duplicate and verdict.scores.jaccard < config.jaccard and part_size < whole_size
+
+
 def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
            *, later: Later = None) -> Verdict:
     """Duplicate or not, from exact scores; `later` names the text that came later.
@@ -272,10 +279,16 @@ def _matched_span(short: str, passage: str) -> str:
 # commentary quoting a brief); above it, the later text is the earlier one extended (a flash and its update,
 # a context paragraph added), which the judgement rules count as the same item.
 _ABSORBED = 0.25
+# What a later text quotes in full is a brief or a statement: a few short paragraphs (shingles are about
+# characters). A longer earlier text found whole in a later one is not quoted but extended or cut from: the
+# later text is its fuller version (a flash and the full report, a news item and the notice it excerpts, whose
+# arrival order says little when a crawl delivers undated pages in file order).
+_BRIEF = 500
 
 
 def _absorbed(scores: Scores) -> bool:
-    return min(scores.size_a, scores.size_b) < _ABSORBED * max(scores.size_a, scores.size_b)
+    short, long = sorted((scores.size_a, scores.size_b))
+    return short < _BRIEF and short < _ABSORBED * long
 
 
 def _longer(scores: Scores) -> Later:
