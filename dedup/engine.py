@@ -56,6 +56,7 @@ class Prepared:
     content_hash: str
     anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
     generation: int = 0  # of the learned boilerplate it was normalized under
+    headline: str | None = None  # the article's title (given, else found in the markup): it can state the news
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Engine:
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(encoded).hexdigest()
         return Prepared(normalized, shingles, values, digest, anchors(shingles, self.anchor_rate),
-                        max(generation, self.learner.generation))
+                        max(generation, self.learner.generation), title or normalized.title)
 
     def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
         """The article prepared again when lines it carries were learned as boilerplate since it was prepared
@@ -218,12 +219,12 @@ class Engine:
 
     def _decide(self, prepared: Prepared, known: Known, later: Later) -> Verdict:
         return self.verdicts.decide(prepared.normalized.text, known.norm_text, lambda: prepared.shingles,
-                                    lambda: self.known.shingles(known), later)
+                                    lambda: self.known.shingles(known), later, (prepared.headline, known.title))
 
     def _duplicates(self, a: Known, b: Known) -> bool:
         return self.verdicts.decide(a.norm_text, b.norm_text, lambda: self.known.shingles(a),
                                     lambda: self.known.shingles(b),
-                                    later_of(_when(a), _when(b))).is_duplicate
+                                    later_of(_when(a), _when(b)), (a.title, b.title)).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn, *, if_match: Sequence[str] | None = None) -> IngestResult:
@@ -442,7 +443,7 @@ class Engine:
         )
 
     def _remember(self, article: Article, prepared: Prepared) -> None:
-        known = Known(id=article.id, url=article.url, norm_text=article.norm_text,
+        known = Known(id=article.id, url=article.url, norm_text=article.norm_text, title=article.title,
                       published_at=article.published_at, ingested_at=article.ingested_at, values=prepared.values,
                       shingle_count=len(prepared.shingles), version=self.version, cluster_id=article.cluster_id)
         known.shingles = prepared.shingles
@@ -589,7 +590,7 @@ class Engine:
         prepared_shingles = self._shingles_of(article)
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
-                            article.content_hash, anchors(prepared_shingles, self.anchor_rate))
+                            article.content_hash, anchors(prepared_shingles, self.anchor_rate), headline=article.title)
         matches = self._verified(prepared, exclude=article.id, when=_when(article))
         cluster = self.store.get_cluster(article.cluster_id) if article.cluster_id is not None else None
         judged = None
@@ -704,7 +705,7 @@ class Engine:
     def representative_scores(self, cluster: Cluster, members: list[Article]) -> dict[int, Verdict]:
         rep = next(m for m in members if m.id == cluster.representative_id)
         return {m.id: decide(rep.norm_text, m.norm_text, self._shingles_of(rep), self._shingles_of(m),
-                             self.decision, later=later_of(_when(rep), _when(m)))
+                             self.decision, later=later_of(_when(rep), _when(m)), titles=(rep.title, m.title))
                 for m in members}
 
     # -- browsing -----------------------------------------------------------------------------

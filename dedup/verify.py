@@ -18,12 +18,16 @@ from rapidfuzz.distance import Indel
 
 from . import names
 from .config import DecisionConfig
+from .headlines import headline_conflicts
 from .script import to_simplified
 from .twins import Conflict, fact_conflicts
 
 # Which of the two texts came later ("a" or "b"; None: unknown). See `decide`.
 Later = Literal["a", "b"] | None
 _SWAP: dict[Later, Later] = {"a": "b", "b": "a", None: None}
+# The two articles' headlines, when known (a headline is no part of the normalized text).
+Titles = tuple[str | None, str | None]
+_NO_TITLES: Titles = (None, None)
 
 
 class When(NamedTuple):
@@ -117,17 +121,17 @@ class VerdictMemo:
     def __init__(self, config: DecisionConfig, size: int = 20_000) -> None:
         self.config = config
         self.size = size
-        self._items: dict[tuple[str, str, Later], Verdict] = {}
+        self._items: dict[tuple[str, str, Later, Titles], Verdict] = {}
 
     def decide(self, text_a: str, text_b: str, shingles_a: Callable[[], np.ndarray],
-               shingles_b: Callable[[], np.ndarray], later: Later = None) -> Verdict:
+               shingles_b: Callable[[], np.ndarray], later: Later = None, titles: Titles = _NO_TITLES) -> Verdict:
         if text_b < text_a:
             text_a, text_b, shingles_a, shingles_b = text_b, text_a, shingles_b, shingles_a
-            later = _SWAP[later]
-        key = (text_a, text_b, later)
+            later, titles = _SWAP[later], (titles[1], titles[0])
+        key = (text_a, text_b, later, titles)
         verdict = self._items.get(key)
         if verdict is None:
-            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config, later=later)
+            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config, later=later, titles=titles)
             if len(self._items) >= self.size:
                 del self._items[next(iter(self._items))]
             self._items[key] = verdict
@@ -163,14 +167,16 @@ def cut_from(verdict: Verdict, part_size: int, whole_size: int, config: Decision
 
 
 def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
-           *, later: Later = None) -> Verdict:
-    """Duplicate or not, from exact scores; `later` names the text that came later.
+           *, later: Later = None, titles: Titles = _NO_TITLES) -> Verdict:
+    """Duplicate or not, from exact scores; `later` names the text that came later, `titles` are the two
+    articles' headlines (when known).
 
     Direction decides partial copies: a later, shorter text contained in an earlier, longer one is an
     excerpt repost (duplicate), but a later article many times longer that quotes an earlier brief or
     statement in full (a commentary, follow-up, round-up or timeline) is a new article. A pair similar as a whole
     (Jaccard at or above the threshold) is a repost whichever came first; with `later` unknown only the
-    scores decide.
+    scores decide. Headlines that state different facts of one kind (`6注` / `1396注`) make alike bodies two
+    events: a successive update or the next draw often keeps its body and puts its news on top.
     """
     if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
         scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))
@@ -193,6 +199,10 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"the later, longer text contains the earlier one (containment {scores.containment:.2f}, jaccard "
             f"{scores.jaccard:.2f} < {config.jaccard}): a new article quoting it, not a repost",
         )
+    headline = headline_conflicts(*titles)
+    if headline:
+        shown = "; ".join(f"{c.a} / {c.b}" for c in headline[:3])
+        return Verdict(False, scores, f"different events: the headlines state different facts ({shown})", headline)
     if text_a == text_b:
         conflicts: tuple[Conflict, ...] = ()
     elif scores.jaccard < config.jaccard:
