@@ -27,8 +27,8 @@ def _folded(title: str) -> str:
 
 
 def headline_facts(title: str | None) -> dict[str, dict[str, str]]:
-    """The numbers a headline states, by kind (the word or character after the number, `第` before an ordinal):
-    kind -> value -> as written."""
+    """The numbers a headline (or any text) states, by kind (the word or character after the number, `第`
+    before an ordinal): kind -> value -> as written."""
     if not title:
         return {}
     text = _folded(title)
@@ -43,12 +43,22 @@ def headline_facts(title: str | None) -> dict[str, dict[str, str]]:
     return kinds
 
 
-def headline_conflicts(title_a: str | None, title_b: str | None) -> tuple[Conflict, ...]:
-    """Kinds of number both headlines state with no value in common."""
+def headline_conflicts(title_a: str | None, title_b: str | None, text_a: str = "", text_b: str = ""
+                       ) -> tuple[Conflict, ...]:
+    """Kinds of number both headlines state with no value in common, where one headline's figure is nowhere in
+    the other article (`text_a`, `text_b`: the bodies). Retitled reposts pick different figures of one story
+    for their headlines (`气温将降八到十度` / `最低气温零下五度`), and both bodies state both."""
     facts_a, facts_b = headline_facts(title_a), headline_facts(title_b)
     found = []
     for kind in sorted(facts_a.keys() & facts_b.keys()):
         values_a, values_b = facts_a[kind], facts_b[kind]
-        if not values_a.keys() & values_b.keys():
+        if values_a.keys() & values_b.keys():
+            continue
+        stated_a, stated_b = _stated(text_a, kind), _stated(text_b, kind)
+        if not values_a.keys() <= stated_b or not values_b.keys() <= stated_a:
             found.append(Conflict("、".join(values_a.values()), "、".join(values_b.values()), "headline"))
     return tuple(found)
+
+
+def _stated(text: str, kind: str) -> set[str]:
+    return set(headline_facts(text).get(kind, {})) if text else set()

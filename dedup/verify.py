@@ -199,7 +199,7 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"the later, longer text contains the earlier one (containment {scores.containment:.2f}, jaccard "
             f"{scores.jaccard:.2f} < {config.jaccard}): a new article quoting it, not a repost",
         )
-    headline = headline_conflicts(*titles)
+    headline = headline_conflicts(*titles, text_a, text_b)
     if headline:
         shown = "; ".join(f"{c.a} / {c.b}" for c in headline[:3])
         return Verdict(False, scores, f"different events: the headlines state different facts ({shown})", headline)

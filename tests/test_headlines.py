@@ -41,6 +41,16 @@ def test_reworded_headlines_without_a_changed_figure_do_not_conflict(a, b):
     assert not headline_conflicts(a, b)
 
 
+def test_headlines_picking_different_figures_both_bodies_state_do_not_conflict():
+    """A retitled repost leads with another figure of the same story: no conflict while each article states
+    the other's headline figure too."""
+    body = "未来三天全市气温将下降八到十度，最低气温降至零下五度，并伴有六级左右偏北大风。"
+    titles = ("寒潮来袭 气温将降八到十度", "强冷空气来袭 全市最低气温零下五度")
+    assert headline_conflicts(*titles)
+    assert not headline_conflicts(*titles, body, body)
+    assert headline_conflicts(*titles, body, body.replace("八到十度", "八到九度"))
+
+
 def test_alike_bodies_under_headlines_of_different_draws_are_two_events(engine):
     sh = [engine.prepare(t).shingles for t in (_BODY, _CUT)]
     assert decide(_BODY, _CUT, *sh, engine.decision).is_duplicate  # the body alone is a repost's
