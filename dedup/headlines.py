@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from .script import to_simplified
 from .twins import _KIND, _NUMBER_TOKEN, Conflict, _value
@@ -22,16 +23,21 @@ _ORDINAL = "第"
 _PER = "%‰"
 
 
-def _folded(title: str) -> str:
-    return _SITE_SUFFIX.sub("", to_simplified(unicodedata.normalize("NFKC", title)).lower().strip())
+def _folded(text: str) -> str:
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
 
 def headline_facts(title: str | None) -> dict[str, dict[str, str]]:
-    """The numbers a headline (or any text) states, by kind (the word or character after the number, `第`
-    before an ordinal): kind -> value -> as written."""
-    if not title:
-        return {}
-    text = _folded(title)
+    """The numbers a headline states, by kind (the word or character after the number, `第` before an
+    ordinal): kind -> value -> as written. Read only: the result is shared."""
+    return _facts(title, True) if title else {}
+
+
+@lru_cache(maxsize=4096)  # an article's headline (and body) is compared with each of its candidates
+def _facts(text: str, headline: bool) -> dict[str, dict[str, str]]:
+    text = _folded(text)
+    if headline:
+        text = _SITE_SUFFIX.sub("", text).strip()
     kinds: dict[str, dict[str, str]] = {}
     for match in _NUMBER_TOKEN.finditer(text):
         after = _KIND.match(text, match.end())
@@ -61,4 +67,4 @@ def headline_conflicts(title_a: str | None, title_b: str | None, text_a: str = "
 
 
 def _stated(text: str, kind: str) -> set[str]:
-    return set(headline_facts(text).get(kind, {})) if text else set()
+    return set(_facts(text, False).get(kind, {})) if text else set()
