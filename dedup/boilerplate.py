@@ -83,7 +83,11 @@ _BYLINE_LINE = _any_script(
     r"^[\W_]*(?:文/摄|文/图|图/文|记者|通讯员|本报记者|全媒体记者|融媒体记者|特约记者|见习记者|本报讯|"
     r"新华社记者|图为|资料图片?|视频截图|供图|摄影)[^。!?]{0,50}$"
 )
-_URL = re.compile(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}\S*|www\.[\w-]+\.[a-z]{2,}\S*", re.I)
+# A link ends where its ASCII URL characters end: CJK text runs on without a space after a link
+# (`网址https：//gk.example.cn，或通过…`), and `\S*` there ate the rest of the paragraph.
+_URL_TAIL = r"[A-Za-z0-9._~:/?#@!$&'*+,;=%-]*"
+_URL = re.compile(r"(?:https?[:：])?//[A-Za-z0-9.-]+\.[a-z]{2,}" + _URL_TAIL
+                  + r"|www\.[A-Za-z0-9-]+\.[a-z]{2,}" + _URL_TAIL, re.I)
 # Parenthesised notes inside a paragraph: "(文章来源: 黑龙江日报)", "(记者 任志勇 王宗华 文/摄)".
 _SOURCE_NOTE = _any_script(
     r"[(\[【〔][^()\[\]【】〔〕\n]{0,40}?(?:来源|转自|编辑)\s*[:︰][^()\[\]【】〔〕\n]{0,40}[)\]】〕]"

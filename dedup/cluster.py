@@ -69,6 +69,7 @@ def guarded_components(
     *,
     must: Iterable[tuple[int, int]] = (),
     cannot: Iterable[tuple[int, int]] = (),
+    cut_from: Callable[[int, int], bool] | None = None,
 ) -> list[list[int]]:
     """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
 
@@ -80,6 +81,10 @@ def guarded_components(
     family rule, a group whose representative would change (an earlier article arrives) joins only if its
     members are still family of the new representative: a bridge article that gathered another story while
     it was the representative cannot hand that story to an earlier, unrelated one.
+
+    Excerpts of one source are one story: two groups also join through an end of the edge that both their
+    representatives are cut from (`cut_from(part, whole)`, a containment-only duplicate, the smaller side), as
+    they do online when the source arrives after its excerpts.
 
     Operator corrections come on top: `must` pairs are joined first, whatever the texts say, and no join ever
     puts the two sides of a `cannot` pair in one group (nodes of either kind of pair must be in `nodes`).
@@ -106,6 +111,9 @@ def guarded_components(
         """May the groups of an edge's two ends join: an edge between the representatives themselves, verified
         duplicate representatives, or a single article of the other group's family."""
         if (rep[ra] == a and rep[rb] == b) or are_duplicates(rep[ra], rep[rb]):
+            return True
+        if cut_from is not None and any(x not in (rep[ra], rep[rb]) and cut_from(rep[ra], x) and cut_from(rep[rb], x)
+                                        for x in (a, b)):
             return True
         return joins_family is not None and score >= family_min_edge and (
             (len(members[rb]) == 1 and joins_family(b, rep[ra]))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 # Bump when a rule inside a normalization step changes without a field changing.
-NORMALIZATION_RULES = 2  # 2: decimal points and separators between numbers kept
+NORMALIZATION_RULES = 3  # 2: decimal points and separators between numbers kept; 3: a link stops at its
+# last URL character (it ate the rest of a CJK paragraph)
 SCHEMES = ("affine32",)
 
 

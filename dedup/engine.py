@@ -36,7 +36,7 @@ from .signature import minhash_values
 from .source_map import SourceMap, source_map
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
-from .verify import Later, Verdict, VerdictMemo, When, decide, joins_family, later_of, warm_up
+from .verify import Later, Verdict, VerdictMemo, When, cut_from, decide, joins_family, later_of, warm_up
 
 log = logging.getLogger("dedup.engine")
 
@@ -56,6 +56,7 @@ class Prepared:
     content_hash: str
     anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
     generation: int = 0  # of the learned boilerplate it was normalized under
+    headline: str | None = None  # the article's title (given, else found in the markup): it can state the news
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Engine:
         values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(encoded).hexdigest()
         return Prepared(normalized, shingles, values, digest, anchors(shingles, self.anchor_rate),
-                        max(generation, self.learner.generation))
+                        max(generation, self.learner.generation), title or normalized.title)
 
     def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
         """The article prepared again when lines it carries were learned as boilerplate since it was prepared
@@ -218,12 +219,12 @@ class Engine:
 
     def _decide(self, prepared: Prepared, known: Known, later: Later) -> Verdict:
         return self.verdicts.decide(prepared.normalized.text, known.norm_text, lambda: prepared.shingles,
-                                    lambda: self.known.shingles(known), later)
+                                    lambda: self.known.shingles(known), later, (prepared.headline, known.title))
 
     def _duplicates(self, a: Known, b: Known) -> bool:
         return self.verdicts.decide(a.norm_text, b.norm_text, lambda: self.known.shingles(a),
                                     lambda: self.known.shingles(b),
-                                    later_of(_when(a), _when(b))).is_duplicate
+                                    later_of(_when(a), _when(b)), (a.title, b.title)).is_duplicate
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, item: ArticleIn, *, if_match: Sequence[str] | None = None) -> IngestResult:
@@ -442,7 +443,7 @@ class Engine:
         )
 
     def _remember(self, article: Article, prepared: Prepared) -> None:
-        known = Known(id=article.id, url=article.url, norm_text=article.norm_text,
+        known = Known(id=article.id, url=article.url, norm_text=article.norm_text, title=article.title,
                       published_at=article.published_at, ingested_at=article.ingested_at, values=prepared.values,
                       shingle_count=len(prepared.shingles), version=self.version, cluster_id=article.cluster_id)
         known.shingles = prepared.shingles
@@ -493,23 +494,22 @@ class Engine:
                     return cluster.id, self._duplicates_rep(prepared, cluster, matches, when)
             apart = rules.partners(article_id, CANNOT)
             excluded = {c for c in book.cluster_ids(apart).values() if c is not None} if apart else set()
-        accepted: list[Cluster] = []
-        judged: ScoredMatch | None = None
+        accepted: list[tuple[Cluster, ScoredMatch]] = []
         for cluster_id in dict.fromkeys(m.article.cluster_id for m in matches if m.article.cluster_id is not None
                                         and m.article.cluster_id not in excluded):
             cluster = book.get(cluster_id)
             against = None if cluster is None else (self._duplicates_rep(prepared, cluster, matches, when)
                                                     or self._joins_family(prepared, cluster, matches, when))
             if against is not None:
-                accepted.append(cluster)  # type: ignore[arg-type]
-                judged = judged or against
+                accepted.append((cluster, against))  # type: ignore[arg-type]
         if not accepted:
             return None, None
-        target = accepted[0]
+        target, judged = accepted[0]
         target_rep = self.known.get(target.representative_id)
-        merged = [c.id for c in accepted[1:] if target_rep is not None
-                  and (other := self.known.get(c.representative_id)) is not None
-                  and self._duplicates(target_rep, other)]
+        merged = [c.id for c, against in accepted[1:]
+                  if (self._cut_from(prepared, target, judged) and self._cut_from(prepared, c, against))
+                  or (target_rep is not None and (other := self.known.get(c.representative_id)) is not None
+                      and self._duplicates(target_rep, other))]
         if not merged:
             return target.id, judged
         book.flush()
@@ -517,6 +517,13 @@ class Engine:
         if not merged:
             return target.id, judged
         return self._merge([target.id, *merged], book), judged
+
+    def _cut_from(self, prepared: Prepared, cluster: Cluster, against: ScoredMatch) -> bool:
+        """Is the cluster's representative a part cut from this article (a containment-only duplicate, the
+        smaller side)? Two clusters whose representatives are both cut from one arriving text are excerpts of
+        one source, one story, as they would have been had the source arrived first (`verify.cut_from`)."""
+        return (against.article.id == cluster.representative_id
+                and cut_from(against.verdict, against.article.shingle_count, len(prepared.shingles), self.decision))
 
     def _not_kept_apart(self, target: int, others: list[int]) -> list[int]:
         """The clusters that can merge into `target` without joining the two sides of a cannot-link."""
@@ -583,7 +590,7 @@ class Engine:
         prepared_shingles = self._shingles_of(article)
         values = np.frombuffer(article.hashvalues, dtype=np.uint32)
         prepared = Prepared(Normalized(article.norm_text, article.title, None), prepared_shingles, values,
-                            article.content_hash, anchors(prepared_shingles, self.anchor_rate))
+                            article.content_hash, anchors(prepared_shingles, self.anchor_rate), headline=article.title)
         matches = self._verified(prepared, exclude=article.id, when=_when(article))
         cluster = self.store.get_cluster(article.cluster_id) if article.cluster_id is not None else None
         judged = None
@@ -698,7 +705,7 @@ class Engine:
     def representative_scores(self, cluster: Cluster, members: list[Article]) -> dict[int, Verdict]:
         rep = next(m for m in members if m.id == cluster.representative_id)
         return {m.id: decide(rep.norm_text, m.norm_text, self._shingles_of(rep), self._shingles_of(m),
-                             self.decision, later=later_of(_when(rep), _when(m)))
+                             self.decision, later=later_of(_when(rep), _when(m)), titles=(rep.title, m.title))
                 for m in members}
 
     # -- browsing -----------------------------------------------------------------------------

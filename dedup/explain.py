@@ -62,6 +62,6 @@ def _uncovered(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, int
 
 def explain_pair(a: Article, b: Article, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
                  later: Later = None) -> Explanation:
-    verdict = decide(a.norm_text, b.norm_text, sh_a, sh_b, config, later=later)
+    verdict = decide(a.norm_text, b.norm_text, sh_a, sh_b, config, later=later, titles=(a.title, b.title))
     shared, differing = passages(a.norm_text, b.norm_text)
     return Explanation(a=a, b=b, verdict=verdict, shared=shared, differing=differing)

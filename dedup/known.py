@@ -27,13 +27,15 @@ class Known:
     shingle_count: int
     version: str
     cluster_id: int | None = None
+    title: str | None = None  # the headline: it can state what the body shares with the story's last update
     shingles: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, row: dict) -> Known:
         return cls(id=row["id"], url=row["url"], norm_text=row["norm_text"], published_at=row["published_at"],
                    ingested_at=row["ingested_at"], values=np.frombuffer(bytes(row["hashvalues"]), dtype=np.uint32),
-                   shingle_count=row["shingle_count"], version=row["version"], cluster_id=row["cluster_id"])
+                   shingle_count=row["shingle_count"], version=row["version"], cluster_id=row["cluster_id"],
+                   title=row.get("title"))
 
 
 class KnownCache:

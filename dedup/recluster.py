@@ -234,17 +234,39 @@ def load_texts(engine: Engine, ids: list[int], fresh_texts: dict[int, str]) -> d
     return texts
 
 
+class TitleBook:
+    """Headlines of the articles verified (a verdict compares the facts they state), loaded from the store
+    once per article: before the pairs are verified (forked workers and Spark get the whole dict), and one by
+    one for the pairs the guarded components ask about later."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.known: dict[int, str | None] = {}
+
+    def load(self, ids: Iterable[int]) -> dict[int, str | None]:
+        missing = [i for i in ids if i not in self.known]
+        if missing:
+            self.known.update(self.store.titles(missing))
+        return self.known
+
+    def pair(self, a: int, b: int) -> tuple[str | None, str | None]:
+        self.load((a, b))
+        return self.known.get(a), self.known.get(b)
+
+
 # -- verification -----------------------------------------------------------------------------
 Verdicts = dict[tuple[int, int], float | None]   # (lo, hi) -> edge score if duplicates, else None
 
 
 def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig, decision: DecisionConfig,
-                times: Mapping[int, When] | None = None) -> list[tuple[int, int, float | None]]:
+                times: Mapping[int, When] | None = None,
+                titles: Mapping[int, str | None] | None = None) -> list[tuple[int, int, float | None]]:
     """The exact online rule on (a, b, text_a, text_b) rows; shared by the local and Spark engines.
 
     Which article came later (`times`: publication and arrival, see `verify.later_of`; without them, id
-    order, i.e. arrival) decides partial copies, as online."""
-    times = times or {}
+    order, i.e. arrival) decides partial copies, as online; `titles` are the headlines (facts they state differ:
+    two events)."""
+    times, titles = times or {}, titles or {}
     cache: dict[int, np.ndarray] = {}
     out = []
     for a, b, text_a, text_b in rows:
@@ -255,7 +277,8 @@ def verify_rows(rows: Iterable[tuple[int, int, str, str]], sig: SignatureConfig,
         if sh_b is None:
             sh_b = cache[b] = shingle_hashes(text_b, sig)
         verdict = decide(text_a, text_b, sh_a, sh_b, decision,
-                         later=later_of(times.get(a) or When(None, "", a), times.get(b) or When(None, "", b)))
+                         later=later_of(times.get(a) or When(None, "", a), times.get(b) or When(None, "", b)),
+                         titles=(titles.get(a), titles.get(b)))
         out.append((a, b, verdict.scores.jaccard if verdict.is_duplicate else None))
     return out
 
@@ -266,7 +289,7 @@ _WORK: dict[str, Any] = {}
 def _verify_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, float | None]]:
     pairs, texts = _WORK["pairs"], _WORK["texts"]
     rows = ((int(a), int(b), texts[int(a)], texts[int(b)]) for a, b in pairs[bounds[0]:bounds[1]])
-    return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["times"])
+    return verify_rows(rows, _WORK["sig"], _WORK["decision"], _WORK["times"], _WORK["titles"])
 
 
 def _default_signals() -> None:
@@ -277,9 +300,10 @@ def _default_signals() -> None:
 
 
 def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig, decision: DecisionConfig,
-                 workers: int = 1, times: Mapping[int, When] | None = None) -> Verdicts:
+                 workers: int = 1, times: Mapping[int, When] | None = None,
+                 titles: Mapping[int, str | None] | None = None) -> Verdicts:
     """Verify [k, 2] article-id pairs; forked workers share the texts copy-on-write."""
-    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision, times=times)
+    _WORK.update(pairs=pairs, texts=texts, sig=sig, decision=decision, times=times, titles=titles)
     chunks = [(s, min(s + _VERIFY_CHUNK, len(pairs))) for s in range(0, len(pairs), _VERIFY_CHUNK)]
     try:
         if workers > 1 and len(pairs) > _VERIFY_CHUNK:
@@ -411,6 +435,7 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     stats["pairs_verified"] = int(len(id_pairs))
     t = time.perf_counter()
     texts = load_texts(engine, np.unique(id_pairs).tolist(), fresh_texts)
+    titles = engine.store.titles(list(texts))
     if len(id_pairs):  # articles deleted since the snapshot have no text: their pairs are not verified
         present = np.isin(id_pairs, np.fromiter(texts, dtype=np.int64, count=len(texts))).all(axis=1)
         id_pairs = id_pairs[present]
@@ -419,7 +444,7 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
     stats["seconds_texts"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     verdicts = verify_pairs(id_pairs, texts, engine.sig_config, engine.decision, workers,
-                            arrival_times(snapshot))
+                            arrival_times(snapshot), titles)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)
     if cache is not None:
         cache.remember(verdicts, {(int(a), int(b)): k for (a, b), k in zip(id_pairs.tolist(), keys)})
@@ -431,7 +456,8 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
 def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Node],
                are_duplicates: Callable[[int, int], bool],
                joins_family: Callable[[int, int], bool] | None = None,
-               family_min_edge: float = 0.0, *, rules: Rules | None = None) -> list[list[int]]:
+               family_min_edge: float = 0.0, *, rules: Rules | None = None,
+               cut_from: Callable[[int, int], bool] | None = None) -> list[list[int]]:
     """Guarded components (the online rule) over verified edges; nodes without an edge stay alone.
     Operator corrections (`rules`) between the nodes are honoured: must-links joined, cannot-links kept apart."""
     node_ids = list(node_ids)
@@ -446,7 +472,7 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
         return min(members, key=keys.__getitem__)
 
     groups = guarded_components(linked, edges, representative, are_duplicates, joins_family, family_min_edge,
-                                must=must, cannot=cannot)
+                                must=must, cannot=cannot, cut_from=cut_from)
     linked_set = set(linked)
     return groups + [[n] for n in node_ids if n not in linked_set]
 
@@ -458,7 +484,8 @@ def arrival_times(snapshot: Snapshot) -> dict[int, When]:
 
 def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
                      sig: SignatureConfig, decision: DecisionConfig,
-                     times: Mapping[int, When] | None = None) -> Callable[[int, int], bool]:
+                     times: Mapping[int, When] | None = None,
+                     titles: TitleBook | None = None) -> Callable[[int, int], bool]:
     """Are two representatives duplicates: a verdict already made, else the exact rule now (and remembered)."""
     def are_duplicates(a: int, b: int) -> bool:
         key = (min(a, b), max(a, b))
@@ -469,13 +496,38 @@ def duplicate_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Cal
             if any(n not in texts for n in key):  # deleted during the run: it leaves the clustering anyway
                 return False
             verdicts[key] = verify_rows([(key[0], key[1], texts[key[0]], texts[key[1]])], sig, decision,
-                                        times)[0][2]
+                                        times, titles.load(key) if titles else None)[0][2]
         return verdicts[key] is not None
     return are_duplicates
 
 
-def family_oracle(texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
+def source_oracle(verdicts: Verdicts, texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
                   sig: SignatureConfig, decision: DecisionConfig) -> Callable[[int, int], bool]:
+    """Is one article a part cut from another (`verify.cut_from`): their verified pair is a duplicate by
+    containment alone and the first is the smaller text. Only pairs already verified count."""
+    sizes: dict[int, int] = {}
+
+    def size(article: int) -> int:
+        if article not in sizes:
+            sizes[article] = len(shingle_hashes(texts[article], sig))
+        return sizes[article]
+
+    def cut_from(part: int, whole: int) -> bool:
+        score = verdicts.get((min(part, whole), max(part, whole)))
+        if score is None or score >= decision.jaccard:
+            return False
+        missing = [n for n in (part, whole) if n not in texts]
+        if missing:
+            texts.update(store_texts(missing))
+        if part not in texts or whole not in texts:  # deleted during the run
+            return False
+        return size(part) < size(whole)
+    return cut_from
+
+
+def family_oracle(texts: dict[int, str], store_texts: Callable[[list[int]], dict[int, str]],
+                  sig: SignatureConfig, decision: DecisionConfig,
+                  titles: TitleBook | None = None) -> Callable[[int, int], bool]:
     """Does an article overlap a group's representative enough to join through a member (the online family
     rule, `verify.joins_family`), from the exact texts; remembered per pair."""
     known: dict[tuple[int, int], bool] = {}
@@ -488,7 +540,8 @@ def family_oracle(texts: dict[int, str], store_texts: Callable[[list[int]], dict
             if article not in texts or rep not in texts:  # deleted during the run
                 return False
             a, b = texts[article], texts[rep]
-            verdict = decide(a, b, shingle_hashes(a, sig), shingle_hashes(b, sig), decision)
+            verdict = decide(a, b, shingle_hashes(a, sig), shingle_hashes(b, sig), decision,
+                             titles=titles.pair(article, rep) if titles else (None, None))
             known[(article, rep)] = joins_family(verdict, a, b, decision)
         return known[(article, rep)]
     return joins
@@ -766,10 +819,13 @@ def cluster_and_name(snapshot: Snapshot, engine: Engine, verdicts: Verdicts, tex
         node_ids = _touched_articles(snapshot, scope, verdicts, old_of, rules)
         inside = set(node_ids)
         verdicts = {k: v for k, v in verdicts.items() if k[0] in inside and k[1] in inside}
+    titles = TitleBook(engine.store)
     oracle = duplicate_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision,
-                              arrival_times(snapshot))
-    family = family_oracle(texts, engine.store.norm_texts, engine.sig_config, engine.decision)
-    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard, rules=rules)
+                              arrival_times(snapshot), titles)
+    family = family_oracle(texts, engine.store.norm_texts, engine.sig_config, engine.decision, titles)
+    source = source_oracle(verdicts, texts, engine.store.norm_texts, engine.sig_config, engine.decision)
+    groups = components(node_ids, verdicts, snapshot.nodes, oracle, family, engine.decision.jaccard, rules=rules,
+                        cut_from=source)
     scope_old = {old_of[n] for n in node_ids if old_of[n] >= 0}
     existing = set(engine.store.cluster_rows())
     taken = existing - scope_old

@@ -120,8 +120,8 @@ def _keep_promising(rows: Iterator[Any], decision: DecisionConfig) -> Iterator[t
 
 
 def _verify(rows: Iterator[Any], sig: SignatureConfig, decision: DecisionConfig,
-            times: dict) -> list[tuple[int, int, Any]]:
-    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision, times)
+            times: dict, titles: dict) -> list[tuple[int, int, Any]]:
+    return verify_rows(((r.a, r.b, r.text_a, r.text_b) for r in rows), sig, decision, times, titles)
 
 
 # -- the driver side -------------------------------------------------------------------------
@@ -198,7 +198,9 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
         rows = (todo_df.join(stored.select(F.col("id").alias("a"), F.col("text").alias("text_a")), "a")
                 .join(stored.select(F.col("id").alias("b"), F.col("text").alias("text_b")), "b"))
         times = spark.sparkContext.broadcast(arrival_times(snapshot))
-        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision, times.value)).collect()
+        titles = spark.sparkContext.broadcast(engine.store.titles(list(texts)))
+        found = rows.rdd.mapPartitions(lambda part: _verify(part, sig, decision, times.value,
+                                                            titles.value)).collect()
         verdicts = {(int(a), int(b)): score for a, b, score in found}
     stats["pairs_verified"] = len(verdicts)
     stats["seconds_verify"] = round(time.perf_counter() - t, 3)

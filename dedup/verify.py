@@ -18,12 +18,16 @@ from rapidfuzz.distance import Indel
 
 from . import names
 from .config import DecisionConfig
+from .headlines import headline_conflicts
 from .script import to_simplified
 from .twins import Conflict, fact_conflicts
 
 # Which of the two texts came later ("a" or "b"; None: unknown). See `decide`.
 Later = Literal["a", "b"] | None
 _SWAP: dict[Later, Later] = {"a": "b", "b": "a", None: None}
+# The two articles' headlines, when known (a headline is no part of the normalized text).
+Titles = tuple[str | None, str | None]
+_NO_TITLES: Titles = (None, None)
 
 
 class When(NamedTuple):
@@ -117,17 +121,17 @@ class VerdictMemo:
     def __init__(self, config: DecisionConfig, size: int = 20_000) -> None:
         self.config = config
         self.size = size
-        self._items: dict[tuple[str, str, Later], Verdict] = {}
+        self._items: dict[tuple[str, str, Later, Titles], Verdict] = {}
 
     def decide(self, text_a: str, text_b: str, shingles_a: Callable[[], np.ndarray],
-               shingles_b: Callable[[], np.ndarray], later: Later = None) -> Verdict:
+               shingles_b: Callable[[], np.ndarray], later: Later = None, titles: Titles = _NO_TITLES) -> Verdict:
         if text_b < text_a:
             text_a, text_b, shingles_a, shingles_b = text_b, text_a, shingles_b, shingles_a
-            later = _SWAP[later]
-        key = (text_a, text_b, later)
+            later, titles = _SWAP[later], (titles[1], titles[0])
+        key = (text_a, text_b, later, titles)
         verdict = self._items.get(key)
         if verdict is None:
-            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config, later=later)
+            verdict = decide(text_a, text_b, shingles_a(), shingles_b(), self.config, later=later, titles=titles)
             if len(self._items) >= self.size:
                 del self._items[next(iter(self._items))]
             self._items[key] = verdict
@@ -155,15 +159,24 @@ def joins_family(verdict: Verdict, text_a: str, text_b: str, config: DecisionCon
     return not _conflicts(text_a, text_b)
 
 
+def cut_from(verdict: Verdict, part_size: int, whole_size: int, config: DecisionConfig) -> bool:
+    """Is a text of `part_size` shingles, with this verdict against a text of `whole_size`, a part cut from that
+    text: a duplicate by containment alone (not similar as a whole) and the smaller side. Excerpts of one
+    source are one story with it, and so with each other, though neither contains the other."""
+    return verdict.is_duplicate and verdict.scores.jaccard < config.jaccard and part_size < whole_size
+
+
 def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config: DecisionConfig,
-           *, later: Later = None) -> Verdict:
-    """Duplicate or not, from exact scores; `later` names the text that came later.
+           *, later: Later = None, titles: Titles = _NO_TITLES) -> Verdict:
+    """Duplicate or not, from exact scores; `later` names the text that came later, `titles` are the two
+    articles' headlines (when known).
 
     Direction decides partial copies: a later, shorter text contained in an earlier, longer one is an
     excerpt repost (duplicate), but a later article many times longer that quotes an earlier brief or
     statement in full (a commentary, follow-up, round-up or timeline) is a new article. A pair similar as a whole
     (Jaccard at or above the threshold) is a repost whichever came first; with `later` unknown only the
-    scores decide.
+    scores decide. Headlines that state different facts of one kind (`6注` / `1396注`) make alike bodies two
+    events: a successive update or the next draw often keeps its body and puts its news on top.
     """
     if text_a == text_b and len(sh_a) == len(sh_b):  # one text, one shingle set: skip the intersection
         scores = Scores(float(len(sh_a) > 0), float(len(sh_a) > 0), len(sh_a), len(sh_a), len(sh_a))
@@ -186,6 +199,10 @@ def decide(text_a: str, text_b: str, sh_a: np.ndarray, sh_b: np.ndarray, config:
             f"the later, longer text contains the earlier one (containment {scores.containment:.2f}, jaccard "
             f"{scores.jaccard:.2f} < {config.jaccard}): a new article quoting it, not a repost",
         )
+    headline = headline_conflicts(*titles, text_a, text_b)
+    if headline:
+        shown = "; ".join(f"{c.a} / {c.b}" for c in headline[:3])
+        return Verdict(False, scores, f"different events: the headlines state different facts ({shown})", headline)
     if text_a == text_b:
         conflicts: tuple[Conflict, ...] = ()
     elif scores.jaccard < config.jaccard:
@@ -219,11 +236,12 @@ def _excerpt_conflicts(text_a: str, text_b: str, scores: Scores) -> tuple[Confli
     short, long = (text_a, text_b) if short_is_a else (text_b, text_a)
     if len(long) <= len(short) * (1 + 2 * _EXCERPT_MARGIN):
         return _conflicts(text_a, text_b)
-    start = _offset_in(short, long)
-    if start is None:
+    span = _span_in(short, long)
+    if span is None:
         return _conflicts(text_a, text_b)
+    start, end = span
     margin = int(len(short) * _EXCERPT_MARGIN)
-    passage = _matched_span(short, long[max(0, start - margin):start + len(short) + margin])
+    passage = _matched_span(short, long[max(0, start - margin):end + margin])
     return _conflicts(short, passage) if short_is_a else _conflicts(passage, short)
 
 
@@ -231,14 +249,22 @@ _PROBE = 12
 _PROBES = 16
 
 
-def _offset_in(short: str, long: str) -> int | None:
-    """Where `short` starts in `long`: the median offset implied by probes (short runs of `short` found
-    verbatim in `long`), or None when none is found. Linear string searches, where a fuzzy alignment of a
-    long excerpt in a long text costs tens of milliseconds."""
+def _span_in(short: str, long: str) -> tuple[int, int] | None:
+    """Where `short` starts and ends in `long`, from probes (short runs of `short` found verbatim in `long`),
+    or None when none is found. The start is the median offset the probes imply; the end is where the last
+    probes say the short text's end lands, at least `len(short)` past the start: a text condensed from the long
+    one throughout (an edited repost) spreads over more of it than its own length, and a window cut at its
+    length would drop the matched passages of its second half. Linear string searches, where a fuzzy
+    alignment of a long excerpt in a long text costs tens of milliseconds."""
     step = max(1, (len(short) - _PROBE) // _PROBES)
-    offsets = sorted(found - at for at in range(0, max(1, len(short) - _PROBE + 1), step)
-                     if (found := long.find(short[at:at + _PROBE])) >= 0)
-    return offsets[len(offsets) // 2] if offsets else None
+    found = [(at, pos) for at in range(0, max(1, len(short) - _PROBE + 1), step)
+             if (pos := long.find(short[at:at + _PROBE])) >= 0]
+    if not found:
+        return None
+    offsets = sorted(pos - at for at, pos in found)
+    start = offsets[len(offsets) // 2]
+    ends = [pos + len(short) - at for at, pos in found if pos >= start]
+    return start, max([start + len(short), *ends])
 
 
 # Shorter common runs do not mark where a copied passage starts or ends.
@@ -263,10 +289,16 @@ def _matched_span(short: str, passage: str) -> str:
 # commentary quoting a brief); above it, the later text is the earlier one extended (a flash and its update,
 # a context paragraph added), which the judgement rules count as the same item.
 _ABSORBED = 0.25
+# What a later text quotes in full is a brief or a statement: a few short paragraphs (shingles are about
+# characters). A longer earlier text found whole in a later one is not quoted but extended or cut from: the
+# later text is its fuller version (a flash and the full report, a news item and the notice it excerpts, whose
+# arrival order says little when a crawl delivers undated pages in file order).
+_BRIEF = 500
 
 
 def _absorbed(scores: Scores) -> bool:
-    return min(scores.size_a, scores.size_b) < _ABSORBED * max(scores.size_a, scores.size_b)
+    short, long = sorted((scores.size_a, scores.size_b))
+    return short < _BRIEF and short < _ABSORBED * long
 
 
 def _longer(scores: Scores) -> Later:

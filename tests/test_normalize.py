@@ -65,6 +65,13 @@ def test_boilerplate_lines_go_but_a_sentence_mentioning_a_source_survives():
     assert norm(raw) == "据新华社报道文章来源于当地政府的通报该项目已经开工建设并将于年底完成投资"
 
 
+def test_a_link_inside_a_cjk_paragraph_takes_only_its_own_characters():
+    """CJK text runs on without a space after a link; the link must not take the rest of the paragraph along."""
+    raw = ("考生登录报名平台（https：//gk.example.edu.cn，或通过官网http://www.example.edu.cn右侧导航栏进入）进行网上申报，"
+           "首次登录须修改初始密码，遗忘密码的考生可通过登录页面重置。")
+    assert norm(raw) == "考生登录报名平台或通过官网右侧导航栏进入进行网上申报首次登录须修改初始密码遗忘密码的考生可通过登录页面重置"
+
+
 def test_traditional_boilerplate_is_recognised():
     raw = "正文內容在這裏，項目建設順利推進。\n轉自:黑龍江日報\n版權所有:中國產業經濟信息網京ICP備11041399號-2"
     assert norm(raw) == "正文内容在这里项目建设顺利推进"

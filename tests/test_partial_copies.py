@@ -11,10 +11,12 @@ import random
 import numpy as np
 import pytest
 
+from dedup.config import DecisionConfig, SignatureConfig
 from dedup.contain import LocalContainmentIndex, anchors
 from dedup.engine import Engine
 from dedup.models import ArticleIn
 from dedup.recluster import verify_rows
+from dedup.shingle import shingle_hashes
 from dedup.verify import When, decide, later_of
 from tests.api_backends import redis_prefix
 from tests.conftest import needs_native, service_url
@@ -244,3 +246,48 @@ def test_the_compiled_and_python_containment_paths_agree(monkeypatch):
     compiled = answers()
     monkeypatch.setattr(contain, "_native", None)
     assert answers() == compiled and any(compiled)
+
+
+def test_a_later_text_holding_an_earlier_full_article_is_its_fuller_version():
+    """Only a brief or a statement is quoted in full: an earlier article of several paragraphs found whole in a
+    later, much longer text is extended or excerpted from it (a flash and the full report, a news item and the
+    notice it quotes, delivered undated in any order), a repost either way."""
+    story = LONG[600:1500]
+    assert len(story) > 4 * 200 and len(story) < len(LONG) / 4
+    config, sig = DecisionConfig(), SignatureConfig()
+    verdict = decide(story, LONG, shingle_hashes(story, sig), shingle_hashes(LONG, sig), config, later="b")
+    assert verdict.is_duplicate, verdict.reason
+    brief = decide(BRIEF, ROUNDUP, shingle_hashes(BRIEF, sig), shingle_hashes(ROUNDUP, sig), config, later="b")
+    assert not brief.is_duplicate and "later, longer text contains the earlier one" in brief.reason
+
+
+SOURCE = article(21, 100)                                 # a long notice, about 6,000 characters
+PARTS = (SOURCE[300:1100], SOURCE[4000:4800])             # two news items quoting different parts of it
+
+
+@pytest.mark.parametrize("recluster", [False, True])
+def test_excerpts_of_one_source_that_arrived_before_it_become_one_story(engine, settings, recluster):
+    """Two items cut from different parts of one long text share nothing with each other; once the source
+    arrives (after them, as in an undated crawl) all three are one story, online and after the re-cluster,
+    as if the source had come first."""
+    from dedup.recluster import run_recluster
+
+    first, second = (engine.ingest(ArticleIn(url=f"https://n{k}.example/item", text=part))
+                     for k, part in enumerate(PARTS))
+    assert first.cluster_id != second.cluster_id
+    source = engine.ingest(ArticleIn(url="https://gov.example/notice", text=SOURCE))
+    if recluster:
+        run_recluster(engine, settings)
+    clusters = {engine.get_article(i).cluster_id for i in (first.id, second.id, source.id)}
+    assert len(clusters) == 1
+
+
+def test_a_later_digest_of_two_earlier_briefs_joins_neither_nor_merges_them(engine):
+    """The merge through a source is for parts cut from it, not for briefs a later digest quotes in full."""
+    other = article(22, 6)
+    one = engine.ingest(ArticleIn(url="https://a.example/brief", text=BRIEF))
+    two = engine.ingest(ArticleIn(url="https://b.example/brief", text=other))
+    digest = engine.ingest(ArticleIn(url="https://c.example/digest",
+                                     text=article(23, 20) + "\n" + BRIEF + "\n" + other + "\n" + article(24, 20)))
+    clusters = [engine.get_article(i).cluster_id for i in (one.id, two.id, digest.id)]
+    assert len(set(clusters)) == 3

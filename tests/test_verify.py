@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from dedup.config import DecisionConfig, NormalizationConfig, SignatureConfig
@@ -302,3 +304,21 @@ def test_a_few_clauses_reworded_in_an_edited_long_text_are_an_editors_pass():
     for i, clause in ((4, "倾注了全组人的精力"), (11, "让大伙熬过好几个通宵")):
         template[i] = template[i].replace("花了很多心思", clause, 1)
     assert not _both_ways("".join(lines), "".join(template))
+
+
+def test_a_long_text_condensed_throughout_with_two_clauses_reworded_is_an_editors_pass():
+    """A repost that keeps the opening of a long interview and then cuts sentences all through the rest (so it
+    spreads over much more of the original than its own length), touching a word in each, and rewords two
+    clauses is the same interview: its matched passages are compared over the whole span it covers, not over a
+    window of its own length that drops the edits of its second half."""
+    pool = ("春夏秋冬山水田林风雨雷电江河湖海花草树木鸟兽虫鱼金木水火土日月星辰东西南北前后左右红橙黄绿青蓝紫"
+            "琴棋书画诗酒茶米油盐酱醋甜酸苦辣咸桌椅门窗灯墙砖瓦车船桥路村镇城乡")
+    rng = random.Random(7)
+    lines = ["，".join("".join(rng.sample(pool, 16)) for _ in range(4)) + "。" for _ in range(40)]
+    # The opening kept whole, then every third sentence with a word added: most edits sit in the second half.
+    condensed = [line if i < 10 else line[:8] + "也" + line[8:] for i, line in enumerate(lines) if i < 10 or i % 3 == 0]
+    for i, clause in ((3, "这一段大家都很满意"), (8, "当时谁也没有想到后来会这样")):
+        condensed[i] = condensed[i].rsplit("，", 1)[0] + "，" + clause + "。"
+    result = verdict("".join(lines), "".join(condensed))
+    assert result.scores.jaccard < 0.5 and result.scores.containment >= DecisionConfig().containment
+    assert _both_ways("".join(lines), "".join(condensed))

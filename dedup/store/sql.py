@@ -510,10 +510,10 @@ class SqlStore(CorrectionRows):
             return []
         rows = self._raw(
             "SELECT a.id, a.url, a.norm_text, a.published_at, a.ingested_at, a.cluster_id, s.version, "
-            f"s.hashvalues, s.shingle_count FROM articles a JOIN signatures s ON s.article_id = a.id "
+            f"s.hashvalues, s.shingle_count, a.title FROM articles a JOIN signatures s ON s.article_id = a.id "
             f"WHERE a.id IN ({self._marks(len(ids))})", ids)
         names = ("id", "url", "norm_text", "published_at", "ingested_at", "cluster_id", "version", "hashvalues",
-                 "shingle_count")
+                 "shingle_count", "title")
         return [dict(zip(names, row)) for row in rows]
 
     def signature_rows(self, ids: Sequence[int]) -> list[tuple[int, str, bytes, int]]:
@@ -585,6 +585,17 @@ class SqlStore(CorrectionRows):
         for start in range(0, len(ids), batch):
             with self._conn() as conn:
                 rows = conn.execute(sa.select(articles.c.id, articles.c.norm_text)
+                                    .where(articles.c.id.in_(ids[start:start + batch]))).all()
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
+    def titles(self, ids: Sequence[int], batch: int = 5_000) -> dict[int, str | None]:
+        """Headlines by id (verification compares the facts they state)."""
+        out: dict[int, str | None] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), batch):
+            with self._conn() as conn:
+                rows = conn.execute(sa.select(articles.c.id, articles.c.title)
                                     .where(articles.c.id.in_(ids[start:start + batch]))).all()
             out.update((r[0], r[1]) for r in rows)
         return out
