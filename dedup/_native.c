@@ -197,7 +197,7 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     return result;
 }
 
-/* fold_text(text: str, table: bytes) -> str | None
+/* fold_text(text: str, table: bytes, phrases_checked: bool = False) -> str | None | False
  *
  * Steps 4-7 of dedup/normalize.py's normalize_text in one pass, for the common case: drop_punctuation's
  * runs and joints (decided on the characters as they are, as above), each kept character written through
@@ -205,13 +205,17 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
  * of FOLD_REFERENCE marks a character this pass cannot decide alone (not NFKC-stable or able to compose with
  * what precedes it, a key of OpenCC's t2s dictionaries, lowercased by context or to several characters);
  * a kept character above the BMP is treated the same. Then None comes back and the caller runs the
- * reference steps (dedup/fastpath.py builds the table from them). */
+ * reference steps (dedup/fastpath.py builds the table from them). An entry with FOLD_PHRASE set marks a
+ * character of an OpenCC phrase that converts although none of its characters converts alone (回覆 -> 回复):
+ * unless `phrases_checked` says the caller found no such phrase in the text, False comes back. */
 #define FOLD_REFERENCE 0xFFFFFFFFU
+#define FOLD_PHRASE 0x80000000U
 
 static PyObject *fold_text(PyObject *self, PyObject *args) {
     PyObject *text;
     Py_buffer table;
-    if (!PyArg_ParseTuple(args, "Uy*", &text, &table)) return NULL;
+    int phrases_checked = 0;
+    if (!PyArg_ParseTuple(args, "Uy*|p", &text, &table, &phrases_checked)) return NULL;
     if (table.len != 4 * 65536) {
         PyBuffer_Release(&table);
         PyErr_SetString(PyExc_ValueError, "the fold table must hold 65,536 uint32 entries");
@@ -251,10 +255,14 @@ static PyObject *fold_text(PyObject *self, PyObject *args) {
             }
         }
         uint32_t folded = c < 0x10000 ? map[c] : FOLD_REFERENCE;
-        if (folded == FOLD_REFERENCE) {
-            PyMem_Free(out);
-            PyBuffer_Release(&table);
-            Py_RETURN_NONE;
+        if (folded & FOLD_PHRASE) {
+            if (folded == FOLD_REFERENCE || !phrases_checked) {
+                PyMem_Free(out);
+                PyBuffer_Release(&table);
+                if (folded == FOLD_REFERENCE) Py_RETURN_NONE;
+                Py_RETURN_FALSE;
+            }
+            folded &= ~FOLD_PHRASE;
         }
         out[n++] = folded;
         if (folded > widest) widest = folded;

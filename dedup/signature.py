@@ -15,6 +15,8 @@ from datasketch import LeanMinHash, MinHash
 from datasketch.minhash import _fmix
 
 from .config import SignatureConfig
+from .fastpath import sign_enabled
+from .shingle import shingle_hashes
 
 try:  # the optional C accelerator (setup.py); same values as the numpy path below
     from . import _native
@@ -57,9 +59,7 @@ def sign_text(text: str, config: SignatureConfig, *, accelerated: bool = True) -
 
     The same values as `shingle_hashes` then `minhash_values`; an empty shingle set comes back with an empty
     signature (the caller rejects the text)."""
-    from .shingle import shingle_hashes  # shingle imports normalize; this module stays light
-
-    if accelerated and getattr(_native, "sign", None) is not None:
+    if accelerated and sign_enabled() and getattr(_native, "sign", None) is not None:
         a_bytes, b_bytes = _permutation_bytes(config)
         signed = _native.sign(text, config.ngram, config.word_ngram, a_bytes, b_bytes)
         if signed is None:

@@ -28,19 +28,20 @@ SIG = SignatureConfig()
 pytestmark = pytest.mark.skipif(not fastpath.compiled_features()["fold"],
                                 reason="the compiled fold is not available in this build")
 
-_SIMPLIFIED = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所"
+_SIMPLIFIED = "覆沈坏像么俱藉瞭哩回深答口然的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所"
 _TRADITIONAL = "國會發來時對動個為實開總現於並務報強員網聯視聞覆進將區體長乾著後裡麼臺灣衛餘鬱"
 _LATIN = "abcxyzABCXYZ éÉßİıΣσςΩω ＡＢｃｄ１２３０9 "
 _PUNCT = ".,;:!?()[]{}<>/\\-_·…—“”‘’，。、；：！？（）【】《》／．\u3000\t\n\r\ufffd%"
 _ODD = "⑴①Ⅻ㈱ﬁ\u0301\u0308\u1100\u1161\u11a8가각\u00b5\u2126\U0002000b\U0001d400\uf900\uf9dc"
 _PINYIN = ["(shè)", "（jiàn）", "(zhāng)", "(GDP)", "(app)"]
 _HTML = ["<p>", "</p>", "<br/>", "<script>var a=1;</script>", "&amp;", "&#x4e2d;", "<div class='x'>"]
+_PHRASES = ["回覆", "反覆", "深沈", "藉口", "一目瞭然", "英哩", "像么", "覆盖", "沈阳"]
 _LINES = ["来源：新华社", "責任編輯：張三", "版权所有 未经授权不得转载", "分享到：", "(记者 王五 摄)",
           "https://news.example.com/a/1.html", "1/3", "2/3", "记者 李四 报道"]
 
 pieces = st.one_of(
     st.text(alphabet=st.sampled_from(_SIMPLIFIED + _TRADITIONAL + _LATIN + _PUNCT + _ODD), max_size=40),
-    st.sampled_from(_PINYIN + _HTML + _LINES),
+    st.sampled_from(_PINYIN + _HTML + _LINES + _PHRASES),
 )
 mixes = st.lists(pieces, max_size=12).map("".join)
 
@@ -88,9 +89,15 @@ def test_seeds_and_dev_set_normalize_identically():
 
 
 def test_most_simplified_news_takes_the_compiled_fold():
-    simplified = [t for t in _corpus() if not fastpath.t2s_triggers().intersection(t)]
+    simplified = [t for t in _corpus() if not fastpath.t2s_triggers().converting.intersection(t)]
     folded = sum(fastpath.fold(t) is not None for t in simplified)
     assert folded > 0.9 * len(simplified)
+
+
+def test_a_phrase_that_converts_as_a_whole_still_converts():
+    assert normalize_text("他回覆说深沈的覆盖", CONFIG).text == "他回复说深沉的覆盖"
+    assert fastpath.fold("他回覆说") is None
+    assert fastpath.fold("覆盖面积扩大") == normalize_text("覆盖面积扩大", CONFIG, compiled=False).text
 
 
 @settings(max_examples=300, deadline=None)
