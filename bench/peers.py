@@ -12,7 +12,8 @@ string objects for every pipeline):
   datasketch's 14 x 9 for 0.7), the pipeline rensa's README suggests (optional `bench` extra).
 
 Streams: the dev set repeated with fresh URLs (~520 characters), and a news-length stream (~2,000
-characters: stories of dev-set sentences, as bench/http_load.py builds them, each followed by reposts).
+characters: stories of reworded dev-set sentences, as bench/recluster.py builds them, each followed by
+reposts with an added line, as bench/http_load.py makes them).
 Reported per stream: CPU seconds (process time) and wall seconds per pipeline, articles/s, and dedup's ratios
 (peer time / dedup time; above 1 means dedup is faster). `--signing` also reports raw text to signature
 throughput (MB/s of UTF-8) of the Python reference path, the path before the compiled fold, and the
@@ -30,6 +31,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import BATCH, _our_batch, _plain_batch, fresh, load_stream  # noqa: E402
+from noise import typos  # noqa: E402
 from plain import PlainPipeline  # noqa: E402
 
 from dedup import fastpath  # noqa: E402
@@ -65,14 +68,19 @@ def original_sentences(dev: Path) -> list[str]:
 
 
 def news_stream(dev: Path, target: int, seed: int = 11) -> list[dict]:
-    """Stories of ~2,000 characters from dev-set sentences, each followed by 0-4 reposts (an added line)."""
+    """Stories of ~2,000 characters from dev-set sentences, each followed by 0-4 reposts (an added line).
+
+    Each sentence is reworded (bench/noise.py's typos at 0.3, as bench/recluster.py does): stories share
+    phrases, as news does, not whole sentences, which a pool of ~30k sentences would otherwise repeat in
+    hundreds of stories (every story a containment candidate of many others)."""
     pool = original_sentences(dev)
+    alphabet = [ch for ch, _ in Counter("".join(pool)).most_common(1000) if "\u4e00" <= ch <= "\u9fff"]
     rng = random.Random(seed)
     stream: list[dict] = []
     while len(stream) < target:
         sentences: list[str] = []
         while sum(map(len, sentences)) < NEWS_CHARS:
-            sentences.append(rng.choice(pool))
+            sentences.append(typos(rng, rng.choice(pool), 0.3, alphabet))
         story = "".join(sentences)
         number = len(stream)
         stream.append({"url": f"https://news.example.com/{number}", "text": story})

@@ -197,25 +197,25 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     return result;
 }
 
-/* fold_text(text: str, table: bytes, phrases_checked: bool = False) -> str | None | False
+/* fold_text(text: str, table: bytes) -> str | (str, str) | None
  *
  * Steps 4-7 of dedup/normalize.py's normalize_text in one pass, for the common case: drop_punctuation's
  * runs and joints (decided on the characters as they are, as above), each kept character written through
  * `table` (65,536 native uint32: the character after OpenCC's variant fold and lowercasing). A table entry
  * of FOLD_REFERENCE marks a character this pass cannot decide alone (not NFKC-stable or able to compose with
- * what precedes it, a key of OpenCC's t2s dictionaries, lowercased by context or to several characters);
- * a kept character above the BMP is treated the same. Then None comes back and the caller runs the
- * reference steps (dedup/fastpath.py builds the table from them). An entry with FOLD_PHRASE set marks a
- * character of an OpenCC phrase that converts although none of its characters converts alone (回覆 -> 回复):
- * unless `phrases_checked` says the caller found no such phrase in the text, False comes back. */
+ * what precedes it, converted by OpenCC's t2s, lowercased by context or to several characters); a kept
+ * character above the BMP is treated the same. Then None comes back and the caller runs the reference steps
+ * (dedup/fastpath.py builds the table from them). An entry with FOLD_PHRASE set marks a character of an
+ * OpenCC phrase that converts although none of its characters converts alone (回覆 -> 回复): when one was
+ * met, the result is the pair (folded text, text with punctuation dropped but nothing folded), and the
+ * caller keeps the folded text only if no such phrase occurs in the second. */
 #define FOLD_REFERENCE 0xFFFFFFFFU
 #define FOLD_PHRASE 0x80000000U
 
 static PyObject *fold_text(PyObject *self, PyObject *args) {
     PyObject *text;
     Py_buffer table;
-    int phrases_checked = 0;
-    if (!PyArg_ParseTuple(args, "Uy*|p", &text, &table, &phrases_checked)) return NULL;
+    if (!PyArg_ParseTuple(args, "Uy*", &text, &table)) return NULL;
     if (table.len != 4 * 65536) {
         PyBuffer_Release(&table);
         PyErr_SetString(PyExc_ValueError, "the fold table must hold 65,536 uint32 entries");
@@ -228,13 +228,15 @@ static PyObject *fold_text(PyObject *self, PyObject *args) {
     int spaced = 0;
     for (Py_ssize_t i = 0; i < len && !spaced; i++) spaced = alphabetic(PyUnicode_READ(kind, data, i));
     Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (len ? len : 1));
-    if (!out) { PyBuffer_Release(&table); return PyErr_NoMemory(); }
+    Py_UCS4 *plain = PyMem_Malloc(sizeof(Py_UCS4) * (len ? len : 1));
+    PyObject *result = NULL;
+    if (!out || !plain) { PyErr_NoMemory(); goto done; }
     Py_ssize_t n = 0, marks = 0;
-    Py_UCS4 last = 0, mark = 0, widest = 0;
-    int in_run = 0;
+    Py_UCS4 last = 0, mark = 0;
+    int in_run = 0, phrase = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 0x80) {  /* ASCII: no table lookup needed beyond case */
+        if (c < 0x80) {  /* ASCII: letters and digits are word characters, the rest punctuation or space */
             int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
             if (!alnum) {
                 if (!(c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))) { if (marks++ == 0) mark = c; }
@@ -247,38 +249,37 @@ static PyObject *fold_text(PyObject *self, PyObject *args) {
             continue;
         }
         if (!in_run && n > 0) {
+            Py_UCS4 joint = 0;
             if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
-                if (marks == 1 && (mark == '.' || mark == 0xFF0E)) out[n++] = '.';
-                else if (marks > 0) out[n++] = '/';
+                if (marks == 1 && (mark == '.' || mark == 0xFF0E)) joint = '.';
+                else if (marks > 0) joint = '/';
             } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
-                out[n++] = ' ';
+                joint = ' ';
             }
+            if (joint) { plain[n] = joint; out[n++] = joint; }
         }
         uint32_t folded = c < 0x10000 ? map[c] : FOLD_REFERENCE;
-        if (folded & FOLD_PHRASE) {
-            if (folded == FOLD_REFERENCE || !phrases_checked) {
-                PyMem_Free(out);
-                PyBuffer_Release(&table);
-                if (folded == FOLD_REFERENCE) Py_RETURN_NONE;
-                Py_RETURN_FALSE;
-            }
-            folded &= ~FOLD_PHRASE;
-        }
+        if (folded == FOLD_REFERENCE) { result = Py_NewRef(Py_None); goto done; }
+        if (folded & FOLD_PHRASE) { phrase = 1; folded &= ~FOLD_PHRASE; }
+        plain[n] = c;
         out[n++] = folded;
-        if (folded > widest) widest = folded;
         last = c;
         in_run = 1;
         marks = 0;
     }
-    PyBuffer_Release(&table);
-    PyObject *result;
-    if (widest < 0x80) {  /* only ASCII (with '.', '/', ' '): the narrowest string */
-        result = PyUnicode_New(n, 0x7F);
-        if (result) { Py_UCS1 *dst = PyUnicode_1BYTE_DATA(result); for (Py_ssize_t i = 0; i < n; i++) dst[i] = (Py_UCS1)out[i]; }
-    } else {
+    if (!phrase) {
         result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
+    } else {
+        PyObject *folded_text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
+        PyObject *plain_text = folded_text ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, plain, n) : NULL;
+        if (plain_text) result = PyTuple_Pack(2, folded_text, plain_text);
+        Py_XDECREF(folded_text);
+        Py_XDECREF(plain_text);
     }
+done:
     PyMem_Free(out);
+    PyMem_Free(plain);
+    PyBuffer_Release(&table);
     return result;
 }
 

@@ -167,10 +167,10 @@ def fold(text: str) -> str | None:
     if table is None or "fold" in _disabled:
         return None
     folded = _native.fold_text(text, table)
-    if folded is False:  # a character of a converting phrase: fold unless the phrase itself is there
-        if _phrase_pattern().search(_native.drop_punctuation(text)) is not None:
+    if isinstance(folded, tuple):  # a character of a converting phrase: fold unless the phrase itself is there
+        folded, plain = folded
+        if _phrase_pattern().search(plain) is not None:
             return None
-        folded = _native.fold_text(text, table, True)
     return folded
 
 
