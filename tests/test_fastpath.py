@@ -119,3 +119,17 @@ def test_the_features_in_use_are_reported():
     features = fastpath.compiled_features()
     assert features == {"extension": True, "fold": True, "sign": True}
     assert fastpath.describe() == "normalization and signing: compiled (extension, fold, sign)"
+
+
+def test_turning_the_compiled_parts_off_changes_the_report_not_the_text():
+    text = "國務院發佈《規劃》，GDP增長12.5%（記者 王五）覆盖面积扩大。"
+    expected = normalize_text(text, CONFIG).text
+    fastpath.disable("fold", "sign")
+    try:
+        assert fastpath.compiled_features() == {"extension": True, "fold": False, "sign": False}
+        assert "Python path for fold, sign" in fastpath.describe()
+        assert normalize_text(text, CONFIG).text == expected
+        assert np.array_equal(sign_text(expected, SIG)[1], minhash_values(shingle_hashes(expected, SIG), SIG))
+    finally:
+        fastpath.enable("fold", "sign")
+    assert fastpath.compiled_features()["fold"]
