@@ -1,5 +1,5 @@
 /* Shingle hashing and affine32 MinHash in one pass over a unit string; candidate screening;
- * punctuation removal; band lookups.
+ * punctuation removal and character folding; band lookups.
  *
  * Same arithmetic as dedup/shingle.py and dedup/signature.py (numpy), which stay as the
  * fallback and as the reference the tests compare against; this only removes the numpy
@@ -194,6 +194,142 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     }
     PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
     PyMem_Free(out);
+    return result;
+}
+
+/* fold_text(text: str, table: bytes) -> str | (str, str) | None
+ *
+ * Steps 4-7 of dedup/normalize.py's normalize_text in one pass, for the common case: drop_punctuation's
+ * runs and joints (decided on the characters as they are, as above), each kept character written through
+ * `table` (65,536 native uint32: the character after OpenCC's variant fold and lowercasing). A table entry
+ * of FOLD_REFERENCE marks a character this pass cannot decide alone (not NFKC-stable or able to compose with
+ * what precedes it, converted by OpenCC's t2s, lowercased by context or to several characters); a kept
+ * character above the BMP is treated the same. Then None comes back and the caller runs the reference steps
+ * (dedup/fastpath.py builds the table from them). An entry with FOLD_PHRASE set marks a character of an
+ * OpenCC phrase that converts although none of its characters converts alone (回覆 -> 回复): when one was
+ * met, the result is the pair (folded text, text with punctuation dropped but nothing folded), and the
+ * caller keeps the folded text only if no such phrase occurs in the second. */
+#define FOLD_REFERENCE 0xFFFFFFFFU
+#define FOLD_PHRASE 0x80000000U
+
+static PyObject *fold_text(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_buffer table;
+    if (!PyArg_ParseTuple(args, "Uy*", &text, &table)) return NULL;
+    if (table.len != 4 * 65536) {
+        PyBuffer_Release(&table);
+        PyErr_SetString(PyExc_ValueError, "the fold table must hold 65,536 uint32 entries");
+        return NULL;
+    }
+    const uint32_t *map = table.buf;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int spaced = 0;
+    for (Py_ssize_t i = 0; i < len && !spaced; i++) spaced = alphabetic(PyUnicode_READ(kind, data, i));
+    Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (len ? len : 1));
+    Py_UCS4 *plain = PyMem_Malloc(sizeof(Py_UCS4) * (len ? len : 1));
+    PyObject *result = NULL;
+    if (!out || !plain) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t n = 0, marks = 0;
+    Py_UCS4 last = 0, mark = 0;
+    int in_run = 0, phrase = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {  /* ASCII: letters and digits are word characters, the rest punctuation or space */
+            int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+            if (!alnum) {
+                if (!(c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))) { if (marks++ == 0) mark = c; }
+                in_run = 0;
+                continue;
+            }
+        } else if (!Py_UNICODE_ISALNUM(c)) {
+            if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
+            in_run = 0;
+            continue;
+        }
+        if (!in_run && n > 0) {
+            Py_UCS4 joint = 0;
+            if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
+                if (marks == 1 && (mark == '.' || mark == 0xFF0E)) joint = '.';
+                else if (marks > 0) joint = '/';
+            } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
+                joint = ' ';
+            }
+            if (joint) { plain[n] = joint; out[n++] = joint; }
+        }
+        uint32_t folded = c < 0x10000 ? map[c] : FOLD_REFERENCE;
+        if (folded == FOLD_REFERENCE) { result = Py_NewRef(Py_None); goto done; }
+        if (folded & FOLD_PHRASE) { phrase = 1; folded &= ~FOLD_PHRASE; }
+        plain[n] = c;
+        out[n++] = folded;
+        last = c;
+        in_run = 1;
+        marks = 0;
+    }
+    if (!phrase) {
+        result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
+    } else {
+        PyObject *folded_text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n);
+        PyObject *plain_text = folded_text ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, plain, n) : NULL;
+        if (plain_text) result = PyTuple_Pack(2, folded_text, plain_text);
+        Py_XDECREF(folded_text);
+        Py_XDECREF(plain_text);
+    }
+done:
+    PyMem_Free(out);
+    PyMem_Free(plain);
+    PyBuffer_Release(&table);
+    return result;
+}
+
+/* sign(text: str, ngram: int, word_ngram: int, a: bytes, b: bytes) -> (bytes, bytes) | None
+ *
+ * shingles() then minhash() in one call, without the intermediate objects: the sorted unique uint32 shingle
+ * hashes and the uint32 signature values; None for a text without units (no signature). */
+static PyObject *sign(PyObject *self, PyObject *args) {
+    PyObject *text, *result = NULL;
+    Py_ssize_t ngram, word_ngram, words;
+    Py_buffer a, b;
+    if (!PyArg_ParseTuple(args, "Unny*y*", &text, &ngram, &word_ngram, &a, &b)) return NULL;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text), perms = a.len / 4, unique = 0;
+    uint32_t *units = NULL, *hashes = NULL, *mixed = NULL, *values = NULL;
+    if (a.len != b.len || perms == 0) {
+        PyErr_SetString(PyExc_ValueError, "need equal-length, non-empty permutation arrays");
+        goto done;
+    }
+    if (len == 0) { result = Py_NewRef(Py_None); goto done; }
+    units = PyMem_Malloc(sizeof(uint32_t) * len);
+    if (!units) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t nunits = to_units(PyUnicode_KIND(text), PyUnicode_DATA(text), len, units, &words);
+    if (nunits == 0) { result = Py_NewRef(Py_None); goto done; }
+    Py_ssize_t n = words * 2 > nunits ? word_ngram : ngram;
+    if (n > nunits) n = nunits;
+    if (n < 1) n = 1;
+    Py_ssize_t count = nunits - n + 1;
+    hashes = PyMem_Malloc(sizeof(uint32_t) * count);
+    mixed = PyMem_Malloc(sizeof(uint32_t) * count);
+    values = PyMem_Malloc(sizeof(uint32_t) * perms);
+    if (!hashes || !mixed || !values) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t h = (uint64_t)units[i];
+        for (Py_ssize_t k = 1; k < n; k++) h = h * BASE + (uint64_t)units[i + k];
+        hashes[i] = (uint32_t)(mix64(h) >> 32);
+    }
+    if (radix_sort(hashes, count) < 0) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (unique == 0 || hashes[i] != hashes[unique - 1]) hashes[unique++] = hashes[i];
+    for (Py_ssize_t j = 0; j < unique; j++) mixed[j] = fmix32(hashes[j]);
+    affine_min(mixed, unique, (const uint32_t *)a.buf, (const uint32_t *)b.buf, values, perms);
+    result = Py_BuildValue("(y#y#)", (const char *)hashes, (Py_ssize_t)(sizeof(uint32_t) * unique),
+                           (const char *)values, (Py_ssize_t)(sizeof(uint32_t) * perms));
+done:
+    PyMem_Free(units);
+    PyMem_Free(hashes);
+    PyMem_Free(mixed);
+    PyMem_Free(values);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
     return result;
 }
 
@@ -396,6 +532,8 @@ static PyMethodDef methods[] = {
     {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
     {"posting_hits", posting_hits, METH_VARARGS, "Ids in the buckets of the keys of one table, with repeats."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
+    {"fold_text", fold_text, METH_VARARGS, "Punctuation out and each kept character folded, or None: use the reference."},
+    {"sign", sign, METH_VARARGS, "Shingle hashes and MinHash values of a normalized text in one call."},
     {"screen", screen, METH_VARARGS, "Positions of candidate rows worth verifying, best estimate first."},
     {"band_query", band_query, METH_VARARGS, "Sorted unique ids in the buckets of each band's key."},
     {"shingles", shingles, METH_VARARGS, "Sorted unique uint32 n-gram hashes of a unit string."},

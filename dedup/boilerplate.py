@@ -23,6 +23,12 @@ def _converters() -> tuple[opencc.OpenCC, ...]:
     return tuple(opencc.OpenCC(c) for c in ("s2t", "s2tw", "s2hk"))
 
 
+def _forms(ch: str) -> set[str]:
+    """A CJK character and its one-character traditional, Taiwan and Hong Kong forms; any other character alone."""
+    forms = {ch, *(conv.convert(ch) for conv in _converters())} if "\u4e00" <= ch <= "\u9fff" else {ch}
+    return {f for f in forms if len(f) == 1}
+
+
 def _any_script(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """Compile a simplified-script pattern so each CJK literal also matches its traditional forms.
 
@@ -47,8 +53,7 @@ def _any_script(pattern: str, flags: int = 0) -> re.Pattern[str]:
             in_class = False
             out.append(ch)
             continue
-        forms = {ch, *(conv.convert(ch) for conv in _converters())} if "\u4e00" <= ch <= "\u9fff" else {ch}
-        forms = {f for f in forms if len(f) == 1}
+        forms = _forms(ch)
         if in_class:
             out.append("".join(sorted(forms | set(_WIDE.get(ch, "")))).replace("]", "\\]"))
         elif ch in ":/" and not (out and out[-1] == "?"):
@@ -61,11 +66,10 @@ def _any_script(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 _LABEL = r"[\[(【〔<]?\s*"
 # A label line: "来源: 新华社", "责任编辑: 张三". The label must be followed by a colon.
-_SOURCE_LINE = _any_script(
-    _LABEL + r"(?:转自|转载自|转载|来源|文章来源|稿件来源|新闻来源|信息来源|消息来源|图片来源|原标题|"
-    r"责任编辑|责编|编辑|实习编辑|校对|审核|审校|监制|出品|作者|撰文|摄影|视频|图文)\s*[:︰]"
-    r".{0,60}$"
-)
+_SOURCE_LABELS = ("转自", "转载自", "转载", "来源", "文章来源", "稿件来源", "新闻来源", "信息来源", "消息来源",
+                  "图片来源", "原标题", "责任编辑", "责编", "编辑", "实习编辑", "校对", "审核", "审校", "监制", "出品",
+                  "作者", "撰文", "摄影", "视频", "图文")
+_SOURCE_LINE = _any_script(_LABEL + "(?:" + "|".join(_SOURCE_LABELS) + r")\s*[:︰].{0,60}$")
 _NOTICE = _any_script(
     r"版权所有|版权声明|免责声明|版权及免责|版权归.{0,20}所有|all rights reserved|copyright|©|"
     r"未经.{0,12}(?:授权|许可).{0,12}(?:转载|使用)|转载.{0,20}(?:须|需|请).{0,12}(?:授权|注明)|"
@@ -74,15 +78,17 @@ _NOTICE = _any_script(
 )
 # A character every notice contains (first characters of _NOTICE's alternatives): a cheap screen.
 _NOTICE_TRIGGER = _any_script(r"[版未转违公网举©aAcCiI]")
-_NAV_LINE = _any_script(
-    r"^[\W_]*(?:分享到|分享至|返回首页|返回顶部|返回.{0,12}(?:列表|新闻|频道|栏目|首页)|点击进入|扫一扫|打印本页|"
-    r"关闭窗口|打印|收藏|延伸阅读|相关阅读|相关新闻|相关链接|推荐阅读|更多精彩|字号|上一篇|下一篇)"
-    r".{0,40}$"
-)
-_BYLINE_LINE = _any_script(
-    r"^[\W_]*(?:文/摄|文/图|图/文|记者|通讯员|本报记者|全媒体记者|融媒体记者|特约记者|见习记者|本报讯|"
-    r"新华社记者|图为|资料图片?|视频截图|供图|摄影)[^。!?]{0,50}$"
-)
+_NAV_LABELS = ("分享到", "分享至", "返回首页", "返回顶部", "返回.{0,12}(?:列表|新闻|频道|栏目|首页)",
+               "点击进入", "扫一扫", "打印本页", "关闭窗口", "打印", "收藏", "延伸阅读", "相关阅读", "相关新闻",
+               "相关链接", "推荐阅读", "更多精彩", "字号", "上一篇", "下一篇")
+_NAV_LINE = _any_script(r"^[\W_]*(?:" + "|".join(_NAV_LABELS) + r").{0,40}$")
+_BYLINE_LABELS = ("文/摄", "文/图", "图/文", "记者", "通讯员", "本报记者", "全媒体记者", "融媒体记者", "特约记者",
+                  "见习记者", "本报讯", "新华社记者", "图为", "资料图片?", "视频截图", "供图", "摄影")
+_BYLINE_LINE = _any_script(r"^[\W_]*(?:" + "|".join(_BYLINE_LABELS) + r")[^。!?]{0,50}$")
+# The three line patterns above need a label right after the line's leading non-word characters: a line whose
+# first word character starts no label (in any script) is none of them, and is not matched against them.
+_LINE_STARTS = frozenset(form for label in _SOURCE_LABELS + _NAV_LABELS + _BYLINE_LABELS for form in _forms(label[0]))
+_FIRST_WORD_CHAR = re.compile(r"[^\W_]")
 # A link ends where its ASCII URL characters end: CJK text runs on without a space after a link
 # (`网址https：//gk.example.cn，或通过…`), and `\S*` there ate the rest of the paragraph.
 _URL_TAIL = r"[A-Za-z0-9._~:/?#@!$&'*+,;=%-]*"
@@ -104,6 +110,9 @@ def is_boilerplate_line(line: str) -> bool:
         return True
     if len(stripped) <= 200 and _NOTICE_TRIGGER.search(stripped) and _NOTICE.search(stripped):
         return True
+    first = _FIRST_WORD_CHAR.search(stripped)
+    if first is None or first.group() not in _LINE_STARTS:
+        return False
     return bool(
         _SOURCE_LINE.match(stripped) or _NAV_LINE.match(stripped) or _BYLINE_LINE.match(stripped)
     )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from . import validate
+from . import fastpath, validate
 from .alerts import Candidate, WatchBook
 from .bands import BandIndex
 from .batch import ClusterBook
@@ -32,7 +32,7 @@ from .normalize import Normalized, normalize_text
 from .screen import screen_order
 from .settings import Settings
 from .shingle import shingle_hashes
-from .signature import minhash_values
+from .signature import sign_text
 from .source_map import SourceMap, source_map
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
@@ -113,6 +113,7 @@ class Engine:
         self.watches = WatchBook(self.store, settings)
         self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
         warm_up()
+        log.info(fastpath.describe())
         if rebuild:
             self.sync_index()
 
@@ -134,10 +135,9 @@ class Engine:
             raise BoilerplateOnly(
                 "no text is left once page script/style and the lines this site repeats under other titles "
                 "(learned boilerplate) are removed; a body of boilerplate only is not compared with stories")
-        shingles = shingle_hashes(normalized.text, self.sig_config)
+        shingles, values = sign_text(normalized.text, self.sig_config)
         if len(shingles) == 0:
             raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
-        values = minhash_values(shingles, self.sig_config)
         digest = hashlib.sha256(encoded).hexdigest()
         return Prepared(normalized, shingles, values, digest, anchors(shingles, self.anchor_rate),
                         max(generation, self.learner.generation), title or normalized.title)

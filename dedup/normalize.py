@@ -12,7 +12,9 @@ import re
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
+from . import fastpath
 from .boilerplate import strip_boilerplate
 from .config import NormalizationConfig
 from .extract import extract
@@ -35,6 +37,15 @@ _CJK_CHAR = re.compile(rf"[{CJK_CLASS}]")
 _WORD_RUN = re.compile(r"[^\W_]+")
 # Letters of alphabetic scripts (Latin, Greek, Cyrillic...): only they keep spaces between words.
 _ALPHABETIC = re.compile(r"[A-Za-z\u00c0-\u024f\u0370-\u052f\uff21-\uff3a\uff41-\uff5a]")
+
+
+# The steps the compiled fold does together; it is used only when all of them are on.
+_FOLD_ALL = frozenset({"drop_punctuation", "fold_width", "to_simplified", "lowercase"})
+
+
+@lru_cache(maxsize=8)
+def _switches(config: NormalizationConfig) -> frozenset[str]:
+    return frozenset(name for name in _FOLD_ALL if getattr(config, name))
 
 
 @dataclass(frozen=True)
@@ -132,10 +143,12 @@ def _drop_learned(text: str, learned: Collection[int],
 
 
 def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None,
-                   learned: Collection[int] | None = None, headline: str | None = None) -> Normalized:
+                   learned: Collection[int] | None = None, headline: str | None = None,
+                   compiled: bool = True) -> Normalized:
     """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, except
     lines about the article's `headline` (else the title found in the markup), and the keys of the remaining lines come
-    back for learning."""
+    back for learning. `compiled=False` runs the Python reference for every step (tests and benchmarks
+    compare the two; the result is the same)."""
     title = date = None
     text = raw
     dropped = 0
@@ -159,15 +172,20 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
     if learned is not None:
         text, lines, removed = _drop_learned(text, learned, headline or title)
         dropped += removed
+    # 4-7 at once, compiled, when every kept character folds on its own (see dedup.fastpath).
+    if compiled and _FOLD_ALL <= _switches(config):
+        folded = fastpath.fold(text)
+        if folded is not None:
+            return Normalized(text=folded, title=title, date=date, lines=lines, dropped=dropped)
     # 4. Punctuation out, before the costly per-character folds.
     if config.drop_punctuation:
-        text = drop_punctuation(text)
+        text = drop_punctuation(text, accelerated=compiled)
     # 5. Width folding (NFKC): full-width letters and digits, compatibility forms. Rarely needed
     #    once punctuation is gone; folding may create punctuation (⑴ -> (1)), so drop it again.
     if config.fold_width and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
         if config.drop_punctuation:
-            text = drop_punctuation(text)
+            text = drop_punctuation(text, accelerated=compiled)
     # 6. Traditional (mainland, Taiwan, Hong Kong variants) to simplified.
     if config.to_simplified:
         text = to_simplified(text)

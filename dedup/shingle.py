@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - depends on the build
     _native = None
 
 _WORD = re.compile(rf"[^\W_{CJK_CLASS}]+")
+_UNIT = re.compile(rf"([{CJK_CLASS}])|[^\W_{CJK_CLASS}]+")
 _PRIVATE_PLANE = 0xF0000
 _PRIVATE_SIZE = 0xFFFE
 _BASE = np.uint64(0x9E3779B97F4A7C15)
@@ -36,12 +37,19 @@ def _word_unit(match: re.Match[str]) -> str:
 
 
 def to_units(text: str) -> tuple[str, int]:
-    """The unit string (one character per CJK character or word) and how many units are words."""
+    """The unit string (one character per CJK character or word) and how many units are words.
+
+    Anything else (the space between words, the `.` and `/` kept between numbers, a stray mark) only
+    separates units, as in the compiled path that signed every stored article."""
+    units: list[str] = []
     words = 0
-    if text:
-        units, words = _WORD.subn(_word_unit, text)
-        return units.replace(" ", ""), words
-    return text, words
+    for match in _UNIT.finditer(text):
+        if match.group(1) is None:
+            units.append(_word_unit(match))
+            words += 1
+        else:
+            units.append(match.group(1))
+    return "".join(units), words
 
 
 def _mix64(h: np.ndarray) -> np.ndarray:

@@ -15,11 +15,16 @@ from datasketch import LeanMinHash, MinHash
 from datasketch.minhash import _fmix
 
 from .config import SignatureConfig
+from .fastpath import sign_enabled
+from .shingle import shingle_hashes
 
 try:  # the optional C accelerator (setup.py); same values as the numpy path below
     from . import _native
 except ImportError:  # pragma: no cover - depends on the build
     _native = None
+
+
+_EMPTY = np.empty(0, dtype=np.uint32)
 
 
 @lru_cache(maxsize=8)
@@ -47,6 +52,23 @@ def minhash_values(shingles: np.ndarray, config: SignatureConfig, *, accelerated
         products = a * mixed.reshape(1, -1)
         products += b
     return products.min(axis=1)
+
+
+def sign_text(text: str, config: SignatureConfig, *, accelerated: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes and signature values of a normalized text, in one compiled call when built.
+
+    The same values as `shingle_hashes` then `minhash_values`; an empty shingle set comes back with an empty
+    signature (the caller rejects the text)."""
+    if accelerated and sign_enabled() and getattr(_native, "sign", None) is not None:
+        a_bytes, b_bytes = _permutation_bytes(config)
+        signed = _native.sign(text, config.ngram, config.word_ngram, a_bytes, b_bytes)
+        if signed is None:
+            return _EMPTY, _EMPTY
+        return np.frombuffer(signed[0], dtype=np.uint32), np.frombuffer(signed[1], dtype=np.uint32)
+    shingles = shingle_hashes(text, config, accelerated=accelerated)
+    if len(shingles) == 0:
+        return shingles, _EMPTY
+    return shingles, minhash_values(shingles, config, accelerated=accelerated)
 
 
 def as_lean_minhash(values: np.ndarray, config: SignatureConfig) -> LeanMinHash:

@@ -16,7 +16,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from rapidfuzz.distance import Indel
 
-from . import names
+from . import fastpath, names
 from .config import DecisionConfig
 from .headlines import headline_conflicts
 from .script import to_simplified
@@ -99,6 +99,7 @@ def warm_up() -> None:
     global _frozen
     names.warm_up()
     to_simplified("预热")
+    fastpath.fold_table()
     if not _frozen:
         gc.collect()
         gc.freeze()
