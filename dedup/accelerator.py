@@ -10,6 +10,8 @@ from __future__ import annotations
 # The compiled functions, by the step of the pipeline each one speeds up.
 PARTS = {
     "drop_punctuation": "normalize",
+    "fold_text": "normalize",  # width, case, script and punctuation in one pass (dedup.fastpath decides per text)
+    "sign": "shingle+signature",  # normalized text to shingles and MinHash in one call
     "shingles": "shingle",
     "minhash": "signature",
     "band_insert": "index",
