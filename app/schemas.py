@@ -13,9 +13,12 @@ TEXT_OR_HTML = [{"required": ["text"], "properties": {"text": {"type": "string"}
 
 
 class ArticleBody(BaseModel):
-    """One article to ingest: give `text` or `html`."""
+    """One article to ingest: give `text` or `html`. Fields not listed here (a crawler's `label`, `lang`, ...)
+    are ignored, as `dedup ingest` ignores them in JSONL; a listed field of the wrong type is an error."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    # Ignored, not refused: exports from crawlers and labeled sets carry extra fields, and refusing them made
+    # every item of a batch fail while the same file ingested fine with the CLI.
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
         "oneOf": TEXT_OR_HTML,
         "examples": [{"url": "https://news.example/a/1", "title": "标题", "text": "正文……",
                       "published_at": "2024-05-27", "source": "新华社"}]})
