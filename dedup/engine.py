@@ -43,6 +43,11 @@ log = logging.getLogger("dedup.engine")
 # The arrival order of a text not stored yet: after every stored article.
 _ARRIVING = sys.maxsize
 
+# An in-process index this many changes behind the store's change log is rebuilt instead of caught up (older log
+# entries may be pruned); writers prune the log about every `_PRUNE_EVERY` changes.
+_CHANGES_KEPT = 100_000
+_PRUNE_EVERY = 10_000
+
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
 _ESTIMATE_MARGIN = 0.15
@@ -111,9 +116,13 @@ class Engine:
         self.upkeep = ClusterUpkeep(self.store)
         self.watches = WatchBook(self.store, settings)
         self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
+        # The store's index change log as far as this process has applied it (see `catch_up`).
+        self._seen_change = 0
         warm_up()
         if rebuild:
             self.sync_index()
+        else:
+            self._seen_change = self.store.index_change_seq()
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
@@ -300,12 +309,77 @@ class Engine:
             try:
                 with self.store.transaction():
                     self.store.lock_writers()
+                    self._catch_up()
                     yield
+                    written = self._written_changes()
+                self._seen_change = max(self._seen_change, written)  # committed: our own changes are applied
             except BaseException:
                 self._undo(journal)
                 raise
             finally:
                 self._journal = None
+
+    # -- other writers ------------------------------------------------------------------------
+    def catch_up(self) -> int:
+        """Apply what other processes wrote since this one last looked (`dedup ingest` beside a server on one
+        SQLite file, another server on PostgreSQL): their articles enter this process's in-process index, their
+        updates and deletes replace or leave it, and cached records of them are dropped (a shared index is
+        theirs too: there only the cache is refreshed). Incremental, from the store's change log; one cheap
+        query when nothing changed. Called before every request that reads the index; writers catch up under
+        their lock (`writing`). Returns how many articles were re-read."""
+        if self.store.index_change_seq() <= self._seen_change:
+            return 0
+        with self._lock:  # not a store transaction: on PostgreSQL that would wait for other processes' writers
+            return self._catch_up()
+
+    def _catch_up(self) -> int:
+        newest = self.store.index_change_seq()
+        if newest <= self._seen_change:
+            return 0
+        if newest - self._seen_change > _CHANGES_KEPT:  # log entries may be pruned: start over from the store
+            self.known.clear()
+            if self.index.shared:
+                self._seen_change = newest
+                return 0
+            return self.sync_index()["indexed"]
+        changed: set[int] = set()
+        after = self._seen_change
+        while rows := self.store.index_changes_since(after):
+            changed.update(article_id for _, article_id in rows)
+            after = rows[-1][0]
+        self._reindex(sorted(changed))
+        self._seen_change = max(self._seen_change, after)
+        return len(changed)
+
+    def _reindex(self, ids: list[int]) -> None:
+        """Index these articles as stored now: their current signature and anchors, or nothing (deleted,
+        signed under other parameters)."""
+        for article_id in ids:
+            self.known.drop(article_id)
+        if self.index.shared:
+            return
+        rows = [r for r in self.store.signature_rows(ids) if r[1] == self.version]
+        texts = self.store.norm_texts([r[0] for r in rows]) if self.anchor_rate > 0 else {}
+        for article_id in set(ids) - {r[0] for r in rows}:
+            self.index.remove(article_id)
+        for article_id, _, blob, shingle_count in rows:
+            self.index.insert(article_id, np.frombuffer(blob, dtype=np.uint32), shingle_count)
+            if article_id in texts:
+                self.index.contained.insert(
+                    article_id, anchors(shingle_hashes(texts[article_id], self.sig_config), self.anchor_rate))
+
+    def _written_changes(self) -> int:
+        """The change log's newest entry at the end of a write transaction (all of them applied here: this
+        process wrote them under the writers' lock, after catching up); prunes old entries now and then."""
+        newest = self.store.index_change_seq()
+        if newest // _PRUNE_EVERY > self._seen_change // _PRUNE_EVERY:
+            self.store.prune_index_changes(newest - _CHANGES_KEPT)
+        return newest
+
+    def index_size(self) -> int:
+        """Articles in the index, after catching up with other writers (what /metrics and /readyz report)."""
+        self.catch_up()
+        return len(self.index)
 
     def _undo(self, journal: IndexJournal) -> None:
         """Put the index back as it was before a transaction that rolled back."""
@@ -600,9 +674,11 @@ class Engine:
     # -- queries ------------------------------------------------------------------------------
     def query_text(self, text: str, *, is_html: bool | None = None) -> list[Match]:
         prepared = self.prepare(validate.raw_text(text), is_html=is_html)
+        self.catch_up()
         return [self._match(m) for m in self._verified(prepared)]
 
     def duplicates_of(self, article_id: int) -> list[Match]:
+        self.catch_up()
         article = self.get_article(article_id)
         return self._result_for(article, "unchanged").matches
 
@@ -733,6 +809,7 @@ class Engine:
     # -- index maintenance --------------------------------------------------------------------
     def sync_index(self) -> dict[str, int]:
         """Make the index hold exactly the stored signatures of the current version."""
+        start = self.store.index_change_seq()  # changes written during the scan are applied again later: harmless
         stored: set[int] = set()
         present = self.index.ids()
         missing: list[tuple[int, np.ndarray, int]] = []
@@ -754,6 +831,7 @@ class Engine:
             removed += 1
         self._sync_contained(stored)
         self.index.mark_complete()
+        self._seen_change = max(self._seen_change, start)
         return {"indexed": len(stored), "added": added, "removed": removed}
 
     def _sync_contained(self, stored: set[int]) -> None:
