@@ -751,9 +751,13 @@ class Engine:
                 return summarize(resolved, members), members
         raise NotFound(f"no cluster with id {cluster_id}")
 
-    def list_clusters(self, min_size: int = 1, limit: int = 50,
-                      before: tuple[str, int] | None = None) -> list[Cluster]:
-        return self.store.list_clusters(min_size, limit, before)
+    def list_clusters(self, min_size: int = 1, limit: int = 50, before: tuple[str, int] | None = None, *,
+                      since: str | None = None, until: str | None = None) -> list[Cluster]:
+        """Newest last activity first. `since`/`until` (ISO dates or date-times, both inclusive, a date is a whole
+        day) bound the last activity: the latest publication time of a member (ingestion time for one without);
+        a bad value is `InvalidArticle` naming it."""
+        active = (validate.time_bound(since, "since", end=False), validate.time_bound(until, "until", end=True))
+        return self.store.list_clusters(min_size, limit, before, active)
 
     def all_clusters(self, min_size: int = 1) -> list[tuple[Cluster, list[Article]]]:
         out = []

@@ -413,8 +413,10 @@ class SqlStore(CorrectionRows):
     def get_cluster(self, cluster_id: int) -> Cluster | None:
         return self.get_clusters([cluster_id]).get(cluster_id)
 
-    def list_clusters(self, min_size: int, limit: int, before: tuple[str, int] | None) -> list[Cluster]:
-        query = sa.select(clusters).where(clusters.c.size >= min_size)
+    def list_clusters(self, min_size: int, limit: int, before: tuple[str, int] | None,
+                      active: tuple[str | None, str | None] = (None, None)) -> list[Cluster]:
+        """Newest last activity first; `active`: last seen in [active[0], active[1])."""
+        query = self._browse_filter(sa.select(clusters), min_size, None, active)
         if before is not None:
             last_seen, cid = before
             query = query.where(sa.or_(clusters.c.last_seen < last_seen,
