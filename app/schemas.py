@@ -67,7 +67,8 @@ class IngestOut(BaseModel):
     is_duplicate: bool
     duplicate_of: str | None
     duplicate_of_id: int | None
-    status: str = Field(..., description="created | unchanged | updated")
+    status: str = Field(..., description="created | unchanged | updated (new text) | metadata_updated (same "
+                                         "text, new title, source or published_at)")
     matches: list[MatchOut]
     revision: str = Field(..., description="The stored article's revision (also the ETag header): send it as "
                                            "If-Match to update or delete only what you read")

@@ -99,7 +99,7 @@ def ingest(
     """Store articles and print a verdict for each."""
     engine = _engine(_settings(db))
     items = list(iter_sources(paths))
-    counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "failed": 0}
+    counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "metadata_updated": 0, "failed": 0}
     show_progress = len(items) >= _PROGRESS_AT and sys.stderr.isatty()
     with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
@@ -110,7 +110,8 @@ def ingest(
             progress.advance(task, len(chunk))
     engine.close()
     out.print(f"{len(items)} inputs: {counts['new']} new stories, {counts['duplicate']} duplicates, "
-              f"{counts['unchanged']} unchanged, {counts['updated']} updated, {counts['failed']} failed",
+              f"{counts['unchanged']} unchanged, {counts['updated']} updated, "
+              f"{counts['metadata_updated']} metadata updated, {counts['failed']} failed",
               highlight=False)
     if counts["failed"]:
         raise typer.Exit(1)
@@ -128,7 +129,7 @@ def _ingest_chunk(engine: Engine, chunk: list, counts: dict[str, int], quiet: bo
             counts["failed"] += 1
             err.print(f"[red]error:[/red] {item.origin}: {result}", highlight=False)
             continue
-        if result.status in ("unchanged", "updated"):
+        if result.status in ("unchanged", "updated", "metadata_updated"):
             counts[result.status] += 1
         counts["duplicate" if result.is_duplicate else "new"] += result.status == "created"
         if not quiet:

@@ -88,6 +88,12 @@ def _when(article: Article | Known) -> When:
     return When(article.published_at, article.ingested_at, article.id)
 
 
+def _metadata(article: Article) -> tuple[str | None, str | None, str | None]:
+    """What an ingest of the same text can change: title, source, publication time (the article as sent: a
+    field left out is cleared, as with a new text)."""
+    return article.title, article.source, article.published_at
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -400,10 +406,16 @@ class Engine:
         """`reposts` collects the articles this ingest made duplicates (new, or moved into another cluster), for
         the alert outbox."""
         head = heads.get(fields.url)
+        status = "updated" if head else "created"
+        article = self._new_article(fields, prepared, head["id"] if head else 0)
         if head is not None and head["content_hash"] == prepared.content_hash and head["version"] == self.version:
             book.flush()
-            return self._result_for(self.get_article(head["id"]), "unchanged")
-        article = self._new_article(fields, prepared, head["id"] if head else 0)
+            stored = self.get_article(head["id"])
+            if _metadata(stored) == _metadata(article):
+                return self._result_for(stored, "unchanged")
+            if (stored.published_at, stored.norm_text) == (article.published_at, article.norm_text):
+                return self._update_metadata(stored, article)
+            status = "metadata_updated"  # a new publication time: the verdict may change, placed again below
         if head is not None:
             book.flush()
             self._leave_cluster(self.get_article(head["id"]))
@@ -419,10 +431,20 @@ class Engine:
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        result = self._result(article, matches, judged, "updated" if head else "created")
+        result = self._result(article, matches, judged, status)
         if result.judged is not None and (head is None or head["cluster_id"] != article.cluster_id):
             reposts.append(Candidate(article, result.judged, result.matches))
         return result
+
+    def _update_metadata(self, stored: Article, new: Article) -> IngestResult:
+        """Same text, new title or source: written in place (a new revision), the article stays where it is (the
+        decision reads neither); its cluster's dates are summarized again."""
+        article = replace(stored, title=new.title, source=new.source, published_at=new.published_at,
+                          ingested_at=new.ingested_at)
+        self.store.update_metadata(article)
+        self.known.drop(article.id)
+        self.upkeep.refresh([article.cluster_id] if article.cluster_id is not None else [])
+        return self._result_for(article, "metadata_updated")
 
     # -- learned boilerplate ------------------------------------------------------------------
     def _learn(self, done: list[tuple[int, validate.Fields, Prepared]], results: list, book: ClusterBook) -> None:
@@ -431,8 +453,8 @@ class Engine:
         results of this batch's re-signed articles are made again from what is stored."""
         if not self.learner.enabled:
             return
-        counted = [(pos, fields, prepared) for pos, fields, prepared in done
-                   if prepared.normalized.lines and results[pos].status != "unchanged"]
+        counted = [(pos, fields, prepared) for pos, fields, prepared in done  # a text seen before: counted then
+                   if prepared.normalized.lines and results[pos].status in ("created", "updated")]
         resign = self.learner.observe([
             Sighting(fields.source or "*", fields.title or prepared.normalized.title, prepared.normalized.lines,
                      results[pos].id) for pos, fields, prepared in counted])
