@@ -363,9 +363,11 @@ def check(db: DbOption = None,
 
     Prints what it found before repairing: `added` (stored but not indexed), `removed` (indexed but not stored),
     and per cluster invariant the number of clusters or articles breaking it (`empty_clusters`, `wrong_sizes`,
-    `wrong_representatives`, `wrong_times`, `negative_ids`, `articles_without_cluster`, `stale_aliases`);
-    `repaired` counts what was fixed. A second run printing zeros shows everything agrees. The in-process
-    index of the embedded default exists only inside a server; here it is rebuilt, so there is nothing to differ.
+    `wrong_representatives`, `wrong_times`, `negative_ids`, `articles_without_cluster`, `stale_aliases`), and
+    the signatures against the stored texts (`wrong_signatures`, recomputed; `stale_signatures`, made under
+    other settings: the next re-cluster re-signs them); `repaired` counts what was fixed. A second run printing
+    zeros shows everything agrees. The in-process index of the embedded default exists only inside a server
+    (which catches up with what this command repairs); here it is rebuilt, so `added`/`removed` stay 0.
     """
     engine = _engine(_settings(db), rebuild=False)
     if not engine.index.shared:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from . import validate
+from . import signature_audit, validate
 from .alerts import Candidate, WatchBook
 from .bands import BandIndex
 from .batch import ClusterBook
@@ -499,6 +499,13 @@ class Engine:
             self._index_insert(article_id, prepared)
             self._remember(new, prepared)
 
+    def reindex_stored(self, article: Article) -> None:
+        """Index a stored article again as it is stored now (a repaired signature), journaled like any write:
+        a rollback puts back what was indexed before."""
+        self._index_remove(article)
+        self.known.drop(article.id)
+        self._reindex([article.id])
+
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""
         self.known.drop(article_id)
@@ -879,14 +886,18 @@ class Engine:
         self.store.close()
 
     def check(self, *, repair: bool = True) -> dict[str, int]:
-        """`dedup check` and POST /v1/admin/check: the index against the stored signatures, and every cluster
-        invariant (see `dedup.upkeep`), each counted, then repaired unless `repair` is false."""
+        """`dedup check` and POST /v1/admin/check: the index against the stored signatures, the signatures
+        against the stored texts (`dedup.signature_audit`), and every cluster invariant (see `dedup.upkeep`),
+        each counted, then repaired unless `repair` is false."""
+        signatures, wrong = signature_audit.audit(self)
         if not repair:
+            self.catch_up()  # what other processes wrote is not a difference
             with self._lock, self.store.transaction():
-                return {**self.index_differences(), **self.upkeep.check(repair=False).as_dict()}
+                return {**self.index_differences(), **signatures, **self.upkeep.check(repair=False).as_dict()}
         with self.writing():
-            clusters = self.upkeep.check(repair=True)
-            return {**self.sync_index(), **clusters.as_dict()}
+            clusters = self.upkeep.check(repair=True).as_dict()
+            clusters["repaired"] += signature_audit.repair(self, wrong)
+            return {**self.sync_index(), **signatures, **clusters}
 
     def index_differences(self) -> dict[str, int]:
         """What `sync_index` would change, without changing it."""

@@ -5,7 +5,9 @@ articles, and a repost of one of the other 4 was stored as a new story."""
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from contextlib import contextmanager
 
 import pytest
@@ -90,3 +92,33 @@ def test_the_server_reports_and_uses_what_the_cli_ingested(tmp_path):
         assert float(articles) == float(indexed) == 3
         repost = client.post("/v1/articles", json={"url": "https://r.example/1", "text": STORY}).json()
         assert repost["is_duplicate"] and repost["duplicate_of"].endswith("a.txt"), repost
+
+
+def test_dedup_check_on_sqlite_reports_signatures_that_do_not_match_their_text(tmp_path):
+    """`dedup check` on SQLite printed zeros whatever was wrong: the in-process index it compared with was just
+    rebuilt from the very signatures it checked. It now checks the signatures against the stored texts."""
+    db = str(tmp_path / "check.db")
+    settings = Settings(database_url=db, redis_url=None, api_key=None)
+    writer = Engine(settings)
+    ids = [writer.ingest(ArticleIn(url=f"https://a.example/{i}", text=text)).id
+           for i, text in enumerate((STORY, OTHER, THIRD))]
+    writer.close()
+    with sqlite3.connect(db) as conn:  # one signature is another text's, one was made under other parameters
+        conn.execute("UPDATE signatures SET hashvalues = (SELECT hashvalues FROM signatures WHERE article_id = ?) "
+                     "WHERE article_id = ?", (ids[1], ids[0]))
+        conn.execute("UPDATE signatures SET version = 'old' WHERE article_id = ?", (ids[2],))
+    server = Engine(settings)
+    try:
+        found = CliRunner().invoke(cli, ["check", "--no-repair", "--db", db])
+        assert found.exit_code == 0, found.output
+        report = json.loads(found.output)
+        assert (report["wrong_signatures"], report["stale_signatures"], report["repaired"]) == (1, 1, 0), report
+        fixed = json.loads(CliRunner().invoke(cli, ["check", "--db", db]).output)
+        assert fixed["wrong_signatures"] == 1 and fixed["repaired"] == 1, fixed
+        again = json.loads(CliRunner().invoke(cli, ["check", "--db", db]).output)
+        assert (again["wrong_signatures"], again["stale_signatures"], again["repaired"]) == (0, 1, 0), again
+        # the running server re-indexes the repaired article without a restart
+        assert server.catch_up() == 1
+        assert [m.url for m in server.query_text(STORY)] == ["https://a.example/0"]
+    finally:
+        server.close()

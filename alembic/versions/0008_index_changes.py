@@ -29,6 +29,9 @@ RECOMPUTE_CLUSTER_TIMES = (
 
 
 def upgrade() -> None:
+    if "index_changes" in sa.inspect(op.get_bind()).get_table_names():  # made by `create_all` (the CLI) already
+        op.execute(RECOMPUTE_CLUSTER_TIMES)
+        return
     op.create_table(
         "index_changes",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
