@@ -124,6 +124,7 @@ class Engine:
         self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
         # The store's index change log as far as this process has applied it (see `catch_up`).
         self._seen_change = 0
+        self._seen_version: int | None = None  # SQLite's data_version when the log was last applied
         warm_up()
         if rebuild:
             self.sync_index()
@@ -333,10 +334,16 @@ class Engine:
         theirs too: there only the cache is refreshed). Incremental, from the store's change log; one cheap
         query when nothing changed. Called before every request that reads the index; writers catch up under
         their lock (`writing`). Returns how many articles were re-read."""
-        if self.store.index_change_seq() <= self._seen_change:
-            return 0
-        with self._lock:  # not a store transaction: on PostgreSQL that would wait for other processes' writers
-            return self._catch_up()
+        version = self.store.data_version()  # read first: a commit after it is seen by the next call
+        if version is not None and version == self._seen_version:
+            return 0  # nothing at all was committed since the last look
+        if self.store.index_change_seq() > self._seen_change:
+            with self._lock:  # not a store transaction: on PostgreSQL that would wait for other processes' writers
+                found = self._catch_up()
+        else:
+            found = 0
+        self._seen_version = version  # only once applied: a concurrent reader meanwhile waits on the lock above
+        return found
 
     def _catch_up(self) -> int:
         newest = self.store.index_change_seq()

@@ -79,6 +79,26 @@ RECOMPUTE_CLUSTER_TIMES = (
     "WHERE a.cluster_id = clusters.id), last_seen)")
 
 
+class _FileWatch:
+    """SQLite's `PRAGMA data_version` on a connection of its own: it changes whenever another connection (of
+    this process or another) commits to the file, and costs no transaction, unlike a query on the pool."""
+
+    def __init__(self, path: str | None) -> None:
+        self._conn = (sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                      if path and path != ":memory:" else None)
+        self._lock = threading.Lock()
+
+    def version(self) -> int | None:
+        if self._conn is None:
+            return None
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 def _lacks_change_log(engine: sa.Engine) -> bool:
     """An existing SQLite file made before the index change log (and cluster times by publication)."""
     tables = set(sa.inspect(engine).get_table_names())
@@ -260,6 +280,7 @@ class SqlStore(CorrectionRows):
         on_connect = _sqlite_pragmas(busy_ms) if self.is_sqlite else _pg_lock_timeout(busy_ms)
         sa.event.listen(self.engine, "connect", on_connect)
         self._local = threading.local()
+        self._watch = _FileWatch(sa.engine.make_url(self.url).database if self.is_sqlite else None)
         self._ph = "?" if self.is_sqlite else "%s"
         upgrading = self.is_sqlite and _lacks_change_log(self.engine)
         if create:
@@ -340,6 +361,11 @@ class SqlStore(CorrectionRows):
     # -- the index change log (see `index_changes`) ---------------------------------------------
     def log_index_changes(self, article_ids: Sequence[int]) -> None:
         self._raw_many("INSERT INTO index_changes (article_id) VALUES (?)", [(i,) for i in article_ids])
+
+    def data_version(self) -> int | None:
+        """A number that changes whenever anything is committed to the database (SQLite's data_version, a few
+        microseconds); None on PostgreSQL, which has no such thing (the change log is asked instead)."""
+        return self._watch.version()
 
     def index_change_seq(self) -> int:
         """The newest change's sequence number (0: none yet): one index lookup, cheap enough for every request."""
@@ -476,6 +502,7 @@ class SqlStore(CorrectionRows):
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self._watch.close()
         self.engine.dispose()
 
     # -- ingest hot path: prebuilt statements, light reads, executemany ----------------------
