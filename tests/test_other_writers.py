@@ -6,8 +6,11 @@ articles, and a repost of one of the other 4 was stored as a new story."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from contextlib import contextmanager
 
 import pytest
@@ -20,7 +23,7 @@ from dedup.engine import Engine
 from dedup.models import ArticleIn
 from dedup.settings import Settings
 from tests.api_backends import OTHER, STORY, THIRD, pg_schema
-from tests.conftest import service_url
+from tests.conftest import ROOT, service_url
 
 
 @contextmanager
@@ -75,7 +78,7 @@ def test_catching_up_reads_only_what_changed(two_engines):
     assert server.catch_up() == 1
 
 
-def test_the_server_reports_and_uses_what_the_cli_ingested(tmp_path):
+def test_the_server_reports_and_uses_what_another_process_ingested(tmp_path):
     db = str(tmp_path / "serve.db")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text(STORY, encoding="utf-8")
@@ -83,8 +86,11 @@ def test_the_server_reports_and_uses_what_the_cli_ingested(tmp_path):
     settings = Settings(database_url=db, redis_url=None, api_key=None)
     with TestClient(create_app(settings)) as client:
         client.post("/v1/articles", json={"url": "https://s.example/0", "text": THIRD})
-        result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "in"), "--db", db])
-        assert result.exit_code == 0, result.output
+        # another process, as `dedup ingest` in a second terminal
+        result = subprocess.run([sys.executable, "-c", "from dedup.cli import main; main()", "ingest",
+                                 str(tmp_path / "in"), "--db", db], capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 0, result.stderr
         assert client.get("/readyz").status_code == 200
         metrics = client.get("/metrics").text
         articles = re.search(r"^dedup_articles (\S+)", metrics, re.M).group(1)
