@@ -18,6 +18,7 @@ from .alerts import Candidate, WatchBook
 from .bands import BandIndex
 from .batch import ClusterBook
 from .browse import SourceStats, source_stats
+from .catch_up import ChangeFollower
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
 from .contain import anchors
@@ -42,11 +43,6 @@ log = logging.getLogger("dedup.engine")
 
 # The arrival order of a text not stored yet: after every stored article.
 _ARRIVING = sys.maxsize
-
-# An in-process index this many changes behind the store's change log is rebuilt instead of caught up (older log
-# entries may be pruned); writers prune the log about every `_PRUNE_EVERY` changes.
-_CHANGES_KEPT = 100_000
-_PRUNE_EVERY = 10_000
 
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
@@ -122,14 +118,13 @@ class Engine:
         self.upkeep = ClusterUpkeep(self.store)
         self.watches = WatchBook(self.store, settings)
         self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
-        # The store's index change log as far as this process has applied it (see `catch_up`).
-        self._seen_change = 0
-        self._seen_version: int | None = None  # SQLite's data_version when the log was last applied
+        self.changes = ChangeFollower(self.store, self.index, self.known, self.version, self.sig_config,
+                                      self.anchor_rate)
         warm_up()
         if rebuild:
             self.sync_index()
         else:
-            self._seen_change = self.store.index_change_seq()
+            self.changes.seen(self.store.index_change_seq())
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
@@ -316,10 +311,10 @@ class Engine:
             try:
                 with self.store.transaction():
                     self.store.lock_writers()
-                    self._catch_up()
+                    self.changes.apply(self.sync_index)
                     yield
-                    written = self._written_changes()
-                self._seen_change = max(self._seen_change, written)  # committed: our own changes are applied
+                    written = self.changes.written()
+                self.changes.seen(written)  # committed: our own changes are applied
             except BaseException:
                 self._undo(journal)
                 raise
@@ -331,63 +326,16 @@ class Engine:
         """Apply what other processes wrote since this one last looked (`dedup ingest` beside a server on one
         SQLite file, another server on PostgreSQL): their articles enter this process's in-process index, their
         updates and deletes replace or leave it, and cached records of them are dropped (a shared index is
-        theirs too: there only the cache is refreshed). Incremental, from the store's change log; one cheap
-        query when nothing changed. Called before every request that reads the index; writers catch up under
-        their lock (`writing`). Returns how many articles were re-read."""
+        theirs too: there only the cache is refreshed). Incremental, from the store's change log (`dedup.catch_up`);
+        free while nothing is committed. Called before every request that reads the index; writers catch up
+        under their lock (`writing`). Returns how many articles were re-read."""
         version = self.store.data_version()  # read first: a commit after it is seen by the next call
-        if version is not None and version == self._seen_version:
-            return 0  # nothing at all was committed since the last look
-        if self.store.index_change_seq() > self._seen_change:
+        found = 0
+        if self.changes.pending(version):
             with self._lock:  # not a store transaction: on PostgreSQL that would wait for other processes' writers
-                found = self._catch_up()
-        else:
-            found = 0
-        self._seen_version = version  # only once applied: a concurrent reader meanwhile waits on the lock above
+                found = self.changes.apply(self.sync_index)
+        self.changes.seen_version = version  # only once applied: a concurrent reader meanwhile waits on the lock
         return found
-
-    def _catch_up(self) -> int:
-        newest = self.store.index_change_seq()
-        if newest <= self._seen_change:
-            return 0
-        if newest - self._seen_change > _CHANGES_KEPT:  # log entries may be pruned: start over from the store
-            self.known.clear()
-            if self.index.shared:
-                self._seen_change = newest
-                return 0
-            return self.sync_index()["indexed"]
-        changed: set[int] = set()
-        after = self._seen_change
-        while rows := self.store.index_changes_since(after):
-            changed.update(article_id for _, article_id in rows)
-            after = rows[-1][0]
-        self._reindex(sorted(changed))
-        self._seen_change = max(self._seen_change, after)
-        return len(changed)
-
-    def _reindex(self, ids: list[int]) -> None:
-        """Index these articles as stored now: their current signature and anchors, or nothing (deleted,
-        signed under other parameters)."""
-        for article_id in ids:
-            self.known.drop(article_id)
-        if self.index.shared:
-            return
-        rows = [r for r in self.store.signature_rows(ids) if r[1] == self.version]
-        texts = self.store.norm_texts([r[0] for r in rows]) if self.anchor_rate > 0 else {}
-        for article_id in set(ids) - {r[0] for r in rows}:
-            self.index.remove(article_id)
-        for article_id, _, blob, shingle_count in rows:
-            self.index.insert(article_id, np.frombuffer(blob, dtype=np.uint32), shingle_count)
-            if article_id in texts:
-                self.index.contained.insert(
-                    article_id, anchors(shingle_hashes(texts[article_id], self.sig_config), self.anchor_rate))
-
-    def _written_changes(self) -> int:
-        """The change log's newest entry at the end of a write transaction (all of them applied here: this
-        process wrote them under the writers' lock, after catching up); prunes old entries now and then."""
-        newest = self.store.index_change_seq()
-        if newest // _PRUNE_EVERY > self._seen_change // _PRUNE_EVERY:
-            self.store.prune_index_changes(newest - _CHANGES_KEPT)
-        return newest
 
     def index_size(self) -> int:
         """Articles in the index, after catching up with other writers (what /metrics and /readyz report)."""
@@ -510,8 +458,7 @@ class Engine:
         """Index a stored article again as it is stored now (a repaired signature), journaled like any write:
         a rollback puts back what was indexed before."""
         self._index_remove(article)
-        self.known.drop(article.id)
-        self._reindex([article.id])
+        self.changes.reindex([article.id])
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""
@@ -871,7 +818,7 @@ class Engine:
             removed += 1
         self._sync_contained(stored)
         self.index.mark_complete()
-        self._seen_change = max(self._seen_change, start)
+        self.changes.seen(start)
         return {"indexed": len(stored), "added": added, "removed": removed}
 
     def _sync_contained(self, stored: set[int]) -> None:
