@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.main import create_app
 from dedup.cli import app as cli
+from dedup.models import ArticleIn
+from dedup.recluster import VerdictCache, take_snapshot
 from tests.api_backends import STORY, backend_settings
 
 A, B = "https://a.example/1", "https://b.example/1"
@@ -75,3 +78,18 @@ def test_the_batch_route_and_the_cli_say_so(client, tmp_path):
     feed.write_text(json.dumps({"url": A, "text": STORY, "title": "二"}, ensure_ascii=False) + "\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["ingest", str(feed), "--db", db, "-q"])
     assert result.exit_code == 0 and "0 unchanged, 0 updated, 1 metadata updated" in result.output, result.output
+
+
+def test_the_recluster_does_not_reuse_a_verdict_made_before_a_new_publication_time(engine):
+    """Which article came first is an input of the verdict (partial copies): the re-cluster's verdict cache key
+    must change with it, as it does with the text."""
+    first = engine.ingest(ArticleIn(url=A, text=STORY, published_at="2026-06-05")).id
+    second = engine.ingest(ArticleIn(url=B, text=STORY, published_at="2026-06-06")).id
+    cache, pairs = VerdictCache(engine), np.array([[first, second]], dtype=np.int64)
+    before = cache.pair_keys(pairs, take_snapshot(engine).content_hash)
+    assert engine.ingest(ArticleIn(url=A, text=STORY, published_at="2026-06-05", title="新")).status == \
+        "metadata_updated"
+    retitled = cache.pair_keys(pairs, take_snapshot(engine).content_hash)
+    engine.ingest(ArticleIn(url=B, text=STORY, published_at="2026-06-01"))
+    after = cache.pair_keys(pairs, take_snapshot(engine).content_hash)
+    assert before[0] != after[0] and retitled[0] != after[0]
