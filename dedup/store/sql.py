@@ -332,7 +332,7 @@ class SqlStore(CorrectionRows):
             conn.execute(signatures.insert().values(
                 article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
                 shingle_count=article.shingle_count))
-            self.log_index_changes([article.id])
+            self._log(conn, [article.id])
         return article.id
 
     def update_article(self, article: Article) -> None:
@@ -342,7 +342,7 @@ class SqlStore(CorrectionRows):
             conn.execute(signatures.insert().values(
                 article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
                 shingle_count=article.shingle_count))
-            self.log_index_changes([article.id])
+            self._log(conn, [article.id])
 
     def update_metadata(self, article: Article) -> None:
         """Write an article's title, source, publication time and write stamp; its text and signature stay."""
@@ -350,17 +350,25 @@ class SqlStore(CorrectionRows):
             conn.execute(articles.update().where(articles.c.id == article.id).values(
                 title=article.title, source=article.source, published_at=article.published_at,
                 ingested_at=article.ingested_at))
-            self.log_index_changes([article.id])  # the cached record (publication time) of other processes
+            self._log(conn, [article.id])  # the cached record (publication time) of other processes
 
     def delete_article(self, article_id: int) -> None:
         with self._conn() as conn:
             conn.execute(signatures.delete().where(signatures.c.article_id == article_id))
             conn.execute(articles.delete().where(articles.c.id == article_id))
-            self.log_index_changes([article_id])
+            self._log(conn, [article_id])
 
     # -- the index change log (see `index_changes`) ---------------------------------------------
     def log_index_changes(self, article_ids: Sequence[int]) -> None:
-        self._raw_many("INSERT INTO index_changes (article_id) VALUES (?)", [(i,) for i in article_ids])
+        with self._conn() as conn:
+            self._log(conn, article_ids)
+
+    @staticmethod
+    def _log(conn: Connection, article_ids: Sequence[int]) -> None:
+        """On the connection that wrote the signatures: one transaction, whoever calls (never a second
+        connection waiting for the first one's write lock)."""
+        if article_ids:
+            conn.execute(index_changes.insert(), [{"article_id": i} for i in article_ids])
 
     def data_version(self) -> int | None:
         """A number that changes whenever anything is committed to the database (SQLite's data_version, a few
