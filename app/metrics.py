@@ -50,7 +50,7 @@ class SizeCollector(Collector):
         yield GaugeMetricFamily("dedup_clusters", "Clusters (stories), including singletons", value=counts["clusters"])
         yield GaugeMetricFamily("dedup_clusters_with_duplicates", "Clusters of two or more articles",
                                 value=counts["clusters_with_duplicates"])
-        yield GaugeMetricFamily("dedup_index_size", "Signatures in the LSH index", value=len(engine.index))
+        yield GaugeMetricFamily("dedup_index_size", "Signatures in the LSH index", value=engine.index_size())
 
 
 class Metrics:

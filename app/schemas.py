@@ -13,9 +13,12 @@ TEXT_OR_HTML = [{"required": ["text"], "properties": {"text": {"type": "string"}
 
 
 class ArticleBody(BaseModel):
-    """One article to ingest: give `text` or `html`."""
+    """One article to ingest: give `text` or `html`. Fields not listed here (a crawler's `label`, `lang`, ...)
+    are ignored, as `dedup ingest` ignores them in JSONL; a listed field of the wrong type is an error."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    # Ignored, not refused: exports from crawlers and labeled sets carry extra fields, and refusing them made
+    # every item of a batch fail while the same file ingested fine with the CLI.
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
         "oneOf": TEXT_OR_HTML,
         "examples": [{"url": "https://news.example/a/1", "title": "标题", "text": "正文……",
                       "published_at": "2024-05-27", "source": "新华社"}]})
@@ -64,7 +67,8 @@ class IngestOut(BaseModel):
     is_duplicate: bool
     duplicate_of: str | None
     duplicate_of_id: int | None
-    status: str = Field(..., description="created | unchanged | updated")
+    status: str = Field(..., description="created | unchanged | updated (new text) | metadata_updated (same "
+                                         "text, new title, source or published_at)")
     matches: list[MatchOut]
     revision: str = Field(..., description="The stored article's revision (also the ETag header): send it as "
                                            "If-Match to update or delete only what you read")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .cluster import rep_key
+from .cluster import rep_key, seen_at
 from .models import Article, Cluster
 
 
@@ -66,8 +66,9 @@ class ClusterBook:
         return self.clusters[cluster_id]
 
     def found(self, article: Article) -> None:
+        seen = seen_at(article.published_at, article.ingested_at)
         self.clusters[article.id] = Cluster(id=article.id, representative_id=article.id, size=1,
-                                            first_seen=article.ingested_at, last_seen=article.ingested_at)
+                                            first_seen=seen, last_seen=seen)
         self.rep_keys[article.id] = rep_key(article.published_at, article.id)
         self.new.add(article.id)
         if not self.is_unwritten(article.id):  # an unwritten article gets its cluster id with its row
@@ -78,10 +79,10 @@ class ClusterBook:
         cluster = self.clusters[cluster_id]
         new_key = rep_key(article.published_at, article.id)
         rep = article.id if new_key < current_rep_key else cluster.representative_id
+        seen = seen_at(article.published_at, article.ingested_at)  # as `summarize` computes it
         self.clusters[cluster_id] = replace(
             cluster, size=cluster.size + 1, representative_id=rep,
-            first_seen=min(cluster.first_seen, article.ingested_at),
-            last_seen=max(cluster.last_seen, article.ingested_at))
+            first_seen=min(cluster.first_seen, seen), last_seen=max(cluster.last_seen, seen))
         self.rep_keys[cluster_id] = min(new_key, current_rep_key)
         if cluster_id not in self.new:
             self.changed.add(cluster_id)

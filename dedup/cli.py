@@ -126,7 +126,7 @@ def ingest(
 
     engine = _engine(_settings(db))
     items = list(iter_sources(paths))
-    counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "failed": 0}
+    counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "metadata_updated": 0, "failed": 0}
     show_progress = len(items) >= _PROGRESS_AT and sys.stderr.isatty()
     with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
@@ -137,7 +137,8 @@ def ingest(
             progress.advance(task, len(chunk))
     engine.close()
     out.print(f"{len(items)} inputs: {counts['new']} new stories, {counts['duplicate']} duplicates, "
-              f"{counts['unchanged']} unchanged, {counts['updated']} updated, {counts['failed']} failed",
+              f"{counts['unchanged']} unchanged, {counts['updated']} updated, "
+              f"{counts['metadata_updated']} metadata updated, {counts['failed']} failed",
               highlight=False)
     if counts["failed"]:
         raise typer.Exit(1)
@@ -155,7 +156,7 @@ def _ingest_chunk(engine: Engine, chunk: list, counts: dict[str, int], quiet: bo
             counts["failed"] += 1
             err.print(f"[red]error:[/red] {item.origin}: {result}", highlight=False)
             continue
-        if result.status in ("unchanged", "updated"):
+        if result.status in ("unchanged", "updated", "metadata_updated"):
             counts[result.status] += 1
         counts["duplicate" if result.is_duplicate else "new"] += result.status == "created"
         if not quiet:
@@ -394,9 +395,11 @@ def check(db: DbOption = None,
 
     Prints what it found before repairing: `added` (stored but not indexed), `removed` (indexed but not stored),
     and per cluster invariant the number of clusters or articles breaking it (`empty_clusters`, `wrong_sizes`,
-    `wrong_representatives`, `wrong_times`, `negative_ids`, `articles_without_cluster`, `stale_aliases`);
-    `repaired` counts what was fixed. A second run printing zeros shows everything agrees. The in-process
-    index of the embedded default exists only inside a server; here it is rebuilt, so there is nothing to differ.
+    `wrong_representatives`, `wrong_times`, `negative_ids`, `articles_without_cluster`, `stale_aliases`), and
+    the signatures against the stored texts (`wrong_signatures`, recomputed; `stale_signatures`, made under
+    other settings: the next re-cluster re-signs them); `repaired` counts what was fixed. A second run printing
+    zeros shows everything agrees. The in-process index of the embedded default exists only inside a server
+    (which catches up with what this command repairs); here it is rebuilt, so `added`/`removed` stay 0.
     """
     engine = _engine(_settings(db), rebuild=False)
     if not engine.index.shared:

@@ -40,9 +40,17 @@ def pick_representative(members: Iterable[Article | Node]) -> Article | Node:
     return min(members, key=representative_key)
 
 
+def seen_at(published_at: str | None, ingested_at: str) -> str:
+    """When an article counts as seen for its cluster's first/last seen: its publication time, else (no date
+    known) when it was ingested. A backfill of June's articles in November makes June clusters, not November's."""
+    return published_at or ingested_at
+
+
 def summarize(cluster_id: int, members: Sequence[Article | Node]) -> Cluster:
+    """The cluster row of these members: the earliest published as representative; first and last seen span
+    their publication times (`seen_at`). The one summary: ingest, delete, re-cluster and `dedup check` use it."""
     rep = pick_representative(members)
-    seen = [m.ingested_at for m in members]
+    seen = [seen_at(m.published_at, m.ingested_at) for m in members]
     return Cluster(id=cluster_id, representative_id=rep.id, size=len(members),
                    first_seen=min(seen), last_seen=max(seen))
 

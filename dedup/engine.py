@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from . import fastpath, validate
+from . import fastpath, signature_audit, validate
 from .alerts import Candidate, WatchBook
 from .bands import BandIndex
 from .batch import ClusterBook
 from .browse import SourceStats, source_stats
+from .catch_up import ChangeFollower
 from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
 from .contain import anchors
@@ -84,6 +85,12 @@ def _when(article: Article | Known) -> When:
     return When(article.published_at, article.ingested_at, article.id)
 
 
+def _metadata(article: Article) -> tuple[str | None, str | None, str | None]:
+    """What an ingest of the same text can change: title, source, publication time (the article as sent: a
+    field left out is cleared, as with a new text)."""
+    return article.title, article.source, article.published_at
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -112,10 +119,14 @@ class Engine:
         self.upkeep = ClusterUpkeep(self.store)
         self.watches = WatchBook(self.store, settings)
         self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
+        self.changes = ChangeFollower(self.store, self.index, self.known, self.version, self.sig_config,
+                                      self.anchor_rate)
         warm_up()
         log.info(fastpath.describe())
         if rebuild:
             self.sync_index()
+        else:
+            self.changes.seen(self.store.index_change_seq())
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
@@ -301,12 +312,36 @@ class Engine:
             try:
                 with self.store.transaction():
                     self.store.lock_writers()
+                    self.changes.apply(self.sync_index)
                     yield
+                    written = self.changes.written()
+                self.changes.seen(written)  # committed: our own changes are applied
             except BaseException:
                 self._undo(journal)
                 raise
             finally:
                 self._journal = None
+
+    # -- other writers ------------------------------------------------------------------------
+    def catch_up(self) -> int:
+        """Apply what other processes wrote since this one last looked (`dedup ingest` beside a server on one
+        SQLite file, another server on PostgreSQL): their articles enter this process's in-process index, their
+        updates and deletes replace or leave it, and cached records of them are dropped (a shared index is
+        theirs too: there only the cache is refreshed). Incremental, from the store's change log (`dedup.catch_up`);
+        free while nothing is committed. Called before every request that reads the index; writers catch up
+        under their lock (`writing`). Returns how many articles were re-read."""
+        version = self.store.data_version()  # read first: a commit after it is seen by the next call
+        found = 0
+        if self.changes.pending(version):
+            with self._lock:  # not a store transaction: on PostgreSQL that would wait for other processes' writers
+                found = self.changes.apply(self.sync_index)
+        self.changes.seen_version = version  # only once applied: a concurrent reader meanwhile waits on the lock
+        return found
+
+    def index_size(self) -> int:
+        """Articles in the index, after catching up with other writers (what /metrics and /readyz report)."""
+        self.catch_up()
+        return len(self.index)
 
     def _undo(self, journal: IndexJournal) -> None:
         """Put the index back as it was before a transaction that rolled back."""
@@ -327,10 +362,16 @@ class Engine:
         """`reposts` collects the articles this ingest made duplicates (new, or moved into another cluster), for
         the alert outbox."""
         head = heads.get(fields.url)
+        status = "updated" if head else "created"
+        article = self._new_article(fields, prepared, head["id"] if head else 0)
         if head is not None and head["content_hash"] == prepared.content_hash and head["version"] == self.version:
             book.flush()
-            return self._result_for(self.get_article(head["id"]), "unchanged")
-        article = self._new_article(fields, prepared, head["id"] if head else 0)
+            stored = self.get_article(head["id"])
+            if _metadata(stored) == _metadata(article):
+                return self._result_for(stored, "unchanged")
+            if (stored.published_at, stored.norm_text) == (article.published_at, article.norm_text):
+                return self._update_metadata(stored, article)
+            status = "metadata_updated"  # a new publication time: the verdict may change, placed again below
         if head is not None:
             book.flush()
             self._leave_cluster(self.get_article(head["id"]))
@@ -346,10 +387,20 @@ class Engine:
         self._remember(article, prepared)
         heads[fields.url] = {"id": article.id, "content_hash": article.content_hash, "version": self.version,
                              "cluster_id": article.cluster_id}
-        result = self._result(article, matches, judged, "updated" if head else "created")
+        result = self._result(article, matches, judged, status)
         if result.judged is not None and (head is None or head["cluster_id"] != article.cluster_id):
             reposts.append(Candidate(article, result.judged, result.matches))
         return result
+
+    def _update_metadata(self, stored: Article, new: Article) -> IngestResult:
+        """Same text, new title or source: written in place (a new revision), the article stays where it is (the
+        decision reads neither); its cluster's dates are summarized again."""
+        article = replace(stored, title=new.title, source=new.source, published_at=new.published_at,
+                          ingested_at=new.ingested_at)
+        self.store.update_metadata(article)
+        self.known.drop(article.id)
+        self.upkeep.refresh([article.cluster_id] if article.cluster_id is not None else [])
+        return self._result_for(article, "metadata_updated")
 
     # -- learned boilerplate ------------------------------------------------------------------
     def _learn(self, done: list[tuple[int, validate.Fields, Prepared]], results: list, book: ClusterBook) -> None:
@@ -358,8 +409,8 @@ class Engine:
         results of this batch's re-signed articles are made again from what is stored."""
         if not self.learner.enabled:
             return
-        counted = [(pos, fields, prepared) for pos, fields, prepared in done
-                   if prepared.normalized.lines and results[pos].status != "unchanged"]
+        counted = [(pos, fields, prepared) for pos, fields, prepared in done  # a text seen before: counted then
+                   if prepared.normalized.lines and results[pos].status in ("created", "updated")]
         resign = self.learner.observe([
             Sighting(fields.source or "*", fields.title or prepared.normalized.title, prepared.normalized.lines,
                      results[pos].id) for pos, fields, prepared in counted])
@@ -403,6 +454,12 @@ class Engine:
         if prepared is not None:
             self._index_insert(article_id, prepared)
             self._remember(new, prepared)
+
+    def reindex_stored(self, article: Article) -> None:
+        """Index a stored article again as it is stored now (a repaired signature), journaled like any write:
+        a rollback puts back what was indexed before."""
+        self._index_remove(article)
+        self.changes.reindex([article.id])
 
     def reindex(self, article_id: int, prepared: Prepared) -> None:
         """Index a stored article's new signature (after re-signing) and forget its cached record."""
@@ -607,9 +664,11 @@ class Engine:
     # -- queries ------------------------------------------------------------------------------
     def query_text(self, text: str, *, is_html: bool | None = None) -> list[Match]:
         prepared = self.prepare(validate.raw_text(text), is_html=is_html)
+        self.catch_up()
         return [self._match(m) for m in self._verified(prepared)]
 
     def duplicates_of(self, article_id: int) -> list[Match]:
+        self.catch_up()
         article = self.get_article(article_id)
         return self._result_for(article, "unchanged").matches
 
@@ -682,9 +741,13 @@ class Engine:
                 return summarize(resolved, members), members
         raise NotFound(f"no cluster with id {cluster_id}")
 
-    def list_clusters(self, min_size: int = 1, limit: int = 50,
-                      before: tuple[str, int] | None = None) -> list[Cluster]:
-        return self.store.list_clusters(min_size, limit, before)
+    def list_clusters(self, min_size: int = 1, limit: int = 50, before: tuple[str, int] | None = None, *,
+                      since: str | None = None, until: str | None = None) -> list[Cluster]:
+        """Newest last activity first. `since`/`until` (ISO dates or date-times, both inclusive, a date is a whole
+        day) bound the last activity: the latest publication time of a member (ingestion time for one without);
+        a bad value is `InvalidArticle` naming it."""
+        active = (validate.time_bound(since, "since", end=False), validate.time_bound(until, "until", end=True))
+        return self.store.list_clusters(min_size, limit, before, active)
 
     def all_clusters(self, min_size: int = 1) -> list[tuple[Cluster, list[Article]]]:
         out = []
@@ -740,6 +803,7 @@ class Engine:
     # -- index maintenance --------------------------------------------------------------------
     def sync_index(self) -> dict[str, int]:
         """Make the index hold exactly the stored signatures of the current version."""
+        start = self.store.index_change_seq()  # changes written during the scan are applied again later: harmless
         stored: set[int] = set()
         present = self.index.ids()
         missing: list[tuple[int, np.ndarray, int]] = []
@@ -761,6 +825,7 @@ class Engine:
             removed += 1
         self._sync_contained(stored)
         self.index.mark_complete()
+        self.changes.seen(start)
         return {"indexed": len(stored), "added": added, "removed": removed}
 
     def _sync_contained(self, stored: set[int]) -> None:
@@ -782,14 +847,18 @@ class Engine:
         self.store.close()
 
     def check(self, *, repair: bool = True) -> dict[str, int]:
-        """`dedup check` and POST /v1/admin/check: the index against the stored signatures, and every cluster
-        invariant (see `dedup.upkeep`), each counted, then repaired unless `repair` is false."""
+        """`dedup check` and POST /v1/admin/check: the index against the stored signatures, the signatures
+        against the stored texts (`dedup.signature_audit`), and every cluster invariant (see `dedup.upkeep`),
+        each counted, then repaired unless `repair` is false."""
+        signatures, wrong = signature_audit.audit(self)
         if not repair:
+            self.catch_up()  # what other processes wrote is not a difference
             with self._lock, self.store.transaction():
-                return {**self.index_differences(), **self.upkeep.check(repair=False).as_dict()}
+                return {**self.index_differences(), **signatures, **self.upkeep.check(repair=False).as_dict()}
         with self.writing():
-            clusters = self.upkeep.check(repair=True)
-            return {**self.sync_index(), **clusters.as_dict()}
+            clusters = self.upkeep.check(repair=True).as_dict()
+            clusters["repaired"] += signature_audit.repair(self, wrong)
+            return {**self.sync_index(), **signatures, **clusters}
 
     def index_differences(self) -> dict[str, int]:
         """What `sync_index` would change, without changing it."""

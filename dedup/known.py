@@ -56,6 +56,9 @@ class KnownCache:
     def drop(self, article_id: int) -> None:
         self._items.pop(article_id, None)
 
+    def clear(self) -> None:
+        self._items.clear()
+
     def get_many(self, ids: Sequence[int]) -> list[Known]:
         missing = [i for i in ids if i not in self._items]
         for row in self.store.candidates(missing):

@@ -64,7 +64,7 @@ class IngestResult:
     duplicate_of: str | None
     duplicate_of_id: int | None
     matches: list[Match] = field(default_factory=list)
-    status: str = "created"  # created | unchanged | updated
+    status: str = "created"  # created | unchanged | updated (new text) | metadata_updated (same text)
     revision: str = ""  # of the stored article after this ingest (see `revision`)
     judged: Match | None = None  # the pair the verdict rests on: duplicate_of with this article's scores
 

@@ -84,7 +84,9 @@ def take_snapshot(engine: Engine, overrides: dict[int, tuple[np.ndarray, int]] |
     ids, old, signed, blobs, counts, nodes, hashes = [], [], [], [], [], {}, {}
     for aid, version, blob, count, cid, published, ingested, content_hash in engine.store.snapshot_rows():
         ids.append(aid)
-        hashes[aid] = content_hash
+        # What a pair's verdict depends on besides the texts: which came first (publication, else arrival). A
+        # metadata update changes the times and not the content hash; a cached verdict must not survive it.
+        hashes[aid] = f"{content_hash}|{published or ''}|{ingested}"
         old.append(-1 if cid is None else cid)
         nodes[aid] = Node(aid, published, ingested)
         if aid in overrides:
@@ -319,12 +321,12 @@ def verify_pairs(pairs: np.ndarray, texts: dict[int, str], sig: SignatureConfig,
 class VerdictCache:
     """Verdicts of earlier runs, reused only when they are provably what `decide` would say again.
 
-    A verdict is a pure function of the two normalized texts, the signature parameters (shingles),
-    the decision thresholds and the rule's code. A normalized text is a function of the raw text
-    (content_hash) and the signature version (the project bumps NORMALIZATION_RULES when a rule
-    changes). So the key hashes both content hashes, the version, the decision config and a
-    fingerprint of the package's code and jieba's version; any difference means the pair is
-    verified again (after an upgrade, the first run is a cold one).
+    A verdict is a pure function of the two normalized texts, which of them came first (publication time,
+    else arrival), the signature parameters (shingles), the decision thresholds and the rule's code. A
+    normalized text is a function of the raw text (content_hash) and the signature version (the project bumps
+    NORMALIZATION_RULES when a rule changes). So the key hashes both content hashes with both articles' times,
+    the version, the decision config and a fingerprint of the package's code and jieba's version; any
+    difference means the pair is verified again (after an upgrade, the first run is a cold one).
     """
 
     def __init__(self, engine: Engine) -> None:

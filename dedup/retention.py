@@ -11,12 +11,12 @@ GET /v1/recluster/runs show it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .engine import Engine
 from .errors import InvalidArticle
 from .runs import finish_run, now, run_lock, start_run
-from .validate import published_at
+from .validate import time_bound
 
 
 @dataclass
@@ -29,20 +29,7 @@ class DeleteReport:
         return asdict(self)
 
 
-def _bound(value: str | None, name: str, *, end: bool) -> str | None:
-    """An ISO date or date-time as the stored `published_at` compares. `end`: an inclusive upper bound, made
-    exclusive (a plain date means the whole day)."""
-    if value is None:
-        return None
-    try:
-        text = published_at(value)
-    except InvalidArticle:
-        raise InvalidArticle(f"{name}: expected an ISO date like 2024-05-27, got {str(value)[:40]!r}") from None
-    if text is None or not end:
-        return text
-    if len(text) == 10:
-        return (date.fromisoformat(text) + timedelta(days=1)).isoformat()
-    return (datetime.fromisoformat(text) + timedelta(microseconds=1)).isoformat()
+_bound = time_bound
 
 
 def delete_matching(engine: Engine, *, source: str | None = None, published_from: str | None = None,

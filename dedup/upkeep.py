@@ -3,8 +3,9 @@ and `dedup check`.
 
 The invariants it keeps (and `check` verifies and repairs): every article is in a stored cluster; a
 cluster's size is its member count; its representative is a member, the earliest published (else the
-earliest ingested); its first/last seen span its members; no cluster row is empty; no cluster id is
-negative; no alias hides a live cluster id. A cluster is always re-summarized from what is stored now,
+earliest ingested); its first/last seen span its members' publication times (ingestion time for a member
+without one: `dedup.cluster.seen_at`); no cluster row is empty; no cluster id is negative; no alias hides a
+live cluster id. A cluster is always re-summarized from what is stored now,
 in the caller's transaction, so a decision made on an older view (a re-cluster's snapshot, a batch's
 earlier read) cannot leave a row that disagrees with its members.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlparse
 
 from .errors import EmptyText, InvalidArticle
@@ -103,6 +103,25 @@ def published_at(value: str | None) -> str | None:
     if len(text) <= 10 and parsed.hour == parsed.minute == parsed.second == 0:
         return parsed.date().isoformat()
     return parsed.isoformat()
+
+
+def time_bound(value: str | None, name: str, *, end: bool) -> str | None:
+    """An ISO date or date-time as stored times (`published_at`, cluster first/last seen) compare: UTC, no zone.
+    `end`: an inclusive upper bound, made exclusive (a plain date means the whole day)."""
+    if value is None:
+        return None
+    try:
+        text = published_at(value)
+    except InvalidArticle:
+        raise InvalidArticle(f"{name}: expected an ISO date like 2024-05-27, got {str(value)[:40]!r}") from None
+    if text is None or not end:
+        return text
+    try:
+        if len(text) == 10:
+            return (date.fromisoformat(text) + timedelta(days=1)).isoformat()
+        return (datetime.fromisoformat(text) + timedelta(microseconds=1)).isoformat()
+    except OverflowError:  # the last representable day bounds nothing
+        return None
 
 
 def _optional(value: str | None, name: str, limit: int = 1000) -> str | None:

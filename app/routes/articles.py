@@ -26,7 +26,7 @@ _NOT_FOUND = {404: {"model": ErrorOut, "description": "No stored article has thi
 _UPDATED = {200: {"model": IngestOut, "description": "The URL was stored already: `unchanged` or `updated`"}}
 _PRECONDITION = {400: {"model": ErrorOut, "description": "If-Match is not `*` or a list of ETags"},
                  412: {"model": ErrorOut, "description": "If-Match names another revision"}}
-_STATUS = {"created": 201, "unchanged": 200, "updated": 200}
+_STATUS = {"created": 201, "unchanged": 200, "updated": 200, "metadata_updated": 200}
 
 
 def _article_in(body: ArticleBody) -> ArticleIn:
@@ -38,7 +38,9 @@ def _article_in(body: ArticleBody) -> ArticleIn:
              dependencies=[Depends(require_api_key)])
 def ingest(body: ArticleBody, response: Response, engine: EngineDep, if_match: IfMatch = None) -> IngestOut:
     """Store one article and say at once whether it duplicates a stored one. Same URL and content: 200, same
-    answer; same URL with new content: the article is updated and re-indexed (200). With If-Match, only if the
+    answer; same URL with new content: the article is updated and re-indexed (200); same URL and content with a
+    new title, source or publication time: `metadata_updated` (200, a new revision; the article stays in its
+    cluster unless its new publication time changes the verdict). With If-Match, only if the
     stored article is still at that revision (ETag), else 412 and nothing changes: no update is lost."""
     result = engine.ingest(_article_in(body), if_match=if_match_tags(if_match))
     response.status_code = _STATUS.get(result.status, 200)

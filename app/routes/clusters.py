@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from dedup.engine import Engine
+from dedup.errors import InvalidArticle
 from dedup.models import Cluster
 
 from ..deps import MAX_ID, ClusterId, get_engine
@@ -52,13 +53,25 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     return last_seen, cid
 
 
+_TIME = ("An ISO date (2026-06-01, the whole day) or date-time (2026-06-01T08:00:00Z); bounds the cluster's "
+         "last activity, its members' latest publication time (ingestion time for a member without one)")
+
+
 @router.get("/clusters", response_model=ClusterPage)
 def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1, le=2**31 - 1)] = 2,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClusterPage:
-    """Newest first by last activity; pass `next_cursor` back as `cursor` for the next page."""
+                  cursor: Annotated[str | None, Query(max_length=512)] = None,
+                  since: Annotated[str | None, Query(max_length=40, description=f"From (inclusive). {_TIME}")] = None,
+                  until: Annotated[str | None, Query(max_length=40, description=f"To (inclusive). {_TIME}")] = None,
+                  ) -> ClusterPage:
+    """Newest first by last activity (publication time); pass `next_cursor` back as `cursor` for the next page,
+    with the same filters. `since`/`until`: only clusters last active in that range; a value that is not a date
+    is a 422."""
     before = decode_cursor(cursor) if cursor else None
-    page = engine.list_clusters(min_size, limit + 1, before)
+    try:
+        page = engine.list_clusters(min_size, limit + 1, before, since=since, until=until)
+    except InvalidArticle as exc:
+        raise ApiError(422, "validation_error", str(exc)) from None
     more = len(page) > limit
     page = page[:limit]
     reps = {a.id: a for a in engine.store.get_articles([c.representative_id for c in page])}

@@ -30,7 +30,7 @@ def readyz(engine: EngineDep) -> JSONResponse:
     """Ready when the database answers and the index (in process or Redis) answers, and a shared index's Redis
     does not evict keys (a policy changed after start-up would otherwise go unnoticed while lookups miss)."""
     checks: dict[str, str] = {}
-    for name, probe in (("database", engine.store.ping), ("index", lambda: len(engine.index))):
+    for name, probe in (("database", engine.store.ping), ("index", engine.index_size)):
         try:
             probe()
             checks[name] = "ok"

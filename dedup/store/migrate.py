@@ -22,6 +22,7 @@ _REVISION_TABLES = (
     ("0004", {"learned_boilerplate"}),
     ("0006", {"corrections"}),
     ("0007", {"watches", "alert_deliveries"}),
+    ("0008", {"index_changes"}),
 )
 
 

@@ -56,8 +56,53 @@ cluster_aliases = sa.Table(
     sa.Column("old_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("new_id", sa.Integer, nullable=False),
 )
+# Every write of an article's signature (insert, update, delete) appends its id here, in the writer's transaction.
+# An in-process index reads the ids written since it last looked and re-indexes only those: how a server notices
+# what another process (`dedup ingest` on the same file, a second server on PostgreSQL) wrote. Writers hold the
+# writers' lock, so the sequence grows in commit order. Old rows are pruned (`prune_index_changes`).
+index_changes = sa.Table(
+    "index_changes", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.Integer, nullable=False),
+    sqlite_autoincrement=True,  # a sequence is never reused after a prune (plain rowids would be)
+)
 
 _ARTICLE_COLUMNS = [c for c in articles.c if c.name != "id"]
+
+# A cluster spans its members' publication times (ingestion time for an article without one), as
+# `dedup.cluster.summarize` computes it; files made before that are brought to it once (Alembic 0008 on PostgreSQL).
+RECOMPUTE_CLUSTER_TIMES = (
+    "UPDATE clusters SET "
+    "first_seen = COALESCE((SELECT MIN(COALESCE(a.published_at, a.ingested_at)) FROM articles a "
+    "WHERE a.cluster_id = clusters.id), first_seen), "
+    "last_seen = COALESCE((SELECT MAX(COALESCE(a.published_at, a.ingested_at)) FROM articles a "
+    "WHERE a.cluster_id = clusters.id), last_seen)")
+
+
+class _FileWatch:
+    """SQLite's `PRAGMA data_version` on a connection of its own: it changes whenever another connection (of
+    this process or another) commits to the file, and costs no transaction, unlike a query on the pool."""
+
+    def __init__(self, path: str | None) -> None:
+        self._conn = (sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                      if path and path != ":memory:" else None)
+        self._lock = threading.Lock()
+
+    def version(self) -> int | None:
+        if self._conn is None:
+            return None
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _lacks_change_log(engine: sa.Engine) -> bool:
+    """An existing SQLite file made before the index change log (and cluster times by publication)."""
+    tables = set(sa.inspect(engine).get_table_names())
+    return "clusters" in tables and "index_changes" not in tables
 
 
 def database_url(value: str) -> str:
@@ -235,11 +280,15 @@ class SqlStore(CorrectionRows):
         on_connect = _sqlite_pragmas(busy_ms) if self.is_sqlite else _pg_lock_timeout(busy_ms)
         sa.event.listen(self.engine, "connect", on_connect)
         self._local = threading.local()
+        self._watch = _FileWatch(sa.engine.make_url(self.url).database if self.is_sqlite else None)
         self._ph = "?" if self.is_sqlite else "%s"
+        upgrading = self.is_sqlite and _lacks_change_log(self.engine)
         if create:
             metadata.create_all(self.engine)
         if self.is_sqlite:  # SQLite files skip Alembic: indexes added after a file was made come here
             with self.engine.begin() as conn:
+                if upgrading:  # what Alembic's 0008 does: cluster times by publication, once
+                    conn.execute(sa.text(RECOMPUTE_CLUSTER_TIMES))
                 conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_articles_id_cluster ON articles (id, cluster_id)"))
                 conn.execute(sa.text(
                     "CREATE INDEX IF NOT EXISTS ix_articles_source_cluster ON articles (source, cluster_id)"))
@@ -283,6 +332,7 @@ class SqlStore(CorrectionRows):
             conn.execute(signatures.insert().values(
                 article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
                 shingle_count=article.shingle_count))
+            self._log(conn, [article.id])
         return article.id
 
     def update_article(self, article: Article) -> None:
@@ -292,11 +342,51 @@ class SqlStore(CorrectionRows):
             conn.execute(signatures.insert().values(
                 article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
                 shingle_count=article.shingle_count))
+            self._log(conn, [article.id])
+
+    def update_metadata(self, article: Article) -> None:
+        """Write an article's title, source, publication time and write stamp; its text and signature stay."""
+        with self._conn() as conn:
+            conn.execute(articles.update().where(articles.c.id == article.id).values(
+                title=article.title, source=article.source, published_at=article.published_at,
+                ingested_at=article.ingested_at))
+            self._log(conn, [article.id])  # the cached record (publication time) of other processes
 
     def delete_article(self, article_id: int) -> None:
         with self._conn() as conn:
             conn.execute(signatures.delete().where(signatures.c.article_id == article_id))
             conn.execute(articles.delete().where(articles.c.id == article_id))
+            self._log(conn, [article_id])
+
+    # -- the index change log (see `index_changes`) ---------------------------------------------
+    def log_index_changes(self, article_ids: Sequence[int]) -> None:
+        with self._conn() as conn:
+            self._log(conn, article_ids)
+
+    @staticmethod
+    def _log(conn: Connection, article_ids: Sequence[int]) -> None:
+        """On the connection that wrote the signatures: one transaction, whoever calls (never a second
+        connection waiting for the first one's write lock)."""
+        if article_ids:
+            conn.execute(index_changes.insert(), [{"article_id": i} for i in article_ids])
+
+    def data_version(self) -> int | None:
+        """A number that changes whenever anything is committed to the database (SQLite's data_version, a few
+        microseconds); None on PostgreSQL, which has no such thing (the change log is asked instead)."""
+        return self._watch.version()
+
+    def index_change_seq(self) -> int:
+        """The newest change's sequence number (0: none yet): one index lookup, cheap enough for every request."""
+        return self._raw("SELECT MAX(seq) FROM index_changes", [])[0][0] or 0
+
+    def index_changes_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, int]]:
+        """(seq, article id) of the changes after `seq`, oldest first."""
+        return [(r[0], r[1]) for r in self._raw(
+            "SELECT seq, article_id FROM index_changes WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])]
+
+    def prune_index_changes(self, upto: int) -> None:
+        with self._conn() as conn:
+            conn.execute(index_changes.delete().where(index_changes.c.seq <= upto))
 
     def _select_articles(self):  # type: ignore[no-untyped-def]
         return sa.select(articles, signatures.c.version, signatures.c.hashvalues, signatures.c.shingle_count).join(
@@ -357,8 +447,10 @@ class SqlStore(CorrectionRows):
     def get_cluster(self, cluster_id: int) -> Cluster | None:
         return self.get_clusters([cluster_id]).get(cluster_id)
 
-    def list_clusters(self, min_size: int, limit: int, before: tuple[str, int] | None) -> list[Cluster]:
-        query = sa.select(clusters).where(clusters.c.size >= min_size)
+    def list_clusters(self, min_size: int, limit: int, before: tuple[str, int] | None,
+                      active: tuple[str | None, str | None] = (None, None)) -> list[Cluster]:
+        """Newest last activity first; `active`: last seen in [active[0], active[1])."""
+        query = self._browse_filter(sa.select(clusters), min_size, None, active)
         if before is not None:
             last_seen, cid = before
             query = query.where(sa.or_(clusters.c.last_seen < last_seen,
@@ -418,6 +510,7 @@ class SqlStore(CorrectionRows):
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self._watch.close()
         self.engine.dispose()
 
     # -- ingest hot path: prebuilt statements, light reads, executemany ----------------------
@@ -466,6 +559,7 @@ class SqlStore(CorrectionRows):
     def insert_signatures(self, rows: Sequence[Article]) -> None:
         self._raw_many("INSERT INTO signatures (article_id, version, hashvalues, shingle_count) VALUES (?, ?, ?, ?)",
                        [(a.id, a.sig_version, a.hashvalues, a.shingle_count) for a in rows])
+        self.log_index_changes([a.id for a in rows])
 
     def set_clusters(self, pairs: Sequence[tuple[int, int]]) -> None:
         if pairs:
