@@ -73,7 +73,7 @@ def _tour(tmp: Path) -> list[tuple[list[str], int, str]]:
     pairs = tmp / "pairs.jsonl"
     return [
         (["ingest", *map(str, sorted(SEEDS.glob("*.txt"))), *db], 0,
-         "5 inputs: 4 new stories, 1 duplicates, 0 unchanged, 0 updated, 0 failed"),
+         "5 inputs: 4 new stories, 1 duplicates, 0 unchanged, 0 updated, 0 metadata updated, 0 failed"),
         (["clusters", *db], 0, Path(REPOST).name),
         (["query", "--url", ORIGINAL, *db], 0, f"{REPOST} jaccard 0.86"),
         (["explain", ORIGINAL, REPOST, *db], 0, "decision: DUPLICATE"),
