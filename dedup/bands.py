@@ -14,6 +14,7 @@ import struct
 import numpy as np
 from datasketch.lsh import _optimal_param
 
+from .bound import hits_of, strongest
 from .contain import LocalContainmentIndex
 from .screen import screen_order
 
@@ -45,6 +46,7 @@ class BandIndex:
         self._free: list[int] = []
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._sizes = np.zeros(1024, dtype=np.float64)
+        self.found = 0  # ids the last query found before its bound
 
     def _band_keys(self, values: np.ndarray) -> list[int] | list[bytes]:
         """Each band's rows as one exact key (no collisions): an int when they fit in 64 bits, else bytes."""
@@ -106,19 +108,19 @@ class BandIndex:
                 rest = [i for i in _unpack(bucket) if i != article_id]
                 table[key] = rest[0] if len(rest) == 1 else _pack(*rest)
 
-    def query(self, values: np.ndarray, *, accelerated: bool = True) -> list[int]:
-        """Sorted ids sharing at least one band with `values` (one C call when the accelerator is built)."""
+    def query(self, values: np.ndarray, *, accelerated: bool = True, limit: int | None = None) -> list[int]:
+        """Sorted ids sharing at least one band with `values` (one C call when the accelerator is built); with
+        `limit`, at most that many: those sharing the most bands (dedup.bound). `found` keeps how many shared
+        one before the bound, for the benchmarks."""
+        keys = self._band_keys(values)
         if accelerated and _native is not None:
-            return _native.band_query(self._tables, self._band_keys(values))
-        found: set[int] = set()
-        for bucket in map(dict.get, self._tables, self._band_keys(values)):
-            if bucket is None:
-                continue
-            if bucket.__class__ is int:
-                found.add(bucket)
-            else:
-                found.update(_unpack(bucket))
-        return sorted(found)
+            found = _native.band_query(self._tables, keys)
+        else:
+            found = sorted(set(hits_of(map(dict.get, self._tables, keys)).tolist()))
+        self.found = len(found)
+        if limit is None or len(found) <= limit:
+            return found
+        return strongest(hits_of(map(dict.get, self._tables, keys)), limit)
 
     def mark_complete(self) -> None:
         """Nothing to mark: this index lives and dies with the process that filled it."""

@@ -186,7 +186,7 @@ class Engine:
     def _candidates(self, prepared: Prepared, exclude: int | None) -> list[Known]:
         """Band candidates (similar as a whole) screened by estimate, then containment candidates (one text
         inside the other, dedup.contain) that the bands missed or the whole-text estimate dropped."""
-        ids = [i for i in self.index.query(prepared.values) if i != exclude]
+        ids = [i for i in self.index.query(prepared.values, limit=self.settings.max_band_candidates) if i != exclude]
         screened = self._screen(prepared, ids)
         seen = {k.id for k in screened}
         seen.add(exclude)  # type: ignore[arg-type]
