@@ -243,3 +243,19 @@ def test_the_compiled_and_python_containment_paths_agree(monkeypatch):
     compiled = answers()
     monkeypatch.setattr(contain, "_native", None)
     assert answers() == compiled and any(compiled)
+
+
+def test_the_array_pick_of_the_in_process_index_matches_the_redis_index_pick():
+    """Both indexes apply one rule: the in-process one counts postings with numpy, Redis's with a Counter."""
+    from collections import Counter
+
+    from dedup.contain import pick, pick_arrays
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        query_count = int(rng.integers(1, 40))
+        hits = rng.integers(1, 60, int(rng.integers(0, 400)), dtype=np.int64)
+        counts = {i: int(rng.integers(0, 50)) for i in range(1, 60)}
+        expected = pick(query_count, Counter(hits.tolist()), lambda ids: [counts.get(i, 0) for i in ids], limit=10)
+        count_of = np.array([counts.get(i, 0) for i in range(60)], dtype=np.int64)
+        assert pick_arrays(query_count, hits, lambda ids: count_of[ids], limit=10) == expected
