@@ -12,6 +12,11 @@ candidates per lookup before and after the bound (dedup.bound), containment cand
 process (reposts of recent articles), the process's RSS, the database's bytes, and the load average (the machine
 is shared: CPU time, not wall time, is the figure to compare).
 
+`jobs` times `dedup ingest --jobs 1` against `--jobs 2` on one 50k-article stream of the same generator and
+checks that both give the same clusters:
+
+    python bench/scale.py jobs --articles 50000 --jobs 2 --out /work/wt/scale-run/jobs.json
+
 `finish` measures what needs the whole store: text lookup over HTTP (one uvicorn worker on the same SQLite file),
 the in-process index's memory (RSS growth of a fresh process filling it from the store), and, with a Redis URL,
 the shared index's Redis memory per article (a sample of the store's signatures loaded under a throw-away prefix).
@@ -238,6 +243,55 @@ def part(args: argparse.Namespace) -> None:
         print(json.dumps(redis_memory(args.db, args.redis_url, 100_000)))
 
 
+def jobs(args: argparse.Namespace) -> None:
+    """`dedup ingest --jobs 1` against `--jobs N` on one fresh stream (each into a fresh SQLite file), in turn, with
+    the clusters compared; wall and CPU time (this process's children: the CLI and its workers) and load."""
+    import resource
+    import sqlite3
+
+    rng = random.Random(args.seed)
+    pool = http_load.sentence_pool(ROOT / "eval" / "zh_dev.jsonl")
+    recent: deque[str] = deque(maxlen=RECENT)
+    recent.extend(http_load.synthetic(pool, rng) for _ in range(100))
+    work = args.out.parent / "jobs"
+    work.mkdir(parents=True, exist_ok=True)
+    stream = work / "stream.jsonl"
+    with stream.open("w", encoding="utf-8") as f:
+        for i in range(args.articles):
+            text = http_load.repost(rng.choice(recent), rng) if i % 5 == 0 else http_load.synthetic(pool, rng)
+            recent.append(text)
+            f.write(json.dumps({"url": f"https://jobs.example/{i}", "text": text}, ensure_ascii=False) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    report: dict = {"articles": args.articles, "cores": os.cpu_count(), "runs": []}
+    partitions = {}
+    for rep in range(args.repeat):
+        for n in (1, args.jobs):
+            db = work / f"jobs{n}-{rep}.db"
+            for old in work.glob(db.name + "*"):
+                old.unlink()
+            before, load, wall = resource.getrusage(resource.RUSAGE_CHILDREN), os.getloadavg()[0], time.perf_counter()
+            subprocess.run([sys.executable, "-m", "dedup", "ingest", str(stream), "--db", str(db), "-q",
+                            "--jobs", str(n)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - wall
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            run = {"jobs": n, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load_before": round(load, 2),
+                   "load_after": round(os.getloadavg()[0], 2)}
+            with sqlite3.connect(db) as conn:
+                members: dict = {}
+                for url, cluster in conn.execute("SELECT url, cluster_id FROM articles"):
+                    members.setdefault(cluster, set()).add(url)
+                partitions[(n, rep)] = sorted(sorted(m) for m in members.values())
+            report["runs"].append(run)
+            print(json.dumps(run), file=sys.stderr, flush=True)
+    one = [r["wall_s"] for r in report["runs"] if r["jobs"] == 1]
+    many = [r["wall_s"] for r in report["runs"] if r["jobs"] == args.jobs]
+    report["wall_speedup"] = round(min(one) / min(many), 2)
+    report["identical_clusters"] = all(p == partitions[(1, 0)] for p in partitions.values())
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +300,12 @@ def main() -> None:
     run.add_argument("--window", type=int, default=50_000)
     run.add_argument("--bound", type=int, default=Settings.model_fields["max_band_candidates"].default,
                      help="DEDUP_MAX_BAND_CANDIDATES for the run")
+    parallel = sub.add_parser("jobs")
+    parallel.add_argument("--articles", type=int, default=50_000)
+    parallel.add_argument("--jobs", type=int, default=2)
+    parallel.add_argument("--repeat", type=int, default=1)
+    parallel.add_argument("--seed", type=int, default=7)
+    parallel.add_argument("--out", type=Path, required=True)
     for p in (run, sub.add_parser("finish"), sub.add_parser("part")):
         p.add_argument("--db", type=Path, required=True)
         p.add_argument("--seed", type=int, default=7)
@@ -256,7 +316,7 @@ def main() -> None:
         else:
             p.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    {"ingest": ingest, "finish": finish, "part": part}[args.command](args)
+    {"ingest": ingest, "finish": finish, "part": part, "jobs": jobs}[args.command](args)
 
 
 if __name__ == "__main__":
