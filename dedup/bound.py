@@ -14,8 +14,6 @@ which share no band at all, come from the containment path (dedup.contain), whic
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
 # Band candidates screened per lookup, at most: well above the verified duplicates one article has (the dev set's
@@ -23,25 +21,9 @@ import numpy as np
 MAX_BAND_CANDIDATES = 150
 
 
-def strongest(hits: np.ndarray, limit: int) -> list[int]:
-    """Sorted ids, at most `limit`, from `hits` (ids with one repeat per shared band): most bands shared first,
+def strongest(ids: np.ndarray, shared: np.ndarray, limit: int | None) -> list[int]:
+    """Sorted unique `ids` (each sharing `shared` bands with the query), at most `limit`: most bands shared first,
     then the newest."""
-    ids, counts = np.unique(hits, return_counts=True)
-    if len(ids) > limit:
-        ids = ids[np.lexsort((-ids, -counts))[:limit]]
-        ids.sort()
+    if limit is not None and len(ids) > limit:
+        ids = np.sort(ids[np.lexsort((-ids, -shared))[:limit]])
     return ids.tolist()
-
-
-def hits_of(buckets: Iterable[int | bytes | None]) -> np.ndarray:
-    """The ids of the given band buckets (an int, packed native int64 bytes, or None: empty), with repeats."""
-    singles: list[int] = []
-    packed: list[bytes] = []
-    for bucket in buckets:
-        if bucket is None:
-            continue
-        if bucket.__class__ is int:
-            singles.append(bucket)  # type: ignore[arg-type]
-        else:
-            packed.append(bucket)  # type: ignore[arg-type]
-    return np.concatenate([np.asarray(singles, dtype=np.int64), np.frombuffer(b"".join(packed), dtype=np.int64)])

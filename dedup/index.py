@@ -163,7 +163,9 @@ class SignatureIndex:
         if limit is None or len(found) <= limit:
             return sorted(pickle.loads(key) for key in found)
         ids = {key: pickle.loads(key) for key in found}
-        return strongest(np.fromiter((ids[key] for bucket in buckets for key in bucket), dtype=np.int64), limit)
+        unique, shared = np.unique(np.fromiter((ids[key] for bucket in buckets for key in bucket), dtype=np.int64),
+                                   return_counts=True)
+        return strongest(unique, shared, limit)
 
     def _insert_pipelined(self, article_id: int, values: np.ndarray) -> None:
         """datasketch's layout written in one Redis transaction instead of two round trips per band."""
