@@ -9,7 +9,8 @@ once it holds a thirty-second as many. A removed article's row is skipped until 
 postings and frees the row. The article id -> row map is an array indexed by id (the store's dense ids).
 
 At a million articles this holds, per article: the signature (512 bytes) and shingle count (8), 28 postings
-(336), the directory (2-4) and the two maps (12), and up to a quarter of unused rows, instead of 28 dict entries with their int objects (~2-3 KB).
+(336), the directory (2-4) and the two maps (12), and up to a quarter of unused rows; instead of 28 dict
+entries with their int objects (~2-3 KB).
 A 64-bit key collision between two different bands' rows would only add a candidate, which screening and the
 exact verification then judge (about one in 10^10 lookups at a million articles).
 """

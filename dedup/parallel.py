@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from . import validate
@@ -46,8 +48,56 @@ def prepare_item(item: ArticleIn, recipe: Recipe, learned: frozenset[int] | None
 
 
 def _init(recipe: Recipe) -> None:
+    """Workers die on SIGTERM and SIGINT as the pool expects, whatever handler the parent installed."""
     global _recipe
     _recipe = recipe
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _pool(engine, jobs: int) -> ProcessPoolExecutor:  # type: ignore[no-untyped-def]
+    # fork: a worker needs nothing re-imported (a console script's main module would be run again by spawn).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_init, initargs=(engine.recipe,))
+
+
+def _prepare_texts(texts: list[tuple[str, str | None]], learned: frozenset[int] | None,
+                   generation: int) -> list[Prepared | DedupError]:
+    assert _recipe is not None
+    out: list[Prepared | DedupError] = []
+    for raw, title in texts:
+        try:
+            out.append(prepare_text(raw, _recipe, learned=learned, generation=generation, title=title))
+        except DedupError as exc:
+            out.append(exc)
+    return out
+
+
+@contextmanager
+def text_preparer(engine, jobs: int) -> Iterator[Callable[[list[tuple[str, str | None]]], list]]:  # type: ignore[no-untyped-def]
+    """A function preparing (raw text, title) pairs as `engine.prepare` does, each a `Prepared` or the error;
+    with `jobs` > 1 spread over that many worker processes (the re-cluster's re-signing)."""
+    def here(texts: list[tuple[str, str | None]]) -> list:
+        out = []
+        for raw, title in texts:
+            try:
+                out.append(engine.prepare(raw, title=title))
+            except DedupError as exc:
+                out.append(exc)
+        return out
+
+    if jobs <= 1:
+        yield here
+        return
+    with _pool(engine, jobs) as pool:
+        def spread(texts: list[tuple[str, str | None]]) -> list:
+            learned, generation = engine.snapshot()
+            step = max(1, -(-len(texts) // jobs))
+            parts = [pool.submit(_prepare_texts, texts[i:i + step], learned, generation)
+                     for i in range(0, len(texts), step)]
+            return [p for part in parts for p in part.result()]
+        yield spread
 
 
 def _prepare_chunk(items: list[ArticleIn], learned: frozenset[int] | None, generation: int) -> list[Ready]:
@@ -64,10 +114,7 @@ def ingest_stream(engine, chunks: Iterable[Sequence[T]], jobs: int, *,  # type: 
         for chunk in chunks:
             yield chunk, engine.ingest_many([article(x) for x in chunk])
         return
-    # fork: a worker needs nothing re-imported (a console script's main module would be run again by spawn).
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init, initargs=(engine.recipe,)) as pool:
+    with _pool(engine, jobs) as pool:
         pending: deque[tuple[Sequence[T], Future]] = deque()
         source = iter(chunks)
 

@@ -89,7 +89,7 @@ def test_merged_arrays_answer_as_datasketch_through_removals_updates_and_merges(
             theirs.remove(i)
         theirs.insert(i, as_lean_minhash(signatures[i + 1], SIG))
     assert len(ours._keys) > 0 and ours.ids() == set(theirs.keys.keys()) and len(ours) == len(ours.ids())
-    for rounds in range(2):
+    for _ in range(2):
         for values in signatures.values():
             expected = sorted(theirs.query(as_lean_minhash(values, SIG)))
             assert ours.query(values) == expected == ours.query(values, accelerated=False)

@@ -84,3 +84,25 @@ def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path):
         outputs.append(result.output)
     assert outputs[0] == outputs[1]
     assert "202 inputs" in outputs[0] and "invalid JSON on line 101" in outputs[0]
+
+
+def test_the_recluster_re_signs_in_workers_as_in_one_process(tmp_path):
+    from dedup.recluster import resign_stale
+
+    settings = Settings(database_url=str(tmp_path / "r.db"), redis_url=None)
+    engine = Engine(settings)
+    engine.ingest_many(_dev_articles(150))
+    engine.close()
+    changed = Engine(settings.model_copy(update={"ngram": 4}))  # every stored signature is now stale
+    try:
+        one, failed_one = resign_stale(changed, write=False, batch=60, workers=1)
+        two, failed_two = resign_stale(changed, write=False, batch=60, workers=2)
+        assert failed_one == failed_two and len(one) > 100
+        assert {k: (v[0].tolist(), v[1], v[2]) for k, v in one.items()} == \
+            {k: (v[0].tolist(), v[1], v[2]) for k, v in two.items()}
+        resign_stale(changed, batch=60, workers=2)
+        for article in changed.store.iter_articles():
+            assert article.sig_version == changed.version
+            assert article.hashvalues == changed.prepare(article.raw_text, title=article.title).values.tobytes()
+    finally:
+        changed.close()

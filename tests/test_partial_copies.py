@@ -256,6 +256,6 @@ def test_the_array_pick_of_the_in_process_index_matches_the_redis_index_pick():
         query_count = int(rng.integers(1, 40))
         hits = rng.integers(1, 60, int(rng.integers(0, 400)), dtype=np.int64)
         counts = {i: int(rng.integers(0, 50)) for i in range(1, 60)}
-        expected = pick(query_count, Counter(hits.tolist()), lambda ids: [counts.get(i, 0) for i in ids], limit=10)
         count_of = np.array([counts.get(i, 0) for i in range(60)], dtype=np.int64)
-        assert pick_arrays(query_count, hits, lambda ids: count_of[ids], limit=10) == expected
+        expected = pick(query_count, Counter(hits.tolist()), lambda ids, c=count_of: c[ids].tolist(), limit=10)
+        assert pick_arrays(query_count, hits, lambda ids, c=count_of: c[ids], limit=10) == expected
