@@ -219,10 +219,14 @@ class BandIndex:
                c_min: float) -> list[int]:
         """The ids worth verifying against `values`, best estimate first (see dedup.screen); ids no
         longer indexed (a lookup may race a delete) are left out."""
-        pairs = [(i, r) for i, r in zip(ids, map(self._row, ids)) if r >= 0]
-        order = screen_order(self._signatures, self._sizes, [r for _, r in pairs], values, shingle_count,
-                             j_min, c_min)
-        return [pairs[k][0] for k in order]
+        wanted = np.asarray(ids, dtype=np.int64)
+        inside = (wanted >= 0) & (wanted < len(self._row_of))
+        rows = np.full(len(wanted), -1, dtype=np.int64)
+        rows[inside] = self._row_of[wanted[inside]]
+        present = rows >= 0
+        kept, rows = wanted[present].tolist(), rows[present].tolist()
+        order = screen_order(self._signatures, self._sizes, rows, values, shingle_count, j_min, c_min)
+        return [kept[k] for k in order]
 
     def mark_complete(self) -> None:
         """Nothing to mark: this index lives and dies with the process that filled it."""
