@@ -74,10 +74,10 @@ class BandIndex:
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
         # Excerpts of long texts, which no Jaccard band proposes (dedup.contain).
         self.contained = LocalContainmentIndex(anchor_rate)
-        self._keys = np.empty(0, dtype=np.uint64)     # merged postings, sorted by key
-        self._post = np.empty(0, dtype=np.uint32)     # ... and their rows
-        self._dir = np.zeros(2, dtype=np.int64)       # prefix -> first posting with it
-        self._shift = np.uint64(63)
+        # Merged postings: keys (sorted), their rows, the directory (prefix -> first posting) and the prefix
+        # shift, replaced together in one assignment, so a lookup racing a merge reads one consistent set.
+        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray, np.uint64] = (
+            np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32), np.zeros(2, dtype=np.uint32), np.uint64(63))
         # Recent postings: a row as an int, several as packed int64 bytes (no lists: not tracked by the GC).
         self._recent: dict[int, int | bytes] = {}
         self._recent_rows: list[int] = []
@@ -139,7 +139,7 @@ class BandIndex:
                     recent[key] = _pack(bucket, row)  # type: ignore[arg-type]
                 else:
                     recent[key] = bucket + _pack(row)  # type: ignore[operator]
-        if len(self._recent_rows) * self.bands > max(self.MERGE_MIN, len(self._keys) // 32):
+        if len(self._recent_rows) * self.bands > max(self.MERGE_MIN, len(self._merged[0]) // 32):
             self.merge()
 
     def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
@@ -162,7 +162,7 @@ class BandIndex:
     def merge(self) -> None:
         """Move the recent postings into the sorted arrays, dropping removed rows' postings (their rows are
         free again), and rebuild the directory."""
-        keys, post = self._keys, self._post
+        keys, post, _, _ = self._merged
         if self._dead and len(post):
             live = self._id_of[post] >= 0
             keys, post = keys[live], post[live]
@@ -175,11 +175,10 @@ class BandIndex:
             order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
             keys, post = keys[order], post[order]
         bits = max(1, int(np.log2(max(len(keys), 1) / self.SLOT)))   # 8 to 16 postings a slot
-        self._shift = np.uint64(64 - bits)
-        counts = np.bincount((keys >> self._shift).astype(np.int64), minlength=2**bits)
+        shift = np.uint64(64 - bits)
+        counts = np.bincount((keys >> shift).astype(np.int64), minlength=2**bits)
         offsets = np.uint32 if len(keys) < 2**32 else np.int64
-        self._dir = np.concatenate([[0], np.cumsum(counts)]).astype(offsets)
-        self._keys, self._post = keys, post
+        self._merged = (keys, post, np.concatenate([[0], np.cumsum(counts)]).astype(offsets), shift)
         self._free += self._dead
         self._dead.clear()
         self._recent.clear()
@@ -191,13 +190,14 @@ class BandIndex:
         the most bands (dedup.bound). `found` keeps how many shared one before the bound, for the benchmarks."""
         keys = band_keys(values, self.bands, self.rows)
         parts = []
-        if len(self._keys):
-            prefix = (keys >> self._shift).astype(np.int64)
-            starts = self._dir[prefix].astype(np.int64)
-            sizes = self._dir[prefix + 1].astype(np.int64) - starts
+        merged, post, directory, shift = self._merged
+        if len(merged):
+            prefix = (keys >> shift).astype(np.int64)
+            starts = directory[prefix].astype(np.int64)
+            sizes = directory[prefix + 1].astype(np.int64) - starts
             positions = _gather(starts, sizes)
-            match = self._keys[positions] == np.repeat(keys, sizes)
-            parts.append(self._post[positions[match]].astype(np.int64))
+            match = merged[positions] == np.repeat(keys, sizes)
+            parts.append(post[positions[match]].astype(np.int64))
         if self._recent:
             parts.append(self._recent_hits(keys.tolist(), accelerated))
         rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
@@ -243,7 +243,7 @@ class BandIndex:
     def memory_bytes(self) -> int:
         """Bytes held (arrays exactly, the recent dict estimated), containment index included, for the
         benchmarks."""
-        arrays = (self._keys, self._post, self._dir, self._signatures, self._sizes, self._id_of, self._row_of)
+        arrays = (*self._merged[:3], self._signatures, self._sizes, self._id_of, self._row_of)
         recent = sys.getsizeof(self._recent) + sum(sys.getsizeof(k) + sys.getsizeof(v)
                                                    for k, v in self._recent.items())
         return int(sum(a.nbytes for a in arrays) + recent + 36 * len(self._recent_rows)

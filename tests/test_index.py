@@ -88,7 +88,7 @@ def test_merged_arrays_answer_as_datasketch_through_removals_updates_and_merges(
         if i in theirs.keys:
             theirs.remove(i)
         theirs.insert(i, as_lean_minhash(signatures[i + 1], SIG))
-    assert len(ours._keys) > 0 and ours.ids() == set(theirs.keys.keys()) and len(ours) == len(ours.ids())
+    assert len(ours._merged[0]) > 0 and ours.ids() == set(theirs.keys.keys()) and len(ours) == len(ours.ids())
     for _ in range(2):
         for values in signatures.values():
             expected = sorted(theirs.query(as_lean_minhash(values, SIG)))
