@@ -226,7 +226,7 @@ def http_lookups(db: Path, n: int, seed: int) -> dict:
 def finish(args: argparse.Namespace) -> None:
     report: dict = {"db_bytes": db_bytes(args.db)}
     # A fresh process per measurement, so one's memory does not count in another's.
-    for part in ("index", "http") + (("redis",) if args.redis_url else ()):
+    for part in [p for p in args.parts.split(",") if p != "redis" or args.redis_url]:
         cmd = [sys.executable, __file__, "part", part, "--db", str(args.db), "--seed", str(args.seed)]
         if args.redis_url:
             cmd += ["--redis-url", args.redis_url]
@@ -309,7 +309,9 @@ def main() -> None:
     parallel.add_argument("--repeat", type=int, default=1)
     parallel.add_argument("--seed", type=int, default=7)
     parallel.add_argument("--out", type=Path, required=True)
-    for p in (run, sub.add_parser("finish"), sub.add_parser("part")):
+    done = sub.add_parser("finish")
+    done.add_argument("--parts", default="index,http,redis", help="Which measurements (comma-separated)")
+    for p in (run, done, sub.add_parser("part")):
         p.add_argument("--db", type=Path, required=True)
         p.add_argument("--seed", type=int, default=7)
         if p is not run:
