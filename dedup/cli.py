@@ -112,7 +112,7 @@ def ingest(
     with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
         task = progress.add_task("ingest", total=len(items))
-        stream = ingest_stream(engine, ([item for item in chunk if item.article is not None] for chunk in chunks),
+        stream = ingest_stream(engine, [[item for item in chunk if item.article is not None] for chunk in chunks],
                                jobs or default_jobs(), article=lambda item: item.article)
         for chunk, (good, results) in zip(chunks, stream):
             _count_chunk(chunk, good, results, counts, quiet)

@@ -72,7 +72,10 @@ def test_boilerplate_learned_while_workers_run_ahead_is_applied_as_in_one_proces
     assert len(set(clusters.values())) == len(STORIES)
 
 
-def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path):
+def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path, monkeypatch):
+    import dedup.cli
+
+    monkeypatch.setattr(dedup.cli, "_BATCH", 50)  # several chunks, so workers prepare ahead
     path = tmp_path / "in.jsonl"
     rows = [json.dumps({"url": a.url, "text": a.text}) for a in _dev_articles(200)]
     path.write_text("\n".join(rows[:100] + ["{not json", json.dumps({"url": "https://x.example/1", "text": " "})]
