@@ -113,27 +113,37 @@ def _verdict_line(origin: str, result: IngestResult) -> str:
     return f"{origin}: new story, cluster {result.cluster_id}"
 
 
+JobsOption = Annotated[int | None, typer.Option(
+    "--jobs", "-j", min=1, help="Processes preparing articles (normalize, shingle, sign) while this one decides and "
+    "writes in input order; same verdicts as --jobs 1. Preparing is a small part of the cost of short articles, so "
+    "more jobs pay off on long ones (docs/benchmarks.md) [default: 1]")]
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help=".txt/.html/.md files, folders, or JSONL files")],
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary")] = False,
+    jobs: JobsOption = None,
 ) -> None:
     """Store articles and print a verdict for each."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from .parallel import ingest_stream
     from .sources import iter_sources
 
     engine = _engine(_settings(db))
     items = list(iter_sources(paths))
     counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "metadata_updated": 0, "failed": 0}
     show_progress = len(items) >= _PROGRESS_AT and sys.stderr.isatty()
+    chunks = [items[start:start + _BATCH] for start in range(0, len(items), _BATCH)]
     with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
         task = progress.add_task("ingest", total=len(items))
-        for start in range(0, len(items), _BATCH):
-            chunk = items[start:start + _BATCH]
-            _ingest_chunk(engine, chunk, counts, quiet)
+        stream = ingest_stream(engine, [[item for item in chunk if item.article is not None] for chunk in chunks],
+                               jobs or 1, article=lambda item: item.article)
+        for chunk, (good, results) in zip(chunks, stream):
+            _count_chunk(chunk, good, results, counts, quiet)
             progress.advance(task, len(chunk))
     engine.close()
     out.print(f"{len(items)} inputs: {counts['new']} new stories, {counts['duplicate']} duplicates, "
@@ -144,13 +154,11 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _ingest_chunk(engine: Engine, chunk: list, counts: dict[str, int], quiet: bool) -> None:
-    good = [item for item in chunk if item.article is not None]
+def _count_chunk(chunk: list, good: list, results: list, counts: dict[str, int], quiet: bool) -> None:
     for item in chunk:
         if item.error:
             counts["failed"] += 1
             err.print(f"[red]error:[/red] {item.origin}: {item.error}", highlight=False)
-    results = engine.ingest_many([item.article for item in good])
     for item, result in zip(good, results):
         if isinstance(result, Exception):
             counts["failed"] += 1
@@ -311,6 +319,7 @@ def eval_command(
     include_withdrawn: Annotated[bool, typer.Option("--include-withdrawn",
                                                     help="With --export-corrections: withdrawn ones too")] = False,
     db: DbOption = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Ingest a labeled set (or a corpus with judged pairs) into a fresh temporary store and print quality figures;
     or export the operators' corrections as judged pairs (--export-corrections)."""
@@ -330,13 +339,13 @@ def eval_command(
         _fail("--strata weighs judged pairs: give --pairs too")
     try:
         if pairs is not None:
-            judged = evaluate_judged(dataset, pairs, _settings(None), strata)
+            judged = evaluate_judged(dataset, pairs, _settings(None), strata, jobs=jobs or 1)
             if as_json:
                 out.print_json(json.dumps(judged.as_dict()))
             else:
                 _print_judged(judged)
             return
-        report = evaluate(dataset, _settings(None))
+        report = evaluate(dataset, _settings(None), jobs=jobs or 1)
     except DedupError as exc:
         _fail(str(exc))
         return

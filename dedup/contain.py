@@ -74,6 +74,25 @@ def pick(query_count: int, shared: Counter[int], count_of: Callable[[list[int]],
     return [article_id for *_, article_id in found[:limit]]
 
 
+def pick_arrays(query_count: int, hits: np.ndarray, count_of: Callable[[np.ndarray], np.ndarray],
+                limit: int = MAX_CANDIDATES) -> list[int]:
+    """`pick` from the ids of the query's postings (one repeat per shared anchor) and every article's anchor
+    count: the same ids in the same order."""
+    if not len(hits):
+        return []
+    ids, shared = np.unique(hits, return_counts=True)
+    keep = shared >= min(2, query_count)
+    ids, shared = ids[keep], shared[keep]
+    if not len(ids):
+        return []
+    count = count_of(ids)
+    smaller = np.minimum(query_count, count)
+    keep = (smaller > 0) & (shared >= MIN_ESTIMATE * smaller)
+    ids, shared, smaller = ids[keep], shared[keep], smaller[keep]
+    order = np.lexsort((ids, -shared, -(shared / np.maximum(smaller, 1))))
+    return ids[order[:limit]].tolist()
+
+
 def _pack(*ids: int) -> bytes:
     return struct.pack(f"{len(ids)}q", *ids)
 
@@ -91,7 +110,9 @@ class LocalContainmentIndex:
         self.rate = rate
         self._keys = np.empty(0, dtype=np.uint32)       # merged postings, sorted by anchor
         self._ids = np.empty(0, dtype=np.int64)
-        self._counts: dict[int, int] = {}               # every indexed article: its anchor count
+        # Every indexed article's anchor count, indexed by article id (the store's dense ids); -1: not indexed.
+        self._count_of = np.full(1024, -1, dtype=np.int32)
+        self._indexed = 0
         self._dead: set[int] = set()                    # articles whose merged postings no longer count
         self._hot: set[int] = set()                     # stop anchors
         # Recent postings: ints for one id, packed int64 bytes for more (no lists: not tracked by the GC).
@@ -101,7 +122,7 @@ class LocalContainmentIndex:
 
     def insert(self, article_id: int, article_anchors: np.ndarray) -> None:
         self.remove(article_id)
-        self._counts[article_id] = len(article_anchors)
+        self._set_count(article_id, len(article_anchors))
         self._recent[article_id] = article_anchors
         self._recent_size += len(article_anchors)
         postings, hot = self._postings, self._hot
@@ -126,17 +147,39 @@ class LocalContainmentIndex:
             else:
                 postings[anchor] = bucket + _pack(article_id)
 
+    def _count(self, article_id: int) -> int:
+        return int(self._count_of[article_id]) if 0 <= article_id < len(self._count_of) else -1
+
+    def _set_count(self, article_id: int, count: int) -> None:
+        if article_id < 0:
+            raise ValueError(f"article ids are the store's, never negative: {article_id}")
+        if article_id >= len(self._count_of):
+            grown = np.full(max(2 * len(self._count_of), article_id + 1), -1, dtype=np.int32)
+            grown[:len(self._count_of)] = self._count_of
+            self._count_of = grown
+        self._count_of[article_id] = count
+        self._indexed += 1
+
+    def _counts_of(self, ids: np.ndarray) -> np.ndarray:
+        """Anchor counts of the given ids (0 for one not indexed)."""
+        inside = ids < len(self._count_of)
+        count = np.zeros(len(ids), dtype=np.int64)
+        count[inside] = np.maximum(self._count_of[ids[inside]], 0)
+        return count
+
     def insert_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
         """Bulk insert (a rebuild): straight into the sorted arrays, one merge, no per-anchor dict work."""
         for article_id, article_anchors in items:
             self.remove(article_id)
-            self._counts[article_id] = len(article_anchors)
+            self._set_count(article_id, len(article_anchors))
             self._recent[article_id] = article_anchors   # not in the recent dict: merged just below
         self.merge()
 
     def remove(self, article_id: int) -> None:
-        if self._counts.pop(article_id, None) is None:
+        if self._count(article_id) < 0:
             return
+        self._count_of[article_id] = -1
+        self._indexed -= 1
         old = self._recent.pop(article_id, None)
         if old is None:
             self._dead.add(article_id)
@@ -179,14 +222,20 @@ class LocalContainmentIndex:
         self._recent_size = 0
 
     def query(self, query_anchors: np.ndarray) -> list[int]:
-        """Ids of stored articles that likely contain the query, or that the query likely contains."""
+        """Ids of stored articles that likely contain the query, or that the query likely contains.
+
+        `pick`'s rule on arrays: a query's postings (up to HOT_ANCHOR per anchor, thousands when a corpus reuses
+        its sentences) are counted in one np.unique instead of a Counter, so the lookup stays cheap as the
+        postings of its anchors fill up."""
         keys = query_anchors.tolist()
         if self._hot:
             keys = [k for k in keys if k not in self._hot]
-        shared: Counter[int] = Counter(self._recent_hits(keys))
+        recent = self._recent_hits(keys)
+        hits = np.frombuffer(recent, dtype=np.int64) if isinstance(recent, memoryview) else \
+            np.asarray(recent, dtype=np.int64)
         if len(self._keys):
-            shared.update(self._merged_hits(query_anchors))
-        return pick(len(query_anchors), shared, lambda ids: [self._counts.get(i, 0) for i in ids])
+            hits = np.concatenate([hits, self._merged_ids(query_anchors)])
+        return pick_arrays(len(query_anchors), hits, self._counts_of)
 
     def _recent_hits(self, keys: list[int]) -> list[int] | memoryview:
         """Ids in the recent buckets of the keys, with repeats (stock phrases skipped)."""
@@ -197,22 +246,23 @@ class LocalContainmentIndex:
         packed = b"".join(b for b in found if b.__class__ is bytes and len(b) <= 8 * HOT_ANCHOR)
         return singles + list(memoryview(packed).cast("q"))
 
-    def _merged_hits(self, query_anchors: np.ndarray) -> Counter[int]:
+    def _merged_ids(self, query_anchors: np.ndarray) -> np.ndarray:
+        """Ids in the merged postings of the query's anchors, with repeats (stock phrases and removed articles
+        left out)."""
         lo = np.searchsorted(self._keys, query_anchors, "left")
         hi = np.searchsorted(self._keys, query_anchors, "right")
         sizes = hi - lo
         live = (sizes > 0) & (sizes <= HOT_ANCHOR)
-        hits: Counter[int] = Counter()
         if not live.any():
-            return hits
+            return np.empty(0, dtype=np.int64)
         lo, sizes = lo[live], sizes[live]
         # Every posting position of the live anchors in one gather: run starts repeated, plus 0..size-1.
         firsts = np.cumsum(sizes) - sizes
         positions = np.repeat(lo - firsts, sizes) + np.arange(int(sizes.sum()))
-        hits.update(self._ids[positions].tolist())
-        for article_id in self._dead.intersection(hits):
-            del hits[article_id]
-        return hits
+        ids = self._ids[positions]
+        if self._dead:
+            ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))]
+        return ids
 
     def pairs(self) -> np.ndarray:
         """Every pair of indexed articles a query would propose, as [k, 2] ascending (lo, hi) ids: the whole
@@ -235,22 +285,22 @@ class LocalContainmentIndex:
         pair_keys, shared = np.unique(np.concatenate(packed), return_counts=True)
         lo, hi = pair_keys >> 32, pair_keys & 0xFFFFFFFF
         members, where = np.unique(np.concatenate([lo, hi]), return_inverse=True)
-        count = np.array([self._counts.get(i, 0) for i in members.tolist()], dtype=np.int64)[where]
+        count = np.maximum(self._counts_of(members), 0).astype(np.int64)[where]
         smaller = np.minimum(count[:len(lo)], count[len(lo):])
         keep = (smaller > 0) & (shared >= np.minimum(2, smaller)) & (shared >= MIN_ESTIMATE * smaller)
         return np.stack([lo[keep], hi[keep]], axis=1)
 
     def ids(self) -> set[int]:
-        return set(self._counts)
+        return set(np.flatnonzero(self._count_of >= 0).tolist())
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return self._indexed
 
     def memory_bytes(self) -> int:
         """Bytes held (arrays exactly; dicts and their objects estimated), for the benchmarks."""
         recent = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in self._postings.items())
         recent += sum(a.nbytes + 112 for a in self._recent.values())
-        per_article = sys.getsizeof(self._counts) + 64 * len(self._counts)
+        per_article = self._count_of.nbytes
         return int(self._keys.nbytes + self._ids.nbytes + recent + per_article + sys.getsizeof(self._postings))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 import threading
@@ -23,17 +22,17 @@ from .cluster import rep_key, representative_key, summarize
 from .config import signature_version
 from .contain import anchors
 from .corrections import CANNOT, MUST, rules_for, withdraw_for_deleted
-from .errors import BoilerplateOnly, DedupError, EmptyText, NotFound, RevisionMismatch, TextTooLarge
+from .errors import DedupError, EmptyText, NotFound, RevisionMismatch
 from .explain import Explanation, explain_pair
 from .index import SignatureIndex, open_index
 from .known import Known, KnownCache
-from .learned import MIN_LINE_CHARS, BoilerplateLearner, Sighting
+from .learned import BoilerplateLearner, Sighting
 from .models import Article, ArticleIn, Cluster, IngestResult, Match, revision
-from .normalize import Normalized, normalize_text
+from .normalize import Normalized
+from .prepare import Prepared, Recipe, prepare_text
 from .screen import screen_order
 from .settings import Settings
 from .shingle import shingle_hashes
-from .signature import sign_text
 from .source_map import SourceMap, source_map
 from .store import SqlStore, open_store
 from .upkeep import ClusterUpkeep
@@ -47,17 +46,6 @@ _ARRIVING = sys.maxsize
 # Candidates whose estimated Jaccard and containment are both this far below the decision
 # thresholds are not verified: MinHash at 128 permutations errs by ~0.035 (one sd) near 0.5.
 _ESTIMATE_MARGIN = 0.15
-
-
-@dataclass(frozen=True)
-class Prepared:
-    normalized: Normalized
-    shingles: np.ndarray
-    values: np.ndarray
-    content_hash: str
-    anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
-    generation: int = 0  # of the learned boilerplate it was normalized under
-    headline: str | None = None  # the article's title (given, else found in the markup): it can state the news
 
 
 @dataclass(frozen=True)
@@ -110,6 +98,7 @@ class Engine:
                                          check_eviction=settings.redis_check_eviction,
                                          anchor_rate=settings.anchor_rate)
         self.anchor_rate = settings.anchor_rate
+        self.recipe = Recipe(self.norm_config, self.sig_config, settings.max_article_bytes, settings.anchor_rate)
         self.known = KnownCache(self.store, self.sig_config)
         self.verdicts = VerdictMemo(self.decision)
         self.learner = BoilerplateLearner(self.store, settings.boilerplate_min_titles,
@@ -130,28 +119,23 @@ class Engine:
 
     # -- preparation --------------------------------------------------------------------------
     def prepare(self, raw: str, *, is_html: bool | None = None, title: str | None = None) -> Prepared:
-        """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`.
-
-        The size is checked first: normalization is linear, so the size limit bounds the CPU one request can
-        take (every entry point, ingest and search, comes here)."""
-        encoded = raw.encode("utf-8", "surrogatepass")
-        limit = self.settings.max_article_bytes
-        if len(encoded) > limit:
-            raise TextTooLarge(f"text too large: {len(encoded)} bytes, limit {limit}; "
-                               "set DEDUP_MAX_ARTICLE_BYTES to accept larger texts")
+        """Normalize, shingle and sign (dedup.prepare) under the boilerplate learned so far."""
         generation = self.learner.generation
         learned = self.learner.learned() if self.learner.enabled else None
-        normalized = normalize_text(raw, self.norm_config, is_html=is_html, learned=learned, headline=title)
-        if normalized.dropped and len(normalized.text) < MIN_LINE_CHARS:
-            raise BoilerplateOnly(
-                "no text is left once page script/style and the lines this site repeats under other titles "
-                "(learned boilerplate) are removed; a body of boilerplate only is not compared with stories")
-        shingles, values = sign_text(normalized.text, self.sig_config)
-        if len(shingles) == 0:
-            raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
-        digest = hashlib.sha256(encoded).hexdigest()
-        return Prepared(normalized, shingles, values, digest, anchors(shingles, self.anchor_rate),
-                        max(generation, self.learner.generation), title or normalized.title)
+        return prepare_text(raw, self.recipe, learned=learned, generation=max(generation, self.learner.generation),
+                            is_html=is_html, title=title)
+
+    def snapshot(self) -> tuple[frozenset[int] | None, int]:
+        """The learned boilerplate and its generation, for preparing articles in other processes."""
+        learned = self.learner.learned() if self.learner.enabled else None
+        return learned, self.learner.generation
+
+    def _prepare_item(self, item: ArticleIn) -> tuple[validate.Fields, Prepared] | DedupError:
+        try:
+            fields = validate.article_fields(item)
+            return fields, self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)
+        except DedupError as exc:
+            return exc
 
     def _current(self, fields: validate.Fields, prepared: Prepared) -> Prepared:
         """The article prepared again when lines it carries were learned as boilerplate since it was prepared
@@ -198,7 +182,7 @@ class Engine:
     def _candidates(self, prepared: Prepared, exclude: int | None) -> list[Known]:
         """Band candidates (similar as a whole) screened by estimate, then containment candidates (one text
         inside the other, dedup.contain) that the bands missed or the whole-text estimate dropped."""
-        ids = [i for i in self.index.query(prepared.values) if i != exclude]
+        ids = [i for i in self.index.query(prepared.values, limit=self.settings.max_band_candidates) if i != exclude]
         screened = self._screen(prepared, ids)
         seen = {k.id for k in screened}
         seen.add(exclude)  # type: ignore[arg-type]
@@ -247,20 +231,22 @@ class Engine:
             raise result
         return result
 
-    def ingest_many(self, items: Sequence[ArticleIn], *,
-                    if_match: Sequence[str] | None = None) -> list[IngestResult | Exception]:
+    def ingest_many(self, items: Sequence[ArticleIn], *, if_match: Sequence[str] | None = None,
+                    prepared: Sequence[tuple[validate.Fields, Prepared] | DedupError] | None = None,
+                    ) -> list[IngestResult | Exception]:
         """Ingest in order in one transaction; a bad item yields its error and does not stop the others.
-        `if_match` (see `ingest`) is for a single item."""
+        `if_match` (see `ingest`) is for a single item. `prepared`: each item's fields and preparation (or its
+        error) when another process made them (dedup.parallel)."""
         if if_match is not None and len(items) != 1:
             raise ValueError("if_match conditions a single article")
         ready: list[tuple[int, validate.Fields, Prepared]] = []
         results: list[IngestResult | Exception] = [None] * len(items)  # type: ignore[list-item]
         for pos, item in enumerate(items):
-            try:
-                fields = validate.article_fields(item)
-                ready.append((pos, fields, self.prepare(fields.raw, is_html=fields.is_html, title=fields.title)))
-            except DedupError as exc:
-                results[pos] = exc
+            done = prepared[pos] if prepared is not None else self._prepare_item(item)
+            if isinstance(done, DedupError):
+                results[pos] = done
+            else:
+                ready.append((pos, *done))
         if not ready:
             return results
         reposts: list[Candidate] = []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .engine import Engine
 from .errors import InvalidArticle
+from .parallel import ingest_stream
 from .settings import Settings
 from .sources import article_from_json
 
@@ -98,14 +99,16 @@ def score(rows: list[dict], predicted: list[int]) -> EvalReport:
     return EvalReport(len(rows), precision, recall, f1, ari, false_merges, by_recipe, 0.0)
 
 
-def evaluate(path: Path, settings: Settings, progress: Callable[[int], None] | None = None) -> EvalReport:
+def evaluate(path: Path, settings: Settings, progress: Callable[[int], None] | None = None, *,
+             jobs: int = 1) -> EvalReport:
+    """`jobs`: processes preparing articles (dedup.parallel); the clustering does not depend on it."""
     rows = load_labeled(path)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dedup-eval-") as tmp:
         run_settings = settings.model_copy(update={"database_url": str(Path(tmp) / "eval.db"), "redis_url": None})
         engine = Engine(run_settings)
         try:
-            predicted = _ingest_all(engine, rows, progress)
+            predicted = _ingest_all(engine, rows, progress, jobs)
         finally:
             engine.close()
     report = score(rows, predicted)
@@ -113,12 +116,12 @@ def evaluate(path: Path, settings: Settings, progress: Callable[[int], None] | N
     return report
 
 
-def _ingest_all(engine: Engine, rows: list[dict], progress: Callable[[int], None] | None) -> list[int]:
+def _ingest_all(engine: Engine, rows: list[dict], progress: Callable[[int], None] | None, jobs: int) -> list[int]:
     ids: list[int] = []
     batch = 500
-    for start in range(0, len(rows), batch):
-        chunk = [article_from_json(r) for r in rows[start:start + batch]]
-        for result in engine.ingest_many(chunk):
+    chunks = ([article_from_json(r) for r in rows[start:start + batch]] for start in range(0, len(rows), batch))
+    for chunk, results in ingest_stream(engine, chunks, jobs):
+        for result in results:
             if isinstance(result, Exception):
                 raise InvalidArticle(f"article could not be ingested: {result}")
             ids.append(result.id)

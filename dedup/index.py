@@ -17,6 +17,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from .bands import BandIndex
+from .bound import strongest
 from .config import SignatureConfig
 from .contain import LocalContainmentIndex, RedisContainmentIndex
 from .errors import DedupError
@@ -90,6 +91,7 @@ class SignatureIndex:
         self.lsh = MinHashLSH(threshold=threshold, num_perm=config.num_perm, storage_config=storage,
                               prepickle=bool(storage))
         self._marker = f"{prefix}:{config}:{threshold}:complete"
+        self.found = 0  # ids the last query found before its bound
         # Excerpts of long texts, which no Jaccard band proposes (dedup.contain); same Redis as the bands.
         self.contained: LocalContainmentIndex | RedisContainmentIndex = (
             RedisContainmentIndex(self.lsh.keys._redis, f"{prefix}:{config}:{anchor_rate}", anchor_rate)
@@ -118,10 +120,14 @@ class SignatureIndex:
         if article_id in self:
             self.lsh.remove(article_id)
 
-    def query(self, values: np.ndarray) -> list[int]:
+    def query(self, values: np.ndarray, *, limit: int | None = None) -> list[int]:
+        """Sorted ids sharing a band with `values`; with `limit`, at most that many, those sharing the most bands
+        (dedup.bound)."""
         if self.shared:
-            return self._query_pipelined(values)
-        return sorted(self.lsh.query(as_lean_minhash(values, self.config)))
+            return self._query_pipelined(values, limit)
+        found = sorted(self.lsh.query(as_lean_minhash(values, self.config)))
+        self.found = len(found)
+        return found
 
     def __contains__(self, article_id: int) -> bool:
         return self.lsh.__contains__(article_id)
@@ -141,7 +147,7 @@ class SignatureIndex:
             for article_id, values, *_ in items:
                 session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
 
-    def _query_pipelined(self, values: np.ndarray) -> list[int]:
+    def _query_pipelined(self, values: np.ndarray, limit: int | None = None) -> list[int]:
         """All band lookups in one Redis round trip; datasketch's own query makes one per band (28 at 0.2)."""
         minhash = as_lean_minhash(values, self.config)
         pipe = self.lsh.hashtables[0]._redis.pipeline(transaction=False)
@@ -153,7 +159,13 @@ class SignatureIndex:
             raise IndexLost("the shared index (Redis) lost its contents (restarted empty or flushed); it is rebuilt "
                             "from the database before the next request: nothing was stored or changed; retry")
         found: set[bytes] = set().union(*buckets)
-        return sorted(pickle.loads(key) for key in found)
+        self.found = len(found)
+        if limit is None or len(found) <= limit:
+            return sorted(pickle.loads(key) for key in found)
+        ids = {key: pickle.loads(key) for key in found}
+        unique, shared = np.unique(np.fromiter((ids[key] for bucket in buckets for key in bucket), dtype=np.int64),
+                                   return_counts=True)
+        return strongest(unique, shared, limit)
 
     def _insert_pipelined(self, article_id: int, values: np.ndarray) -> None:
         """datasketch's layout written in one Redis transaction instead of two round trips per band."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from .engine import Engine
 from .errors import DedupError, InvalidArticle
 from .evaluate import read_objects
+from .parallel import ingest_stream
 from .settings import Settings
 from .sources import article_from_json
 
@@ -139,7 +140,7 @@ def score_pairs(pairs: list[dict], cluster_of: dict[str, int],
 
 
 def evaluate_judged(corpus: Path, pairs_path: Path, settings: Settings, strata_path: Path | None = None,
-                    progress: Callable[[int], None] | None = None) -> JudgedReport:
+                    progress: Callable[[int], None] | None = None, *, jobs: int = 1) -> JudgedReport:
     """Ingest the corpus in file order into a fresh store, then score the clustering against the judged pairs.
 
     Real crawls hold pages with no text left after normalization; they are counted as rejected (and each is then
@@ -152,7 +153,7 @@ def evaluate_judged(corpus: Path, pairs_path: Path, settings: Settings, strata_p
         run_settings = settings.model_copy(update={"database_url": str(Path(tmp) / "judged.db"), "redis_url": None})
         engine = Engine(run_settings)
         try:
-            cluster_of, articles, rejected = _ingest_corpus(engine, read_objects(corpus, "corpus"), progress)
+            cluster_of, articles, rejected = _ingest_corpus(engine, read_objects(corpus, "corpus"), progress, jobs)
         finally:
             engine.close()
     report = score_pairs(pairs, cluster_of, strata)
@@ -161,13 +162,14 @@ def evaluate_judged(corpus: Path, pairs_path: Path, settings: Settings, strata_p
     return report
 
 
-def _ingest_corpus(engine: Engine, rows: list[dict],
-                   progress: Callable[[int], None] | None) -> tuple[dict[str, int], int, int]:
+def _ingest_corpus(engine: Engine, rows: list[dict], progress: Callable[[int], None] | None,
+                   jobs: int = 1) -> tuple[dict[str, int], int, int]:
+    """`jobs`: processes preparing articles (dedup.parallel); the clustering does not depend on it."""
     rejected = 0
     batch = 500
-    for start in range(0, len(rows), batch):
-        chunk = [article_from_json(r) for r in rows[start:start + batch]]
-        for result in engine.ingest_many(chunk):
+    chunks = ([article_from_json(r) for r in rows[start:start + batch]] for start in range(0, len(rows), batch))
+    for chunk, results in ingest_stream(engine, chunks, jobs):
+        for result in results:
             if isinstance(result, DedupError):
                 rejected += 1
             elif isinstance(result, Exception):

@@ -44,6 +44,7 @@ from .contain import LocalContainmentIndex
 from .corrections import Rules, all_rules, apply_rules
 from .engine import _ESTIMATE_MARGIN, Engine
 from .errors import EmptyText
+from .parallel import text_preparer
 from .runs import finish_run, now, run_lock, start_run
 from .settings import Settings
 from .shingle import _mix64, shingle_hashes
@@ -105,26 +106,29 @@ def take_snapshot(engine: Engine, overrides: dict[int, tuple[np.ndarray, int]] |
 
 
 # -- stale signatures -------------------------------------------------------------------------
-def resign_stale(engine: Engine, *, write: bool = True, batch: int = 500) -> tuple[dict, int]:
+def resign_stale(engine: Engine, *, write: bool = True, batch: int = 500, workers: int = 1) -> tuple[dict, int]:
     """Re-normalize and re-sign articles stored under other settings, so a settings change reaches them.
 
     Returns the new (values, shingle_count) and norm_text per article (kept in memory for a dry
-    run) and how many could not be re-signed (empty under the new normalization).
+    run) and how many could not be re-signed (empty under the new normalization). With `workers` > 1 the
+    texts of each batch are prepared in that many processes (dedup.parallel), with the same result.
     """
     fresh: dict[int, tuple[np.ndarray, int, str]] = {}
     failed = 0
     ids = engine.store.stale_article_ids(engine.version)
-    for start in range(0, len(ids), batch):
-        with engine.writing():
-            for article in engine.store.get_articles(ids[start:start + batch]):
-                try:
-                    prepared = engine.prepare(article.raw_text, title=article.title)
-                except EmptyText:
-                    failed += 1
-                    continue
-                fresh[article.id] = (prepared.values, len(prepared.shingles), prepared.normalized.text)
-                if write:
-                    _store_signature(engine, article, prepared)
+    with text_preparer(engine, workers if len(ids) > batch // 10 else 1) as prepare:
+        for start in range(0, len(ids), batch):
+            with engine.writing():
+                articles = engine.store.get_articles(ids[start:start + batch])
+                for article, prepared in zip(articles, prepare([(a.raw_text, a.title) for a in articles])):
+                    if isinstance(prepared, EmptyText):
+                        failed += 1
+                        continue
+                    if isinstance(prepared, Exception):
+                        raise prepared
+                    fresh[article.id] = (prepared.values, len(prepared.shingles), prepared.normalized.text)
+                    if write:
+                        _store_signature(engine, article, prepared)
     if failed:
         log.warning("%d stale articles are empty under the current normalization and were left as they are", failed)
     return fresh, failed
@@ -768,7 +772,8 @@ def run_recluster(engine: Engine, settings: Settings, *, full: bool = True, sinc
 def _execute(engine: Engine, settings: Settings, report: RunReport, since: str | None) -> None:
     started = time.perf_counter()
     t = time.perf_counter()
-    fresh, report.resign_failed = resign_stale(engine, write=not report.dry_run)
+    fresh, report.resign_failed = resign_stale(engine, write=not report.dry_run,
+                                               workers=settings.recluster_workers)
     report.resigned = len(fresh)
     fresh_texts = {k: v[2] for k, v in fresh.items()}
     report.stats["seconds_resign"] = round(time.perf_counter() - t, 3)

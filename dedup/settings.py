@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .bound import MAX_BAND_CANDIDATES
 from .config import DecisionConfig, NormalizationConfig, SignatureConfig
 
 ENV_FILE = ".env"
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     family_containment: float = Field(0.5, description="... or at this containment, with no differing fact")
     anchor_rate: int = Field(16, ge=0, le=1024, description="One shingle in this many is a containment anchor "
                              "(finds excerpts of long texts; lower finds shorter excerpts at more memory; 0: off)")
+    max_band_candidates: int = Field(MAX_BAND_CANDIDATES, ge=20, description="Most LSH band candidates one lookup "
+                                     "screens: those sharing the most bands, newest first among equals (keeps "
+                                     "the cost of a lookup flat as the store grows; excerpts come from anchors)")
     max_matches: int = Field(20, ge=1, le=1000, description="Most verified duplicates reported per article")
     api_key: str | None = Field(None, description="When set, required on write and admin routes")
     max_article_bytes: int = Field(2_000_000, description="Largest text (UTF-8 bytes) ingest and search accept: "

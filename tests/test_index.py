@@ -65,3 +65,44 @@ def test_screen_puts_the_closest_signature_first_and_skips_removed_ids():
     index.remove(4)
     order = index.screen(signatures[1], [3, 2, 1, 4], 100, 0.45, 0.45)
     assert order == [1, 2]  # 4 was removed meanwhile; 3 shares almost nothing and is not worth verifying
+
+
+def test_merged_arrays_answer_as_datasketch_through_removals_updates_and_merges():
+    """The compact (merged) postings and the recent dict answer alike: removed ids stay gone, an updated id is
+    found by its new signature only, and a freed row serves a new article once a merge dropped its postings."""
+    signatures = _signatures(80, seed=11)
+    ours = BandIndex(SIG.num_perm, 0.2)
+    ours.MERGE_MIN = 300  # a merge every dozen inserts
+    theirs = MinHashLSH(threshold=0.2, num_perm=SIG.num_perm)
+    ours.insert_many([(i, v, 100) for i, v in list(signatures.items())[:30]])
+    for i, values in list(signatures.items())[:30]:
+        theirs.insert(i, as_lean_minhash(values, SIG))
+    for i, values in list(signatures.items())[30:]:
+        ours.insert(i, values, 100, accelerated=i % 2 == 0)
+        theirs.insert(i, as_lean_minhash(values, SIG))
+    for i in range(1, 80, 4):
+        ours.remove(i)
+        theirs.remove(i)
+    for i in range(2, 80, 9):  # updates: the id's new text is another's
+        ours.insert(i, signatures[i + 1], 100)
+        if i in theirs.keys:
+            theirs.remove(i)
+        theirs.insert(i, as_lean_minhash(signatures[i + 1], SIG))
+    assert len(ours._merged[0]) > 0 and ours.ids() == set(theirs.keys.keys()) and len(ours) == len(ours.ids())
+    for _ in range(2):
+        for values in signatures.values():
+            expected = sorted(theirs.query(as_lean_minhash(values, SIG)))
+            assert ours.query(values) == expected == ours.query(values, accelerated=False)
+        ours.merge()  # everything merged: the same answers, and the removed rows are free again
+    rows = ours._next_row
+    ours.insert(500, signatures[5], 100)
+    assert ours._next_row == rows and 500 in ours.query(signatures[5])
+
+
+def test_index_memory_per_article_stays_compact():
+    """Signature, shingle count and postings in arrays: under 1.1 KB an article once merged (bands 28 x 2)."""
+    rng = np.random.default_rng(2)
+    index = BandIndex(SIG.num_perm, 0.2, anchor_rate=0)
+    count = 20_000
+    index.insert_many([(i, rng.integers(0, 2**32, SIG.num_perm, dtype=np.uint32), 300) for i in range(1, count + 1)])
+    assert index.memory_bytes() / count < 1100

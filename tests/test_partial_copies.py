@@ -291,3 +291,19 @@ def test_a_later_digest_of_two_earlier_briefs_joins_neither_nor_merges_them(engi
                                      text=article(23, 20) + "\n" + BRIEF + "\n" + other + "\n" + article(24, 20)))
     clusters = [engine.get_article(i).cluster_id for i in (one.id, two.id, digest.id)]
     assert len(set(clusters)) == 3
+
+
+def test_the_array_pick_of_the_in_process_index_matches_the_redis_index_pick():
+    """Both indexes apply one rule: the in-process one counts postings with numpy, Redis's with a Counter."""
+    from collections import Counter
+
+    from dedup.contain import pick, pick_arrays
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        query_count = int(rng.integers(1, 40))
+        hits = rng.integers(1, 60, int(rng.integers(0, 400)), dtype=np.int64)
+        counts = {i: int(rng.integers(0, 50)) for i in range(1, 60)}
+        count_of = np.array([counts.get(i, 0) for i in range(60)], dtype=np.int64)
+        expected = pick(query_count, Counter(hits.tolist()), lambda ids, c=count_of: c[ids].tolist(), limit=10)
+        assert pick_arrays(query_count, hits, lambda ids, c=count_of: c[ids], limit=10) == expected

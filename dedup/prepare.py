@@ -1,0 +1,60 @@
+"""Raw text to what the decision needs (normalized text, shingles, signature, anchors), as a pure function of the
+text and the parameters, so that worker processes can run it (dedup.parallel) with the same result as the engine."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import NormalizationConfig, SignatureConfig
+from .contain import anchors
+from .errors import BoilerplateOnly, EmptyText, TextTooLarge
+from .learned import MIN_LINE_CHARS
+from .normalize import Normalized, normalize_text
+from .signature import sign_text
+
+
+@dataclass(frozen=True)
+class Prepared:
+    normalized: Normalized
+    shingles: np.ndarray
+    values: np.ndarray
+    content_hash: str
+    anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
+    generation: int = 0  # of the learned boilerplate it was normalized under
+    headline: str | None = None  # the article's title (given, else found in the markup): it can state the news
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The parameters preparation depends on, besides the learned boilerplate."""
+
+    norm: NormalizationConfig
+    sig: SignatureConfig
+    max_bytes: int
+    anchor_rate: int
+
+
+def prepare_text(raw: str, recipe: Recipe, *, learned: frozenset[int] | None, generation: int,
+                 is_html: bool | None = None, title: str | None = None) -> Prepared:
+    """Normalize, shingle and sign; learned boilerplate lines go unless they are about the `title`.
+
+    The size is checked first: normalization is linear, so the size limit bounds the CPU one request can
+    take (every entry point, ingest and search, comes here)."""
+    encoded = raw.encode("utf-8", "surrogatepass")
+    if len(encoded) > recipe.max_bytes:
+        raise TextTooLarge(f"text too large: {len(encoded)} bytes, limit {recipe.max_bytes}; "
+                           "set DEDUP_MAX_ARTICLE_BYTES to accept larger texts")
+    normalized = normalize_text(raw, recipe.norm, is_html=is_html, learned=learned, headline=title)
+    if normalized.dropped and len(normalized.text) < MIN_LINE_CHARS:
+        raise BoilerplateOnly(
+            "no text is left once page script/style and the lines this site repeats under other titles "
+            "(learned boilerplate) are removed; a body of boilerplate only is not compared with stories")
+    shingles, values = sign_text(normalized.text, recipe.sig)
+    if len(shingles) == 0:
+        raise EmptyText("the text is empty after normalization (markup, boilerplate and punctuation removed)")
+    digest = hashlib.sha256(encoded).hexdigest()
+    return Prepared(normalized, shingles, values, digest, anchors(shingles, recipe.anchor_rate), generation,
+                    title or normalized.title)
