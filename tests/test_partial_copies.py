@@ -307,3 +307,55 @@ def test_the_array_pick_of_the_in_process_index_matches_the_redis_index_pick():
         count_of = np.array([counts.get(i, 0) for i in range(60)], dtype=np.int64)
         expected = pick(query_count, Counter(hits.tolist()), lambda ids, c=count_of: c[ids].tolist(), limit=10)
         assert pick_arrays(query_count, hits, lambda ids, c=count_of: c[ids], limit=10) == expected
+
+
+def sentences(seed: int, count: int) -> str:
+    rng = random.Random(seed)
+    return "".join(sentence(rng) for _ in range(count))
+
+
+SHARED_LIST = article(31, 8)                           # a reused passage (a symptom list), about 500 characters
+# Two openings that tell news of their own and share no phrase with each other or with the passage.
+LEADS = ("老李在公司里是出了名的拼命三郎，四十岁不到已经做到副总。可这半年他总是睡不好觉，原来很好的酒量也没了踪影，"
+         "饭吃得稍多还会觉得恶心，他以为只是太累，谁知年底体检的结果让他大吃一惊。",
+         "入秋以后天气转凉，不少市民发现自己胃口变差、脸色发黄，还时常觉得腹胀乏力。专家提醒，这些看似平常的小毛病，"
+         "有时是身体发出的信号，千万不能掉以轻心。下面为大家梳理了最常见的几种表现，看看你有没有中招。")
+
+
+@pytest.mark.parametrize("later", [None, "a", "b"])
+def test_two_articles_with_their_own_leads_over_one_reused_passage_are_not_reposts(later):
+    """Each text opens with news of its own that the other lacks entirely, then both reuse one passage: the
+    smaller text is not held in the larger one (neither is the other cut or extended at the ends), so the
+    shared middle alone, however much of the smaller text it is, does not make a repost."""
+    one = LEADS[0] + "\n" + SHARED_LIST                                    # its own lead
+    other = LEADS[1] + "\n" + SHARED_LIST + "\n" + article(34, 24)        # another lead, and a tail
+    config, sig = DecisionConfig(), SignatureConfig()
+    verdict = decide(one, other, shingle_hashes(one, sig), shingle_hashes(other, sig), config, later=later)
+    assert verdict.scores.containment >= config.containment and verdict.scores.jaccard < config.jaccard
+    assert not verdict.is_duplicate and "opens with a passage the other lacks" in verdict.reason
+
+
+@pytest.mark.parametrize("lead", ["", "新京报讯据省教育厅消息，", "音集协回应歌曲下架\n新浪科技讯11月2日下午消息，据工信部官方微博，"])
+def test_a_dateline_or_a_repeated_headline_over_a_copy_is_no_lead_of_its_own(lead):
+    """What outlets put on top of a relayed text (a headline, a dateline, `据…消息`) is not a lead: a copy of
+    part of a longer text keeps being an excerpt, and one new lead on one side only is a re-led repost."""
+    config, sig = DecisionConfig(), SignatureConfig()
+    longer = sentences(35, 3) + "\n" + SHARED_LIST + "\n" + article(36, 12)
+    for copy in (lead + SHARED_LIST, lead + SHARED_LIST + sentences(37, 1)):
+        verdict = decide(copy, longer, shingle_hashes(copy, sig), shingle_hashes(longer, sig), config)
+        assert verdict.is_duplicate, verdict.reason
+    re_led = sentences(38, 3) + "\n" + SHARED_LIST
+    verdict = decide(SHARED_LIST, re_led, shingle_hashes(SHARED_LIST, sig), shingle_hashes(re_led, sig), config)
+    assert verdict.is_duplicate, verdict.reason
+
+
+def test_an_outlets_summary_on_top_of_a_relayed_text_is_no_lead_of_its_own():
+    """Two outlets relaying one statement each put an intro on top; one that sums up what follows (its words
+    are the statement's, in other order) is no news of its own, so the copy is still a repost."""
+    summary = "，".join(SHARED_LIST[k:k + 5] for k in range(0, 450, 25)) + "。"
+    copy = summary + "\n" + SHARED_LIST
+    longer = LEADS[1] + "\n" + SHARED_LIST + "\n" + article(34, 24)
+    config, sig = DecisionConfig(), SignatureConfig()
+    verdict = decide(copy, longer, shingle_hashes(copy, sig), shingle_hashes(longer, sig), config)
+    assert verdict.scores.jaccard < config.jaccard and verdict.is_duplicate, verdict.reason
+
