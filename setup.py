@@ -2,4 +2,5 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("dedup._native", ["dedup/_native.c"], extra_compile_args=["-O3"], optional=True)])
+setup(ext_modules=[Extension("dedup.sketch._native", ["dedup/sketch/_native.c"], extra_compile_args=["-O3"],
+                             optional=True)])

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dedup.corrections import CorrectionConflict
+from dedup.candidates.index import IndexLost
+from dedup.clusters.corrections import CorrectionConflict
 from dedup.errors import (
     DedupError,
     EmptyText,
@@ -25,8 +26,7 @@ from dedup.errors import (
     TextTooLarge,
     Unavailable,
 )
-from dedup.index import IndexLost
-from dedup.runs import RunInProgress
+from dedup.recluster.run_log import RunInProgress
 from dedup.store import is_lock_timeout
 
 from .route_match import allowed_methods

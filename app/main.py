@@ -16,9 +16,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from dedup.alerts import start_sender
+from dedup.candidates.index import UnsafeIndex
 from dedup.engine import Engine
-from dedup.index import UnsafeIndex
+from dedup.ops.alerts import start_sender
 from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from dedup import validate
-from dedup.boilerplate import is_boilerplate_line
-from dedup.browse import Period, SourceStats, source_name
+from dedup.clusters.origins import Period, SourceStats, source_name
+from dedup.decide.explain import _MAX_CHARS as COMPARED_CHARS
+from dedup.decide.explain import Explanation, Passage
+from dedup.decide.explain_removed import Removed, removed_lines
+from dedup.decide.verify import Verdict
 from dedup.engine import Engine
 from dedup.errors import InvalidArticle
-from dedup.explain import _MAX_CHARS as COMPARED_CHARS
-from dedup.explain import Explanation, Passage
-from dedup.explain_raw import Removed, removed_lines
-from dedup.extract import extract
 from dedup.models import Article, Cluster
-from dedup.source_map import SourceMap
-from dedup.verify import Verdict
+from dedup.text.boilerplate import is_boilerplate_line
+from dedup.text.extract import extract
+from dedup.text.source_map import SourceMap
 
 from .keywords import keywords
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dedup.cluster import summarize  # noqa: E402
+from dedup.clusters.bookkeeping import summarize  # noqa: E402
 from dedup.engine import Engine  # noqa: E402
 from dedup.models import Article  # noqa: E402
 from dedup.settings import Settings  # noqa: E402

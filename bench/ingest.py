@@ -66,7 +66,7 @@ def _plain_batch(plain: PlainPipeline, rows: list[dict]) -> None:
 
 
 def containment_bytes(engine: Engine) -> int:
-    """Memory held by the in-process containment index (dedup.contain)."""
+    """Memory held by the in-process containment index (dedup.candidates.containment)."""
     return engine.index.contained.memory_bytes()
 
 

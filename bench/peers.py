@@ -42,12 +42,12 @@ from ingest import BATCH, _our_batch, _plain_batch, fresh, load_stream  # noqa: 
 from noise import typos  # noqa: E402
 from plain import PlainPipeline  # noqa: E402
 
-from dedup import fastpath  # noqa: E402
 from dedup.config import NormalizationConfig, SignatureConfig  # noqa: E402
 from dedup.engine import Engine  # noqa: E402
-from dedup.normalize import normalize_text  # noqa: E402
 from dedup.settings import Settings  # noqa: E402
-from dedup.signature import sign_text  # noqa: E402
+from dedup.sketch.signature import sign_text  # noqa: E402
+from dedup.text import compiled_fold as fastpath  # noqa: E402
+from dedup.text.normalize import normalize_text  # noqa: E402
 
 # bench/http_load.py's generator; imported last, as it takes bench/ off sys.path (a name there shadows the stdlib)
 _http_load = importlib.import_module("http_load")

@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from plain import PlainPipeline  # noqa: E402
 
-from dedup.evaluate import EvalReport, evaluate, load_labeled, score  # noqa: E402
+from dedup.quality.evaluate import EvalReport, evaluate, load_labeled, score  # noqa: E402
 from dedup.settings import Settings  # noqa: E402
 
 

@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from noise import typos  # noqa: E402
 
 from dedup.config import NormalizationConfig  # noqa: E402
-from dedup.normalize import normalize_text  # noqa: E402
 from dedup.settings import Settings  # noqa: E402
-from dedup.shingle import shingle_hashes  # noqa: E402
-from dedup.signature import as_lean_minhash, minhash_values  # noqa: E402
+from dedup.sketch.shingle import shingle_hashes  # noqa: E402
+from dedup.sketch.signature import as_lean_minhash, minhash_values  # noqa: E402
+from dedup.text.normalize import normalize_text  # noqa: E402
 
 DEV = ROOT / "eval" / "zh_dev.jsonl"
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
@@ -195,7 +195,7 @@ def build(db: Path, n: int) -> dict:
 def run_child(db: Path, workers: int) -> None:
     """One re-cluster run in this process; prints the report as JSON."""
     from dedup.engine import Engine
-    from dedup.recluster import run_recluster
+    from dedup.recluster.run import run_recluster
 
     settings = Settings(database_url=str(db), redis_url=None, recluster_workers=workers)
     engine = Engine(settings, rebuild=False)

@@ -8,8 +8,8 @@
 `ingest` pushes bench/http_load.py's synthetic articles (6-14 dev-set sentences, ~500 characters; every fifth a
 repost of a recent one) through `Engine.ingest_many` in batches of 500, as `dedup ingest` does, on SQLite with the
 in-process index, and writes one JSON line per window of stored articles: CPU and wall time per article, band
-candidates per lookup before and after the bound (dedup.bound), containment candidates, text lookup latency in
-process (reposts of recent articles), the process's RSS, the database's bytes, and the load average (the machine
+candidates per lookup before and after the bound (dedup.candidates.bound), containment candidates, text lookup latency
+in process (reposts of recent articles), the process's RSS, the database's bytes, and the load average (the machine
 is shared: CPU time, not wall time, is the figure to compare).
 
 `jobs` times `dedup ingest --jobs 1` against `--jobs 2` on one 50k-article stream of the same generator and
@@ -171,9 +171,9 @@ def redis_memory(db: Path, url: str, sample: int) -> dict:
     """The shared index's Redis memory per article: `sample` stored signatures and anchors under a fresh prefix."""
     import redis
 
-    from dedup.contain import anchors
-    from dedup.index import SignatureIndex
-    from dedup.shingle import shingle_hashes
+    from dedup.candidates.containment import anchors
+    from dedup.candidates.index import SignatureIndex
+    from dedup.sketch.shingle import shingle_hashes
 
     settings = Settings(database_url=str(db), redis_url=url)
     engine = Engine(settings.model_copy(update={"redis_url": None}), rebuild=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ("import tempfile; from app.main import create_app; from dedup.settings import Settings; "
           "create_app(Settings(database_url=tempfile.mktemp(suffix='.db'), redis_url=None))")
-HELP = "import sys; sys.argv = ['dedup', '--help']; from dedup.cli import main; main()"
+HELP = "import sys; sys.argv = ['dedup', '--help']; from dedup.cli.commands import main; main()"
 
 
 def _run(code: str, tree: Path) -> tuple[float, float]:

@@ -1,6 +1,6 @@
-"""`python -m dedup`: the command line (dedup.cli)."""
+"""`python -m dedup`: the command line (dedup.cli.commands)."""
 
-from .cli import main
+from dedup.cli.commands import main
 
 if __name__ == "__main__":
     main()

@@ -12,31 +12,33 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from . import fastpath, signature_audit, validate
-from .alerts import Candidate, WatchBook
-from .bands import BandIndex
-from .batch import ClusterBook
-from .browse import SourceStats, source_stats
-from .catch_up import ChangeFollower
-from .cluster import rep_key, representative_key, summarize
-from .config import signature_version
-from .contain import anchors
-from .corrections import CANNOT, MUST, rules_for, withdraw_for_deleted
-from .errors import DedupError, EmptyText, NotFound, RevisionMismatch
-from .explain import Explanation, explain_pair
-from .index import SignatureIndex, open_index
-from .known import Known, KnownCache
-from .learned import BoilerplateLearner, Sighting
-from .models import Article, ArticleIn, Cluster, IngestResult, Match, revision
-from .normalize import Normalized
-from .prepare import Prepared, Recipe, prepare_text
-from .screen import screen_order
-from .settings import Settings
-from .shingle import shingle_hashes
-from .source_map import SourceMap, source_map
-from .store import SqlStore, open_store
-from .upkeep import ClusterUpkeep
-from .verify import Later, Verdict, VerdictMemo, When, cut_from, decide, joins_family, later_of, warm_up
+from dedup import validate
+from dedup.candidates.bands import BandIndex
+from dedup.candidates.catch_up import ChangeFollower
+from dedup.candidates.containment import anchors
+from dedup.candidates.index import SignatureIndex, open_index
+from dedup.candidates.screen import screen_order
+from dedup.clusters.article_cache import Known, KnownCache
+from dedup.clusters.batch_writes import ClusterBook
+from dedup.clusters.bookkeeping import rep_key, representative_key, summarize
+from dedup.clusters.corrections import CANNOT, MUST, rules_for, withdraw_for_deleted
+from dedup.clusters.origins import SourceStats, source_stats
+from dedup.clusters.upkeep import ClusterUpkeep
+from dedup.config import signature_version
+from dedup.decide.explain import Explanation, explain_pair
+from dedup.decide.verify import Later, Verdict, VerdictMemo, When, cut_from, decide, joins_family, later_of, warm_up
+from dedup.errors import DedupError, EmptyText, NotFound, RevisionMismatch
+from dedup.models import Article, ArticleIn, Cluster, IngestResult, Match, revision
+from dedup.ops.alerts import Candidate, WatchBook
+from dedup.prepare import Prepared, Recipe, prepare_text
+from dedup.settings import Settings
+from dedup.sketch import signature_audit
+from dedup.sketch.shingle import shingle_hashes
+from dedup.store import SqlStore, open_store
+from dedup.text import compiled_fold as fastpath
+from dedup.text.learned_boilerplate import BoilerplateLearner, Sighting
+from dedup.text.normalize import Normalized
+from dedup.text.source_map import SourceMap, source_map
 
 log = logging.getLogger("dedup.engine")
 
@@ -181,7 +183,7 @@ class Engine:
 
     def _candidates(self, prepared: Prepared, exclude: int | None) -> list[Known]:
         """Band candidates (similar as a whole) screened by estimate, then containment candidates (one text
-        inside the other, dedup.contain) that the bands missed or the whole-text estimate dropped."""
+        inside the other, dedup.candidates.containment) that the bands missed or the whole-text estimate dropped."""
         ids = [i for i in self.index.query(prepared.values, limit=self.settings.max_band_candidates) if i != exclude]
         screened = self._screen(prepared, ids)
         seen = {k.id for k in screened}
@@ -313,7 +315,8 @@ class Engine:
         """Apply what other processes wrote since this one last looked (`dedup ingest` beside a server on one
         SQLite file, another server on PostgreSQL): their articles enter this process's in-process index, their
         updates and deletes replace or leave it, and cached records of them are dropped (a shared index is
-        theirs too: there only the cache is refreshed). Incremental, from the store's change log (`dedup.catch_up`);
+        theirs too: there only the cache is refreshed). Incremental, from the store's change log
+        (`dedup.candidates.catch_up`);
         free while nothing is committed. Called before every request that reads the index; writers catch up
         under their lock (`writing`). Returns how many articles were re-read."""
         version = self.store.data_version()  # read first: a commit after it is seen by the next call
@@ -522,7 +525,7 @@ class Engine:
         """The best-matching cluster whose representative this article duplicates (merges only verified reps),
         and the pair the decision rests on: the article and that representative, with their scores.
 
-        Operator corrections (dedup.corrections) come first: a stored article (`article_id`, an update) goes
+        Operator corrections (dedup.clusters.corrections) come first: a stored article (`article_id`, an update) goes
         to its must-link partners' cluster and never to one holding a cannot-link partner, and no two clusters
         a cannot-link keeps apart are merged."""
         excluded: set[int] = set()
@@ -834,8 +837,8 @@ class Engine:
 
     def check(self, *, repair: bool = True) -> dict[str, int]:
         """`dedup check` and POST /v1/admin/check: the index against the stored signatures, the signatures
-        against the stored texts (`dedup.signature_audit`), and every cluster invariant (see `dedup.upkeep`),
-        each counted, then repaired unless `repair` is false."""
+        against the stored texts (`dedup.sketch.signature_audit`), and every cluster invariant (see
+        `dedup.clusters.upkeep`), each counted, then repaired unless `repair` is false."""
         signatures, wrong = signature_audit.audit(self)
         if not repair:
             self.catch_up()  # what other processes wrote is not a difference

@@ -17,10 +17,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
-from . import validate
-from .errors import DedupError
-from .models import ArticleIn, IngestResult
-from .prepare import Prepared, Recipe, prepare_text
+from dedup import validate
+from dedup.errors import DedupError
+from dedup.models import ArticleIn, IngestResult
+from dedup.prepare import Prepared, Recipe, prepare_text
 
 T = TypeVar("T")
 # One prepared article, or why it cannot be ingested.

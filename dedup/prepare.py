@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import NormalizationConfig, SignatureConfig
-from .contain import anchors
-from .errors import BoilerplateOnly, EmptyText, TextTooLarge
-from .learned import MIN_LINE_CHARS
-from .normalize import Normalized, normalize_text
-from .signature import sign_text
+from dedup.candidates.containment import anchors
+from dedup.config import NormalizationConfig, SignatureConfig
+from dedup.errors import BoilerplateOnly, EmptyText, TextTooLarge
+from dedup.sketch.signature import sign_text
+from dedup.text.learned_boilerplate import MIN_LINE_CHARS
+from dedup.text.normalize import Normalized, normalize_text
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class Prepared:
     shingles: np.ndarray
     values: np.ndarray
     content_hash: str
-    anchors: np.ndarray  # containment anchors (dedup.contain), computed once for the lookup and the insert
+    anchors: np.ndarray  # containment anchors (dedup.candidates.containment), computed once for the lookup and the
+    # insert
     generation: int = 0  # of the learned boilerplate it was normalized under
     headline: str | None = None  # the article's title (given, else found in the markup): it can state the news
 

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .bound import MAX_BAND_CANDIDATES
-from .config import DecisionConfig, NormalizationConfig, SignatureConfig
+from dedup.candidates.bound import MAX_BAND_CANDIDATES
+from dedup.config import DecisionConfig, NormalizationConfig, SignatureConfig
 
 ENV_FILE = ".env"
 _SECRET_WORDS = ("key", "secret", "password", "token")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlparse
 
-from .errors import EmptyText, InvalidArticle
-from .models import ArticleIn
+from dedup.errors import EmptyText, InvalidArticle
+from dedup.models import ArticleIn
 
 _WEB_SCHEMES = ("http", "https")
 _MAX_URL = 2048

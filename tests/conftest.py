@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dedup.accelerator import native_parts
 from dedup.engine import Engine
 from dedup.settings import Settings
+from dedup.sketch.accelerator import native_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -11,19 +11,19 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from dedup.accelerator import native_parts
 from dedup.settings import Settings
+from dedup.sketch.accelerator import native_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 DEDUP = Path(sys.executable).parent / "dedup"
-# Loaded first by every Python started with it on the path: makes `dedup._native` fail to import, as on an
+# Loaded first by every Python started with it on the path: makes `dedup.sketch._native` fail to import, as on an
 # install without a C compiler.
 HIDE_NATIVE = """import sys
 
 
 class HideNative:
     def find_spec(self, name, path=None, target=None):
-        if name == "dedup._native":
+        if name == "dedup.sketch._native":
             raise ImportError("hidden by the test: an install without a C compiler")
         return None
 

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from dedup.alerts import AlertSender, sign
 from dedup.engine import Engine
 from dedup.errors import InvalidWatch, NotFound
 from dedup.models import ArticleIn
+from dedup.ops.alerts import AlertSender, sign
 from dedup.store import open_store
 from tests.alert_receiver import receiver
 from tests.api_backends import OTHER, STORY, THIRD, backend_settings
@@ -225,7 +225,7 @@ def test_several_senders_post_each_alert_exactly_once(engine):
 def test_watches_and_sending_from_the_command_line(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from dedup.cli import app as cli
+    from dedup.cli.commands import app as cli
 
     runner = CliRunner()
     db = str(tmp_path / "cli.db")
@@ -266,7 +266,7 @@ def test_hostile_values_are_refused_with_a_message_not_a_server_error(backend):
 def test_posts_go_to_the_checked_address_and_redirects_are_not_followed(tmp_path, monkeypatch):
     """The name is resolved once and checked; the connection goes to that address (a DNS answer changing after
     the check cannot redirect the post), and a 3xx is a failed attempt, not a hop to an unchecked place."""
-    import dedup.alerts as alerts
+    import dedup.ops.alerts as alerts
     from dedup.settings import Settings
 
     resolved = []

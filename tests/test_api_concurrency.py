@@ -98,7 +98,7 @@ def test_cli_check_repairs_the_shared_index(tmp_path):
     """`dedup check --repair` heals the Redis index the service uses (keys there are pickled by datasketch)."""
     from typer.testing import CliRunner
 
-    from dedup.cli import app as cli
+    from dedup.cli.commands import app as cli
 
     with backend_settings("services", tmp_path) as settings:
         with TestClient(create_app(settings)) as client:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.index import IndexLost, SignatureIndex
+from dedup.candidates.index import IndexLost, SignatureIndex
 from dedup.settings import Settings
-from dedup.signature import as_lean_minhash
+from dedup.sketch.signature import as_lean_minhash
 from tests.api_backends import redis_prefix
 from tests.conftest import service_url
 

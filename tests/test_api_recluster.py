@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from dedup.runs import run_lock
+from dedup.recluster.run_log import run_lock
 from dedup.settings import Settings
 from tests.api_backends import OTHER, STORY
 

@@ -1,6 +1,6 @@
 """Page furniture stripped from raw text before normalization."""
 
-from dedup.boilerplate import strip_slide_counters
+from dedup.text.boilerplate import strip_slide_counters
 
 
 def test_slide_counters_go_but_scores_and_fractions_stay():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.bands import BandIndex
-from dedup.index import SignatureIndex
+from dedup.candidates.bands import BandIndex
+from dedup.candidates.index import SignatureIndex
 from dedup.settings import Settings
 from tests.api_backends import redis_prefix
 from tests.conftest import service_url

@@ -8,7 +8,7 @@ import signal
 
 from typer.testing import CliRunner
 
-from dedup.cli import app
+from dedup.cli.commands import app
 
 runner = CliRunner()
 
@@ -99,7 +99,7 @@ def test_scheduler_takes_its_cron_option_and_refuses_a_bad_one(tmp_path):
 def test_a_scheduler_run_gives_the_stop_handlers_back(tmp_path):
     from datetime import UTC, datetime
 
-    from dedup.scheduler import serve
+    from dedup.ops.scheduler import serve
     from dedup.settings import Settings
 
     before = signal.getsignal(signal.SIGTERM)

@@ -13,9 +13,9 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from dedup.alerts import KINDS
-from dedup.cli import app
-from dedup.cli_ops import WATCH_KINDS
+from dedup.cli.commands import app
+from dedup.cli.ops import WATCH_KINDS
+from dedup.ops.alerts import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from dedup.cli import app
+from dedup.cli.commands import app
 from dedup.engine import Engine
-from dedup.judged import load_pairs
 from dedup.models import ArticleIn
-from dedup.retention import apply_retention
-from dedup.runs import list_runs
-from dedup.scheduler import run_once
+from dedup.ops.retention import apply_retention
+from dedup.ops.scheduler import run_once
+from dedup.quality.judged_pairs import load_pairs
+from dedup.recluster.run_log import list_runs
 from tests.api_backends import OTHER, STORY, THIRD, backend_settings
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from dedup.cli import app
+from dedup.cli.commands import app
 from dedup.settings import Settings
 
 runner = CliRunner()

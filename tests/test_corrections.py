@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dedup.corrections import (
+from dedup.clusters.corrections import (
     CANNOT,
     MUST,
     CorrectionConflict,
@@ -18,9 +18,9 @@ from dedup.corrections import (
 )
 from dedup.engine import Engine
 from dedup.errors import InvalidArticle, NotFound
-from dedup.judged import load_pairs, score_pairs
 from dedup.models import ArticleIn
-from dedup.recluster import run_recluster
+from dedup.quality.judged_pairs import load_pairs, score_pairs
+from dedup.recluster.run import run_recluster
 from dedup.settings import Settings
 from tests.api_backends import OTHER, STORY, backend_settings
 
@@ -184,7 +184,7 @@ def test_bad_corrections_are_refused_and_a_delete_withdraws(make_engine):
 
 
 def test_a_correction_made_while_a_recluster_computes_is_kept_by_its_write_back(make_engine, monkeypatch):
-    import dedup.recluster as rc
+    import dedup.recluster.run as rc
 
     engine = make_engine()
     a = put(engine, "https://a.example/9", STORY, "2026-03-01")
@@ -226,9 +226,9 @@ def test_the_spark_recluster_keeps_corrections_too(tmp_path):
 
 
 def test_components_join_must_links_first_and_never_join_a_cannot_link():
-    from dedup.cluster import Node
-    from dedup.corrections import Rules
-    from dedup.recluster import components
+    from dedup.clusters.bookkeeping import Node
+    from dedup.clusters.corrections import Rules
+    from dedup.recluster.run import components
 
     nodes = {i: Node(i, f"2026-03-0{i}", f"2026-03-0{i}") for i in range(1, 6)}
     verdicts = {(1, 2): 0.9, (2, 3): 0.8, (1, 3): 0.7}  # 1, 2, 3 one story by the texts; 4, 5 alone

@@ -163,7 +163,7 @@ def _console_scripts() -> set[str]:
 def _dedup_commands() -> set[str]:
     from typer.main import get_command
 
-    from dedup.cli import app
+    from dedup.cli.commands import app
 
     return set(get_command(app).commands)  # type: ignore[attr-defined]
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from dedup.cli import app
-from dedup.evaluate import evaluate, pair_metrics
-from dedup.judged import score_pairs
+from dedup.cli.commands import app
+from dedup.quality.evaluate import evaluate, pair_metrics
+from dedup.quality.judged_pairs import score_pairs
 from dedup.settings import Settings
 
 from .conftest import DEV_SET

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.main import create_app
-from dedup import export as export_module
-from dedup.cli import app as cli
+from dedup.cli.commands import app as cli
+from dedup.ops import export as export_module
 from tests.api_backends import OTHER, STORY, backend_settings
 
 BACKENDS = ["sqlite", "services"]

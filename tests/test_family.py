@@ -6,7 +6,7 @@ member. Online ingest and the nightly re-cluster apply the same rule, so a run d
 from __future__ import annotations
 
 from dedup.models import ArticleIn
-from dedup.recluster import run_recluster
+from dedup.recluster.run import run_recluster
 from tests.reliability.harness import story
 
 WHOLE = story(11) + story(12)[:40]   # 200 characters

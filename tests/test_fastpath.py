@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import fastpath
 from dedup.config import NormalizationConfig, SignatureConfig
-from dedup.normalize import normalize_text
-from dedup.shingle import shingle_hashes
-from dedup.signature import minhash_values, sign_text
+from dedup.sketch.shingle import shingle_hashes
+from dedup.sketch.signature import minhash_values, sign_text
+from dedup.text import compiled_fold as fastpath
+from dedup.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = NormalizationConfig()

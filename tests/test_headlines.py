@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from dedup.headlines import headline_conflicts
+from dedup.decide.headlines import headline_conflicts
+from dedup.decide.verify import decide
 from dedup.models import ArticleIn
-from dedup.verify import decide
 
 # A results item built on one template: each draw keeps the body (a sentence cut here or there) and puts the
 # draw's own figures in the headline.
@@ -62,7 +62,7 @@ def test_alike_bodies_under_headlines_of_different_draws_are_two_events(engine):
 @pytest.mark.parametrize("recluster", [False, True])
 def test_the_next_draw_on_the_same_body_founds_its_own_story_but_a_retitled_repost_joins(engine, settings,
                                                                                          recluster):
-    from dedup.recluster import run_recluster
+    from dedup.recluster.run import run_recluster
 
     first = engine.ingest(ArticleIn(url="https://a.example/draw-131", text=_BODY,
                                     title="周六足彩第18131期头奖开出6注 单注奖金240万"))

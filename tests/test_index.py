@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from datasketch import MinHashLSH
 
-from dedup.bands import BandIndex
+from dedup.candidates.bands import BandIndex
 from dedup.config import SignatureConfig
-from dedup.signature import as_lean_minhash
+from dedup.sketch.signature import as_lean_minhash
 
 SIG = SignatureConfig()
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.main import create_app
-from dedup.cli import app as cli
+from dedup.cli.commands import app as cli
 from dedup.settings import Settings
 from tests.api_backends import STORY
 

@@ -10,12 +10,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.main import create_app
-from dedup.cli import app as cli_app
+from dedup.cli.commands import app as cli_app
 from dedup.engine import Engine
 from dedup.errors import BoilerplateOnly
 from dedup.models import ArticleIn
-from dedup.pagecode import drop_code_lines, is_code_line
 from dedup.settings import Settings
+from dedup.text.pagecode import drop_code_lines, is_code_line
 
 # Made-up stories, one event each, with headlines that share no words with one another or with the promo.
 STORIES = [

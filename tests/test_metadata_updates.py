@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.main import create_app
-from dedup.cli import app as cli
+from dedup.cli.commands import app as cli
 from dedup.models import ArticleIn
-from dedup.recluster import VerdictCache, take_snapshot
+from dedup.recluster.run import VerdictCache, take_snapshot
 from tests.api_backends import STORY, backend_settings
 
 A, B = "https://a.example/1", "https://b.example/1"

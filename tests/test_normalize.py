@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizationConfig
-from dedup.normalize import drop_punctuation, normalize_text
+from dedup.text.normalize import drop_punctuation, normalize_text
 from tests.conftest import needs_native
 
 CONFIG = NormalizationConfig()

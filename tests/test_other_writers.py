@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.main import create_app
-from dedup.cli import app as cli
+from dedup.cli.commands import app as cli
 from dedup.engine import Engine
 from dedup.models import ArticleIn
 from dedup.settings import Settings
@@ -87,7 +87,7 @@ def test_the_server_reports_and_uses_what_another_process_ingested(tmp_path):
     with TestClient(create_app(settings)) as client:
         client.post("/v1/articles", json={"url": "https://s.example/0", "text": THIRD})
         # another process, as `dedup ingest` in a second terminal
-        result = subprocess.run([sys.executable, "-c", "from dedup.cli import main; main()", "ingest",
+        result = subprocess.run([sys.executable, "-c", "from dedup.cli.commands import main; main()", "ingest",
                                  str(tmp_path / "in"), "--db", db], capture_output=True, text=True, timeout=300,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert result.returncode == 0, result.stderr

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from dedup.config import NormalizationConfig
-from dedup.explain_raw import removed_lines
-from dedup.normalize import normalize_text
+from dedup.decide.explain_removed import removed_lines
 from dedup.settings import Settings
+from dedup.text.normalize import normalize_text
 
 COPYRIGHT = "版權(quán)及免責聲明"
 CAPTION = "新竣工通車的寶山至寶清高速公路"

@@ -8,12 +8,12 @@ from itertools import islice
 import pytest
 from typer.testing import CliRunner
 
-from dedup.cli import app
+from dedup.article_files import article_from_json
+from dedup.cli.commands import app
 from dedup.engine import Engine
 from dedup.models import ArticleIn
 from dedup.parallel import ingest_stream
 from dedup.settings import Settings
-from dedup.sources import article_from_json
 from tests.api_backends import backend_settings
 from tests.conftest import DEV_SET
 from tests.test_learned_boilerplate import PROMO, SOURCE, STORIES
@@ -73,9 +73,9 @@ def test_boilerplate_learned_while_workers_run_ahead_is_applied_as_in_one_proces
 
 
 def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path, monkeypatch):
-    import dedup.cli
+    import dedup.cli.commands
 
-    monkeypatch.setattr(dedup.cli, "_BATCH", 50)  # several chunks, so workers prepare ahead
+    monkeypatch.setattr(dedup.cli.commands, "_BATCH", 50)  # several chunks, so workers prepare ahead
     path = tmp_path / "in.jsonl"
     rows = [json.dumps({"url": a.url, "text": a.text}) for a in _dev_articles(200)]
     path.write_text("\n".join(rows[:100] + ["{not json", json.dumps({"url": "https://x.example/1", "text": " "})]
@@ -90,7 +90,7 @@ def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path, monkeypatch):
 
 
 def test_the_recluster_re_signs_in_workers_as_in_one_process(tmp_path):
-    from dedup.recluster import resign_stale
+    from dedup.recluster.run import resign_stale
 
     settings = Settings(database_url=str(tmp_path / "r.db"), redis_url=None)
     engine = Engine(settings)

@@ -11,13 +11,13 @@ import random
 import numpy as np
 import pytest
 
+from dedup.candidates.containment import LocalContainmentIndex, anchors
 from dedup.config import DecisionConfig, SignatureConfig
-from dedup.contain import LocalContainmentIndex, anchors
+from dedup.decide.verify import When, decide, later_of
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster import verify_rows
-from dedup.shingle import shingle_hashes
-from dedup.verify import When, decide, later_of
+from dedup.recluster.run import verify_rows
+from dedup.sketch.shingle import shingle_hashes
 from tests.api_backends import redis_prefix
 from tests.conftest import needs_native, service_url
 
@@ -215,7 +215,7 @@ def test_merged_and_recent_postings_answer_alike_through_removals_and_updates():
 
 def test_the_nightly_recluster_keeps_an_excerpt_with_its_source_and_a_roundup_apart(engine, settings):
     """The re-cluster sees the containment pairs ingest saw, and applies the same time order."""
-    from dedup.recluster import run_recluster
+    from dedup.recluster.run import run_recluster
 
     source = engine.ingest(ArticleIn(url="https://a.example/statement", text=LONG, published_at="2026-03-07"))
     excerpt = engine.ingest(ArticleIn(url="https://b.example/excerpt", text=EXCERPT, published_at="2026-03-08"))
@@ -230,7 +230,7 @@ def test_the_nightly_recluster_keeps_an_excerpt_with_its_source_and_a_roundup_ap
 
 @needs_native
 def test_the_compiled_and_python_containment_paths_agree(monkeypatch):
-    import dedup.contain as contain
+    import dedup.candidates.containment as contain
 
     rng = np.random.default_rng(8)
     docs = {i: np.unique(rng.integers(0, 20_000, 200, dtype=np.uint64).astype(np.uint32)) for i in range(1, 40)}
@@ -270,7 +270,7 @@ def test_excerpts_of_one_source_that_arrived_before_it_become_one_story(engine, 
     """Two items cut from different parts of one long text share nothing with each other; once the source
     arrives (after them, as in an undated crawl) all three are one story, online and after the re-cluster,
     as if the source had come first."""
-    from dedup.recluster import run_recluster
+    from dedup.recluster.run import run_recluster
 
     first, second = (engine.ingest(ArticleIn(url=f"https://n{k}.example/item", text=part))
                      for k, part in enumerate(PARTS))
@@ -297,7 +297,7 @@ def test_the_array_pick_of_the_in_process_index_matches_the_redis_index_pick():
     """Both indexes apply one rule: the in-process one counts postings with numpy, Redis's with a Counter."""
     from collections import Counter
 
-    from dedup.contain import pick, pick_arrays
+    from dedup.candidates.containment import pick, pick_arrays
 
     rng = np.random.default_rng(11)
     for _ in range(200):

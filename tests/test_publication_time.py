@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster import run_recluster
+from dedup.recluster.run import run_recluster
 from dedup.settings import Settings
 from tests.api_backends import OTHER, STORY, THIRD, backend_settings
 

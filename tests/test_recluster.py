@@ -9,11 +9,11 @@ import threading
 import numpy as np
 import pytest
 
-import dedup.recluster as rc
+import dedup.recluster.run as rc
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster import assign_ids, band_layout, candidate_pairs, run_recluster, unpack
-from dedup.runs import RunInProgress, list_runs, run_lock
+from dedup.recluster.run import assign_ids, band_layout, candidate_pairs, run_recluster, unpack
+from dedup.recluster.run_log import RunInProgress, list_runs, run_lock
 
 from .conftest import DEV_SET
 
@@ -285,7 +285,7 @@ def test_an_article_deleted_during_a_run_leaves_the_new_clustering(engine, setti
 
 
 def test_background_start_answers_with_the_run_id_or_run_in_progress(engine, settings, bridged):
-    from dedup.recluster import start_in_background
+    from dedup.recluster.run import start_in_background
 
     with run_lock(engine.store):
         with pytest.raises(RunInProgress):

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from dedup.cli import app
-from dedup.scheduler import next_run, serve
+from dedup.cli.commands import app
+from dedup.ops.scheduler import next_run, serve
 from dedup.settings import Settings
 
 runner = CliRunner()

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster import run_recluster
-from dedup.runs import _ADVISORY_KEY, RunInProgress, list_runs
+from dedup.recluster.run import run_recluster
+from dedup.recluster.run_log import _ADVISORY_KEY, RunInProgress, list_runs
 from dedup.settings import Settings
 
 from .conftest import service_url

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from dedup.recluster import cluster_and_name, local_verdicts, run_recluster, take_snapshot
-from dedup.sources import article_from_json
+from dedup.article_files import article_from_json
+from dedup.recluster.run import cluster_and_name, local_verdicts, run_recluster, take_snapshot
 
 from .conftest import DEV_SET
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 def test_spark_engine_matches_local_engine_on_the_dev_set(engine, settings):
     if not DEV_SET.is_file():
         pytest.skip(f"dev set not found at {DEV_SET}")
-    from dedup.recluster_spark import spark_verdicts
+    from dedup.recluster.spark import spark_verdicts
 
     rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     for start in range(0, len(rows), 500):

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import dedup.recluster as rc
+import dedup.recluster.run as rc
 from app.main import create_app
-from dedup.cli import app as cli_app
+from dedup.cli.commands import app as cli_app
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster import run_recluster
+from dedup.recluster.run import run_recluster
 from dedup.settings import Settings
 from dedup.store.sql import database_url
 from tests.api_backends import backend_settings

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.screen import screen_order
+from dedup.candidates.screen import screen_order
 from tests.conftest import needs_native
 
 

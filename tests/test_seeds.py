@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from dedup.cli import app
+from dedup.cli.commands import app
 
 
 def test_seed_repost_clusters_with_original_and_same_theme_stories_stay_apart(tmp_path, seed_files):

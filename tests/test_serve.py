@@ -35,13 +35,13 @@ def _free_port() -> int:
 
 
 def test_the_command_line_loads_no_engine_store_or_server_until_a_command_needs_them():
-    code = f"import sys, dedup.cli; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    code = f"import sys, dedup.cli.commands; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.split() == []
 
 
 def test_settings_exported_for_the_workers_read_back_the_same(monkeypatch, tmp_path):
-    from dedup.cli import _export_settings
+    from dedup.cli.commands import _export_settings
 
     monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("DEDUP_")})
     monkeypatch.chdir(tmp_path)  # no .env file here
@@ -114,7 +114,7 @@ def test_one_worker_is_given_the_settings_of_the_command_line(monkeypatch, tmp_p
     import uvicorn
     from typer.testing import CliRunner
 
-    from dedup.cli import app
+    from dedup.cli.commands import app
 
     served: list = []
     monkeypatch.setattr(uvicorn, "run", lambda application, **options: served.append(application))

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import DecisionConfig, SignatureConfig
-from dedup.shingle import shingle_hashes
-from dedup.signature import minhash_values
-from dedup.verify import decide, exact_scores
+from dedup.decide.verify import decide, exact_scores
+from dedup.sketch.shingle import shingle_hashes
+from dedup.sketch.signature import minhash_values
 from tests.conftest import needs_native
 
 SIG = SignatureConfig()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dedup.config import NormalizationConfig
-from dedup.normalize import normalize_text
-from dedup.source_map import _fold, source_map
+from dedup.text.normalize import normalize_text
+from dedup.text.source_map import _fold, source_map
 from tests.conftest import SEEDS
 
 CONFIG = NormalizationConfig()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from dedup.cli import _verdict_line
+from dedup.cli.commands import _verdict_line
 from dedup.models import ArticleIn
 from dedup.settings import Settings
 from tests.reliability.harness import story

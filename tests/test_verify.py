@@ -7,9 +7,9 @@ import random
 import pytest
 
 from dedup.config import DecisionConfig, NormalizationConfig, SignatureConfig
-from dedup.normalize import normalize_text
-from dedup.shingle import shingle_hashes
-from dedup.verify import decide
+from dedup.decide.verify import decide
+from dedup.sketch.shingle import shingle_hashes
+from dedup.text.normalize import normalize_text
 
 BODY = ("央视网消息（新闻联播）：十四届全国人大二次会议今天上午在北京人民大会堂开幕。国家主席习近平等党和国家领导人出席大会。"
         "国务院总理李强代表国务院向大会作政府工作报告，回顾过去一年的工作，提出今年经济社会发展的总体要求和主要目标。"
@@ -254,7 +254,7 @@ def test_one_more_name_in_a_list_of_attendees_is_another_meeting():
 
 
 def test_explain_shows_a_moved_paragraph_as_shared_and_a_changed_word_inside_its_passage():
-    from dedup.explain import passages
+    from dedup.decide.explain import passages
 
     norm = NormalizationConfig()
     a = normalize_text(STORY.replace("市交通委员会", "市商务委员会"), norm).text
@@ -271,7 +271,7 @@ def test_a_paragraph_cut_and_a_context_paragraph_added_in_its_place_are_not_diff
 
 
 def test_a_decimal_point_is_part_of_the_number_in_the_guard():
-    from dedup.twins import fact_conflicts
+    from dedup.decide.twins import fact_conflicts
 
     # normalized texts that keep decimal points, as normalization does for 150.33亿元
     text = "国家统计局今天发布数据显示前三季度全国规模以上工业增加值同比增长{}其中制造业增长{}高技术制造业增长明显快于全部工业"

@@ -1,4 +1,4 @@
-"""Learned boilerplate lines and their evidence (as in dedup/store/sql.py, see dedup.learned).
+"""Learned boilerplate lines and their evidence (as in dedup/store/sql.py, see dedup.text.learned_boilerplate).
 
 Revision ID: 0004
 Revises: 0003

@@ -2,7 +2,7 @@
 
 `index_changes` lets an in-process index catch up with what other processes wrote. Clusters' `first_seen` and
 `last_seen` now span their members' publication times (ingestion time for an article without one): the stored
-rows are recomputed once here, as `dedup.upkeep` computes them from now on.
+rows are recomputed once here, as `dedup.clusters.upkeep` computes them from now on.
 
 Revision ID: 0008
 Revises: 0007

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from dedup.alerts import Watch
 from dedup.engine import Engine
+from dedup.ops.alerts import Watch
 
 from ..deps import MAX_ID, get_engine, require_api_key
 from ..errors import ApiError

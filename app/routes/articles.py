@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dedup.engine import Engine
 from dedup.errors import DedupError
 from dedup.models import ArticleIn, IngestResult
-from dedup.retention import delete_matching
+from dedup.ops.retention import delete_matching
 from dedup.settings import Settings
 
 from ..deps import ArticleId, IfMatch, UrlQuery, etag, get_engine, get_settings, if_match_tags, require_api_key

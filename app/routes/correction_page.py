@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from dedup.corrections import add_correction
+from dedup.clusters.corrections import add_correction
 from dedup.engine import Engine
 from dedup.errors import DedupError, NotFound
 

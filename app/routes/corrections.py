@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dedup.corrections import Correction, add_correction, get_correction, list_corrections, withdraw_correction
+from dedup.clusters.corrections import Correction, add_correction, get_correction, list_corrections, withdraw_correction
 from dedup.engine import Engine
 
 from ..deps import MAX_ID, caller_name, get_engine, require_api_key

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from dedup.engine import Engine
-from dedup.export import csv_chunks, iter_rows, jsonl_chunks
+from dedup.ops.export import csv_chunks, iter_rows, jsonl_chunks
 
 from ..deps import get_engine
 

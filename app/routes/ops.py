@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from dedup.accelerator import accelerator_status
 from dedup.engine import Engine
+from dedup.sketch.accelerator import accelerator_status
 
 from ..deps import get_engine, require_api_key
 from ..errors import error_response

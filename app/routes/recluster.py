@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dedup.engine import Engine
-from dedup.recluster import start_in_background
-from dedup.runs import list_runs
+from dedup.recluster.run import start_in_background
+from dedup.recluster.run_log import list_runs
 
 from ..deps import get_engine, require_api_key
 from ..schemas import ErrorOut

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from dedup.alerts import STATUSES
 from dedup.engine import Engine
 from dedup.errors import NotFound
+from dedup.ops.alerts import STATUSES
 
 from ..deps import get_engine
 from .pages import PageError, _int, _render

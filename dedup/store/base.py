@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from ..models import Article, Cluster
+from dedup.models import Article, Cluster
 
 
 class Store(Protocol):

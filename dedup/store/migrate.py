@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .sql import database_url
+from dedup.store.sql import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tables each revision creates, oldest first: a schema made by `create_all` is stamped at the

@@ -11,9 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..cluster import Node
-from ..learned import LineRecord
-from ..models import Article, Cluster
+from dedup.clusters.bookkeeping import Node
+from dedup.models import Article, Cluster
+from dedup.text.learned_boilerplate import LineRecord
 
 metadata = sa.MetaData()
 
@@ -70,7 +70,8 @@ index_changes = sa.Table(
 _ARTICLE_COLUMNS = [c for c in articles.c if c.name != "id"]
 
 # A cluster spans its members' publication times (ingestion time for an article without one), as
-# `dedup.cluster.summarize` computes it; files made before that are brought to it once (Alembic 0008 on PostgreSQL).
+# `dedup.clusters.bookkeeping.summarize` computes it; files made before that are brought to it once (Alembic 0008 on
+# PostgreSQL).
 RECOMPUTE_CLUSTER_TIMES = (
     "UPDATE clusters SET "
     "first_seen = COALESCE((SELECT MIN(COALESCE(a.published_at, a.ingested_at)) FROM articles a "
@@ -159,7 +160,7 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
 
 
-# -- operator corrections (used by dedup.corrections) -----------------------------------------
+# -- operator corrections (used by dedup.clusters.corrections) -----------------------------------------
 # must_link / cannot_link between two articles. A correction made against a cluster is stored against the
 # cluster's representative at that moment (`other_id`), with the cluster id as given (`cluster_id`), so it
 # stays a pair of article ids whatever later merges and splits do to cluster ids. The URLs are kept so a
@@ -657,7 +658,7 @@ class SqlStore(CorrectionRows):
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('dedup-write:' || "
                                  "coalesce(current_schema(), 'public')))"))
 
-    # -- re-clustering (used by dedup.recluster; appended, the methods above are unchanged) -------
+    # -- re-clustering (used by dedup.recluster.run; appended, the methods above are unchanged) -------
     def snapshot_rows(self, batch: int = 50_000) -> Iterator[tuple]:
         """(id, version, hashvalues, shingle_count, cluster_id, published_at, ingested_at, content_hash), by id."""
         last = 0
@@ -934,7 +935,7 @@ class SqlStore(CorrectionRows):
             rows = conn.execute(query).all()
         return [(Cluster(**{k: v for k, v in row._mapping.items() if k != "n"}), row.n) for row in rows]
 
-    # -- learned boilerplate (dedup.learned) ----------------------------------------------------
+    # -- learned boilerplate (dedup.text.learned_boilerplate) ----------------------------------------------------
     def boilerplate_rows(self, scope: str, keys: Sequence[int]) -> dict[int, LineRecord]:
         """What is known about these lines in this scope (lines never seen are absent)."""
         found: dict[int, LineRecord] = {}
@@ -985,7 +986,7 @@ recluster_runs = sa.Table(
     sa.Column("report", sa.Text),
     sa.Column("error", sa.Text),
 )
-# Verdicts of earlier runs, reused only under the same key (see dedup.recluster.VerdictCache).
+# Verdicts of earlier runs, reused only under the same key (see dedup.recluster.run.VerdictCache).
 pair_verdicts = sa.Table(
     "pair_verdicts", metadata,
     sa.Column("a", sa.Integer, primary_key=True, autoincrement=False),
@@ -993,7 +994,7 @@ pair_verdicts = sa.Table(
     sa.Column("key", sa.String(32), nullable=False),
     sa.Column("score", sa.Float),
 )
-# Lines learned as a stream's boilerplate, and the evidence for lines not learned yet (dedup.learned):
+# Lines learned as a stream's boilerplate, and the evidence for lines not learned yet (dedup.text.learned_boilerplate):
 # the dissimilar titles a line was seen under (one a line), the articles that carried it (ids, comma-separated),
 # when it was learned, and the line's normalized text (its start) for people to read.
 learned_boilerplate = sa.Table(

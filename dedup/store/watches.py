@@ -1,14 +1,14 @@
 """Tables of repost alerts: watches (what to follow, where to post) and the delivery outbox.
 
 A delivery row is written in the ingest's own transaction (so an alert exists exactly when its article was
-committed) and later claimed, posted and marked by `dedup.alerts.AlertSender`.
+committed) and later claimed, posted and marked by `dedup.ops.alerts.AlertSender`.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .sql import metadata
+from dedup.store.sql import metadata
 
 watches = sa.Table(
     "watches", metadata,

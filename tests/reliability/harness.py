@@ -239,13 +239,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cluster_invariants(url: str) -> dict[str, int]:
-    """Every cluster invariant, straight from the database (independent of `dedup.upkeep`): each count must be 0.
+    """Every cluster invariant, straight from the database (independent of `dedup.clusters.upkeep`): each count must be
+    0.
 
     A cluster's size is its member count, its representative is a member and the earliest one (published,
     else ingested: `rep_key`), no cluster row is empty, no id is negative, every article is in a stored
     cluster, and no alias shadows a live cluster id.
     """
-    from dedup.cluster import rep_key
+    from dedup.clusters.bookkeeping import rep_key
 
     engine = sa.create_engine(database_url(url))
     try:

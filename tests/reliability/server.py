@@ -32,7 +32,7 @@ def _reap() -> None:
 
 def main() -> None:
     import app.main  # noqa: F401 - the costly imports, paid once before any fork
-    from dedup.verify import warm_up
+    from dedup.decide.verify import warm_up
 
     warm_up()
     print("ready", flush=True)

@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from dedup.alerts import AlertSender
 from dedup.engine import Engine
 from dedup.models import ArticleIn
+from dedup.ops.alerts import AlertSender
 from dedup.settings import Settings
 from tests.alert_receiver import receiver
 from tests.reliability.harness import ROOT, article, record, server_env, uvicorn_process, wait_ready
@@ -55,7 +55,7 @@ def test_an_alert_committed_but_not_sent_survives_sigkill(tmp_path):
             assert repost.status_code == 201 and repost.json()["is_duplicate"]
             _kill(proc)
         assert target.received == []
-        sent = subprocess.run([sys.executable, "-c", "from dedup.cli import main; main()", "alerts", "send", "--db", settings.database_url],
+        sent = subprocess.run([sys.executable, "-c", "from dedup.cli.commands import main; main()", "alerts", "send", "--db", settings.database_url],
                               cwd=ROOT, env=server_env(settings, **ALERTS), capture_output=True, text=True,
                               timeout=120)
         assert sent.returncode == 0, sent.stderr

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from dedup.config import NormalizationConfig, SignatureConfig
-from dedup.normalize import normalize_text
 from dedup.settings import Settings
-from dedup.shingle import shingle_hashes
+from dedup.sketch.shingle import shingle_hashes
+from dedup.text.normalize import normalize_text
 from tests.api_backends import STORY, backend_settings
 from tests.reliability.harness import full, record
 

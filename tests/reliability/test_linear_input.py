@@ -18,13 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from dedup.boilerplate import strip_boilerplate
 from dedup.config import NormalizationConfig, SignatureConfig
-from dedup.extract import extract, html_to_text, looks_like_html, split_front_matter, unescape
-from dedup.normalize import normalize_text, strip_pinyin
-from dedup.pagecode import drop_code_lines
 from dedup.settings import Settings
-from dedup.shingle import shingle_hashes
+from dedup.sketch.shingle import shingle_hashes
+from dedup.text.boilerplate import strip_boilerplate
+from dedup.text.extract import extract, html_to_text, looks_like_html, split_front_matter, unescape
+from dedup.text.normalize import normalize_text, strip_pinyin
+from dedup.text.pagecode import drop_code_lines
 from tests.api_backends import STORY
 from tests.reliability.harness import record, uvicorn_process, wait_ready
 

@@ -68,7 +68,7 @@ def _copy(db: Path, target: Path) -> None:
 def _start_run(db: Path) -> subprocess.Popen:
     env = {**os.environ, "DEDUP_DATABASE_URL": str(db), "DEDUP_RECLUSTER_REUSE_VERDICTS": "false"}
     env.pop("DEDUP_REDIS_URL", None)
-    return subprocess.Popen([sys.executable, "-c", "from dedup.cli import main; main()", "recluster"],
+    return subprocess.Popen([sys.executable, "-c", "from dedup.cli.commands import main; main()", "recluster"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 

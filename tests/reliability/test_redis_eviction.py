@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from dedup.index import UnsafeIndex, open_index
+from dedup.candidates.index import UnsafeIndex, open_index
 from dedup.settings import Settings
 from tests.reliability.harness import article, uvicorn_process, wait_ready
 from tests.reliability.test_outages import own_redis
@@ -71,7 +71,7 @@ def test_an_unreadable_policy_is_refused_unless_the_check_is_turned_off(tmp_path
 def test_cli_commands_refuse_an_evicting_redis_with_a_message(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from dedup.cli import app
+    from dedup.cli.commands import app
 
     with own_redis(tmp_path, *EVICTING) as server:
         monkeypatch.setenv("DEDUP_REDIS_URL", server.url)

@@ -1,0 +1,1 @@
+"""Near-duplicate detection and clustering of news articles."""

@@ -1,0 +1,248 @@
+"""An in-process LSH band index over uint32 MinHash signatures, in a few numpy arrays.
+
+Same banding as datasketch's MinHashLSH (the (bands, rows) datasketch picks for the threshold). Each band's
+rows are hashed, with the band's number, to one 64-bit key; a posting is (key, row), where a row numbers the
+article's place in the signature arrays that screening reads. Most postings sit in two sorted arrays (8 + 4
+bytes a posting) found through a directory of key prefixes (8 to 16 postings a slot, so a lookup reads two
+places per band, not a binary search through the whole array); the newest sit in a dict, merged into the arrays
+once it holds a thirty-second as many. A removed article's row is skipped until the next merge drops its
+postings and frees the row. The article id -> row map is an array indexed by id (the store's dense ids).
+
+At a million articles this holds, per article: the signature (512 bytes) and shingle count (8), 28 postings
+(336), the directory (2-4) and the two maps (12), and up to a quarter of unused rows; instead of 28 dict
+entries with their int objects (~2-3 KB).
+A 64-bit key collision between two different bands' rows would only add a candidate, which screening and the
+exact verification then judge (about one in 10^10 lookups at a million articles).
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+import numpy as np
+from datasketch.lsh import _optimal_param
+
+from dedup.candidates.bound import strongest
+from dedup.candidates.containment import LocalContainmentIndex
+from dedup.candidates.screen import screen_order
+from dedup.sketch.native import _native  # the optional C accelerator, or None
+
+_posting_hits = getattr(_native, "posting_hits", None)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_NO_CAP = 2**62  # posting_hits's bucket cap: none
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: every input bit moves every output bit (the directory reads the top bits)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One uint64 key per band of each signature (`values`: [perm] or [n, perm]; result [bands] or [n, bands])."""
+    v = values[..., : bands * rows].astype(np.uint64).reshape(*values.shape[:-1], bands, rows)
+    h = np.arange(1, bands + 1, dtype=np.uint64) * _GOLDEN
+    for j in range(rows):
+        h = _mix(h ^ v[..., j])
+    return h
+
+
+def _pack(*rows: int) -> bytes:
+    return struct.pack(f"{len(rows)}q", *rows)
+
+
+def _gather(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Every position of the runs [start, start + size), in one array."""
+    firsts = np.cumsum(sizes) - sizes
+    return np.repeat(starts - firsts, sizes) + np.arange(int(sizes.sum()))
+
+
+class BandIndex:
+    shared = False
+    MERGE_MIN = 100_000   # recent postings held in the dict before a merge, at least
+    SLOT = 8              # postings per directory slot, at least
+
+    def __init__(self, num_perm: int, threshold: float, anchor_rate: int = 16) -> None:
+        self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+        # Excerpts of long texts, which no Jaccard band proposes (dedup.candidates.containment).
+        self.contained = LocalContainmentIndex(anchor_rate)
+        # Merged postings: keys (sorted), their rows, the directory (prefix -> first posting) and the prefix
+        # shift, replaced together in one assignment, so a lookup racing a merge reads one consistent set.
+        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray, np.uint64] = (
+            np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32), np.zeros(2, dtype=np.uint32), np.uint64(63))
+        # Recent postings: a row as an int, several as packed int64 bytes (no lists: not tracked by the GC).
+        self._recent: dict[int, int | bytes] = {}
+        self._recent_rows: list[int] = []
+        # Signatures and shingle counts by row, so candidates are screened in one vectorized comparison.
+        self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
+        self._sizes = np.zeros(1024, dtype=np.float64)
+        self._id_of = np.full(1024, -1, dtype=np.int64)    # row -> article id; -1: free or removed
+        self._row_of = np.full(1024, -1, dtype=np.int32)   # article id -> row; -1: not indexed
+        self._next_row = 0
+        self._free: list[int] = []    # rows without postings, to reuse
+        self._dead: list[int] = []    # removed rows whose postings the next merge drops
+        self._count = 0
+        self.found = 0  # ids the last query found before its bound
+
+    # -- rows ---------------------------------------------------------------------------------
+    def _row(self, article_id: int) -> int:
+        return int(self._row_of[article_id]) if 0 <= article_id < len(self._row_of) else -1
+
+    def _store_row(self, article_id: int, values: np.ndarray, shingle_count: int) -> int:
+        if article_id < 0:
+            raise ValueError(f"article ids are the store's, never negative: {article_id}")
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = self._next_row
+            self._next_row += 1
+            if row >= len(self._signatures):  # a quarter more: amortized, and at most a quarter unused
+                grow = max(1024, len(self._signatures) // 4)
+                self._signatures = np.concatenate([self._signatures,
+                                                   np.zeros((grow, self._signatures.shape[1]), dtype=np.uint32)])
+                self._sizes = np.concatenate([self._sizes, np.zeros(grow)])
+                self._id_of = np.concatenate([self._id_of, np.full(grow, -1, dtype=np.int64)])
+        if article_id >= len(self._row_of):
+            grown = np.full(max(2 * len(self._row_of), article_id + 1), -1, dtype=np.int32)
+            grown[:len(self._row_of)] = self._row_of
+            self._row_of = grown
+        self._signatures[row] = values
+        self._sizes[row] = shingle_count
+        self._id_of[row] = article_id
+        self._row_of[article_id] = row
+        self._count += 1
+        self._recent_rows.append(row)
+        return row
+
+    # -- writes -------------------------------------------------------------------------------
+    def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0, *, accelerated: bool = True) -> None:
+        self.remove(article_id)
+        row = self._store_row(article_id, values, shingle_count)
+        keys = band_keys(values, self.bands, self.rows).tolist()
+        if accelerated and _native is not None:
+            _native.band_insert([self._recent] * len(keys), keys, row)
+        else:
+            recent = self._recent
+            for key in keys:
+                bucket = recent.get(key)
+                if bucket is None:
+                    recent[key] = row
+                elif bucket.__class__ is int:
+                    recent[key] = _pack(bucket, row)  # type: ignore[arg-type]
+                else:
+                    recent[key] = bucket + _pack(row)  # type: ignore[operator]
+        if len(self._recent_rows) * self.bands > max(self.MERGE_MIN, len(self._merged[0]) // 32):
+            self.merge()
+
+    def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
+        """Bulk insert (a rebuild): straight into the sorted arrays, one merge, no per-band dict work."""
+        for article_id, values, shingle_count in items:
+            self.remove(article_id)
+            self._store_row(article_id, values, shingle_count)
+        self.merge()
+
+    def remove(self, article_id: int) -> None:
+        self.contained.remove(article_id)
+        row = self._row(article_id)
+        if row < 0:
+            return
+        self._row_of[article_id] = -1
+        self._id_of[row] = -1
+        self._dead.append(row)
+        self._count -= 1
+
+    def merge(self) -> None:
+        """Move the recent postings into the sorted arrays, dropping removed rows' postings (their rows are
+        free again), and rebuild the directory."""
+        keys, post, _, _ = self._merged
+        if self._dead and len(post):
+            live = self._id_of[post] >= 0
+            keys, post = keys[live], post[live]
+        rows = np.array([r for r in self._recent_rows if self._id_of[r] >= 0], dtype=np.uint32)
+        if len(rows):
+            new_keys = band_keys(self._signatures[rows], self.bands, self.rows).ravel()
+            new_post = np.repeat(rows, self.bands)
+            order = np.argsort(new_keys, kind="stable")
+            keys, post = np.concatenate([keys, new_keys[order]]), np.concatenate([post, new_post[order]])
+            order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
+            keys, post = keys[order], post[order]
+        bits = max(1, int(np.log2(max(len(keys), 1) / self.SLOT)))   # 8 to 16 postings a slot
+        shift = np.uint64(64 - bits)
+        counts = np.bincount((keys >> shift).astype(np.int64), minlength=2**bits)
+        offsets = np.uint32 if len(keys) < 2**32 else np.int64
+        self._merged = (keys, post, np.concatenate([[0], np.cumsum(counts)]).astype(offsets), shift)
+        self._free += self._dead
+        self._dead.clear()
+        self._recent.clear()
+        self._recent_rows.clear()
+
+    # -- reads --------------------------------------------------------------------------------
+    def query(self, values: np.ndarray, *, accelerated: bool = True, limit: int | None = None) -> list[int]:
+        """Sorted ids sharing at least one band with `values`; with `limit`, at most that many: those sharing
+        the most bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the
+        benchmarks."""
+        keys = band_keys(values, self.bands, self.rows)
+        parts = []
+        merged, post, directory, shift = self._merged
+        if len(merged):
+            prefix = (keys >> shift).astype(np.int64)
+            starts = directory[prefix].astype(np.int64)
+            sizes = directory[prefix + 1].astype(np.int64) - starts
+            positions = _gather(starts, sizes)
+            match = merged[positions] == np.repeat(keys, sizes)
+            parts.append(post[positions[match]].astype(np.int64))
+        if self._recent:
+            parts.append(self._recent_hits(keys.tolist(), accelerated))
+        rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        ids = self._id_of[rows]
+        found, shared = np.unique(ids[ids >= 0], return_counts=True)
+        self.found = len(found)
+        return strongest(found, shared, limit)
+
+    def _recent_hits(self, keys: list[int], accelerated: bool) -> np.ndarray:
+        """Rows in the recent buckets of the keys, with repeats."""
+        if accelerated and _posting_hits is not None:
+            return np.asarray(_posting_hits(self._recent, keys, _NO_CAP), dtype=np.int64)
+        found = [bucket for bucket in map(self._recent.get, keys) if bucket is not None]
+        singles = [b for b in found if b.__class__ is int]
+        packed = b"".join(b for b in found if b.__class__ is bytes)  # type: ignore[misc]
+        return np.concatenate([np.asarray(singles, dtype=np.int64), np.frombuffer(packed, dtype=np.int64)])
+
+    def screen(self, values: np.ndarray, ids: list[int], shingle_count: int, j_min: float,
+               c_min: float) -> list[int]:
+        """The ids worth verifying against `values`, best estimate first (see dedup.candidates.screen); ids no
+        longer indexed (a lookup may race a delete) are left out."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        inside = (wanted >= 0) & (wanted < len(self._row_of))
+        rows = np.full(len(wanted), -1, dtype=np.int64)
+        rows[inside] = self._row_of[wanted[inside]]
+        present = rows >= 0
+        kept, rows = wanted[present].tolist(), rows[present].tolist()
+        order = screen_order(self._signatures, self._sizes, rows, values, shingle_count, j_min, c_min)
+        return [kept[k] for k in order]
+
+    def mark_complete(self) -> None:
+        """Nothing to mark: this index lives and dies with the process that filled it."""
+
+    def __contains__(self, article_id: int) -> bool:
+        return self._row(article_id) >= 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def ids(self) -> set[int]:
+        return set(np.flatnonzero(self._row_of >= 0).tolist())
+
+    def memory_bytes(self) -> int:
+        """Bytes held (arrays exactly, the recent dict estimated), containment index included, for the
+        benchmarks."""
+        arrays = (*self._merged[:3], self._signatures, self._sizes, self._id_of, self._row_of)
+        recent = sys.getsizeof(self._recent) + sum(sys.getsizeof(k) + sys.getsizeof(v)
+                                                   for k, v in self._recent.items())
+        return int(sum(a.nbytes for a in arrays) + recent + 36 * len(self._recent_rows)
+                   + self.contained.memory_bytes())

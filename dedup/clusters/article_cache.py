@@ -1,0 +1,79 @@
+"""What verification needs to know about stored articles, kept in a bounded in-process cache.
+
+Normalized text, signature and shingles of an article never change while its content does
+not, so they are cached by id; the mutable cluster id is always read fresh from the store.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dedup.config import SignatureConfig
+from dedup.sketch.shingle import shingle_hashes
+
+
+@dataclass(slots=True)  # no per-instance dict: tens of thousands live in the cache
+class Known:
+    id: int
+    url: str
+    norm_text: str
+    published_at: str | None
+    ingested_at: str
+    values: np.ndarray
+    shingle_count: int
+    version: str
+    cluster_id: int | None = None
+    title: str | None = None  # the headline: it can state what the body shares with the story's last update
+    shingles: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: dict) -> Known:
+        return cls(id=row["id"], url=row["url"], norm_text=row["norm_text"], published_at=row["published_at"],
+                   ingested_at=row["ingested_at"], values=np.frombuffer(bytes(row["hashvalues"]), dtype=np.uint32),
+                   shingle_count=row["shingle_count"], version=row["version"], cluster_id=row["cluster_id"],
+                   title=row.get("title"))
+
+
+class KnownCache:
+    """LRU of Known records; misses are loaded from the store in one query."""
+
+    def __init__(self, store, config: SignatureConfig, size: int = 50_000) -> None:  # type: ignore[no-untyped-def]
+        self.store = store
+        self.config = config
+        self.size = size
+        self._items: OrderedDict[int, Known] = OrderedDict()
+
+    def put(self, known: Known) -> None:
+        self._items[known.id] = known
+        self._items.move_to_end(known.id)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def drop(self, article_id: int) -> None:
+        self._items.pop(article_id, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def get_many(self, ids: Sequence[int]) -> list[Known]:
+        missing = [i for i in ids if i not in self._items]
+        for row in self.store.candidates(missing):
+            self.put(Known.from_row(row))
+        return [self._items[i] for i in ids if i in self._items]
+
+    def cached(self, ids: Sequence[int]) -> list[Known]:
+        """The given ids' records that are in memory now (no store access)."""
+        return [self._items[i] for i in ids if i in self._items]
+
+    def get(self, article_id: int) -> Known | None:
+        found = self.get_many([article_id])
+        return found[0] if found else None
+
+    def shingles(self, known: Known) -> np.ndarray:
+        if known.shingles is None:
+            known.shingles = shingle_hashes(known.norm_text, self.config)
+        return known.shingles

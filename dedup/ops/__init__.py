@@ -1,0 +1,1 @@
+"""What operators run around the core: repost alerts, exports, retention, the scheduler."""

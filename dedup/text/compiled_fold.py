@@ -1,0 +1,192 @@
+"""The compiled normalization path: which parts of it this process runs, and the table it folds with.
+
+`dedup/text/normalize.py` stays the reference. The compiled fold (`_native.fold_text`) does its steps 4-7
+(punctuation, width, traditional to simplified, case) in one pass for texts where they reduce to one
+character at a time: every kept character is NFKC-stable and cannot compose with its neighbour, is no
+character OpenCC's t2s converts, the text holds none of the few phrases t2s converts although none of
+their characters converts alone (回覆; so OpenCC would copy the text: its phrase conversion runs only where
+such characters occur), and every character lowercases to one character without context. The table says, for each BMP
+character, what the reference turns it into, or that the text must go the reference way. It is derived
+here, at first use, from the reference's own sources: OpenCC's dictionaries (dumped with the `opencc_dict`
+tool the opencc package ships), `script.variant_fold_table`, `unicodedata` and `str.lower`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import unicodedata
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import opencc
+
+from dedup.sketch.native import _native  # the optional C accelerator, or None
+from dedup.text.script_variants import variant_fold_table
+
+log = logging.getLogger(__name__)
+
+REFERENCE = 0xFFFFFFFF  # a table entry: this character needs the reference steps
+PHRASE = 0x80000000  # a table entry's flag: this character marks converting phrases (see Triggers)
+_T2S_DICTS = ("CJK_Compatibility_Ideographs", "TSPhrases", "TSCharactersExt", "TSCharacters")
+_HANGUL_VOWELS_AND_TAILS = (range(0x1161, 0x1176), range(0x11A8, 0x11C3))
+
+
+def _opencc_dir() -> Path:
+    return Path(opencc.__file__).parent / "clib"
+
+
+def _dump_entries(name: str, folder: Path) -> dict[str, bool]:
+    """Keys of one OpenCC dictionary and whether each converts (its first value differs from it), read from
+    the dictionary's text dump (`opencc_dict` ships with the package)."""
+    clib = _opencc_dir()
+    target = folder / f"{name}.txt"
+    env = {**os.environ, "LD_LIBRARY_PATH": str(clib / "lib64")}
+    subprocess.run([str(clib / "bin" / "opencc_dict"), "-i", str(clib / "share" / "opencc" / f"{name}.ocd2"),
+                    "-o", str(target), "-f", "ocd2", "-t", "text"], check=True, capture_output=True, env=env,
+                   timeout=60)
+    entries: dict[str, bool] = {}
+    for line in target.read_text(encoding="utf-8").splitlines():
+        key, _, values = line.partition("\t")
+        if key:
+            entries[key] = entries.get(key, False) or values.split(" ")[0] != key
+    return entries
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """What makes OpenCC's t2s change a text: without a `converting` character and without any of the
+    `phrases`, it copies the text unchanged (every key it could match would give itself back).
+
+    `converting`: one-character keys that convert. `phrases`: the converting phrases none of whose characters
+    converts alone (回覆 -> 回复); `phrase_marks` holds one character of each, so a text without them holds
+    none of these phrases."""
+
+    converting: frozenset[str]
+    phrases: tuple[str, ...]
+    phrase_marks: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def t2s_triggers() -> Triggers | None:
+    """Read from OpenCC's dictionaries; None when they cannot be read (then the fold is not used)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="dedup-opencc-keys-") as tmp:
+            dumps = [_dump_entries(name, Path(tmp)) for name in _T2S_DICTS]
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError) as exc:
+        log.warning("OpenCC's dictionaries could not be read (%s): normalization runs the Python path", exc)
+        return None
+    converts: dict[str, bool] = {}
+    for entries in dumps:
+        for key, changes in entries.items():
+            converts[key] = converts.get(key, False) or changes
+    single = {key for key in converts if len(key) == 1}
+    converting = frozenset(key for key in single if converts[key])
+    phrases = sorted((key for key, changes in converts.items()
+                      if changes and len(key) > 1 and not converting.intersection(key)), key=lambda k: (-len(k), k))
+    # a phrase's mark: one of its characters that is itself a key (it does not convert alone), else any
+    marks = frozenset(max(single.intersection(phrase) or phrase) for phrase in phrases)
+    return Triggers(converting, tuple(phrases), marks)
+
+
+@lru_cache(maxsize=1)
+def _phrase_pattern() -> re.Pattern[str]:
+    triggers = t2s_triggers()
+    return re.compile("|".join(map(re.escape, triggers.phrases if triggers else ())) or "(?!)")
+
+
+def _composes_after() -> set[int]:
+    """Characters that can combine with the one before them under NFKC (quick check 'maybe')."""
+    seconds = {c for r in _HANGUL_VOWELS_AND_TAILS for c in r}
+    for code in range(0x110000):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    return seconds
+
+
+def _needs_reference(ch: str, converting: frozenset[str], composing: set[int]) -> bool:
+    return (ch in converting or ord(ch) in composing or unicodedata.combining(ch) != 0
+            or unicodedata.normalize("NFKC", ch) != ch or ch == "\u03a3" or len(ch.lower()) != 1)
+
+
+@lru_cache(maxsize=1)
+def fold_table() -> bytes | None:
+    """65,536 native uint32: each BMP character as normalize_text's steps 5-7 leave it (PHRASE-flagged when
+    it marks a converting phrase), or REFERENCE.
+    None when the compiled fold cannot be used (no extension, or OpenCC's keys unreadable)."""
+    if _native is None or not hasattr(_native, "fold_text"):
+        return None
+    triggers = t2s_triggers()
+    if triggers is None:
+        return None
+    folds = variant_fold_table()
+    composing = _composes_after()
+    table = array("I", range(0x10000))
+    for code in range(0x10000):
+        ch = chr(code)
+        if not ch.isalnum():
+            continue  # dropped with the punctuation; never looked up
+        folded = folds.get(code, ch).lower()
+        if _needs_reference(ch, triggers.converting, composing) or len(folded) != 1:
+            table[code] = REFERENCE
+        else:
+            table[code] = ord(folded) | (PHRASE if ch in triggers.phrase_marks else 0)
+    return table.tobytes()
+
+
+_disabled: set[str] = set()
+
+
+def disable(*features: str) -> None:
+    """Turn compiled features ("fold", "sign") off for this process, or back on with `enable`: benchmarks
+    measure the paths side by side in one run. Results are the same either way."""
+    _disabled.update(features)
+
+
+def enable(*features: str) -> None:
+    _disabled.difference_update(features)
+
+
+def sign_enabled() -> bool:
+    return "sign" not in _disabled
+
+
+def fold(text: str) -> str | None:
+    """normalize_text's steps 4-7 (all on) in one compiled pass; None when the text needs the reference."""
+    table = fold_table()
+    if table is None or "fold" in _disabled:
+        return None
+    folded = _native.fold_text(text, table)
+    if isinstance(folded, tuple):  # a character of a converting phrase: fold unless the phrase itself is there
+        folded, plain = folded
+        if _phrase_pattern().search(plain) is not None:
+            return None
+    return folded
+
+
+def compiled_features() -> dict[str, bool]:
+    """Which compiled parts this process uses, for start-up logs, `dedup --version` and `/healthz`.
+
+    Keys: `extension` (dedup/_native built and importable: punctuation, shingles, MinHash, band index and
+    screening run compiled), `fold` (normalization's punctuation, width, script and case steps in one
+    compiled pass for texts that need no OpenCC phrase conversion), `sign` (shingles and MinHash of a text
+    in one call). Computing `fold` builds the fold table (well under a second, once per process)."""
+    extension = _native is not None
+    return {"extension": extension, "fold": fold_table() is not None and "fold" not in _disabled,
+            "sign": extension and hasattr(_native, "sign") and sign_enabled()}
+
+
+def describe() -> str:
+    """One line for logs: which normalization and signing path runs."""
+    features = compiled_features()
+    if not features["extension"]:
+        return "normalization and signing: Python path (dedup.sketch._native not built)"
+    used = ", ".join(name for name, on in features.items() if on)
+    missing = ", ".join(name for name, on in features.items() if not on)
+    return f"normalization and signing: compiled ({used})" + (f"; Python path for {missing}" if missing else "")
