@@ -228,7 +228,7 @@ def test_the_spark_recluster_keeps_corrections_too(tmp_path):
 def test_components_join_must_links_first_and_never_join_a_cannot_link():
     from dedup.clusters.bookkeeping import Node
     from dedup.clusters.corrections import Rules
-    from dedup.recluster.run import components
+    from dedup.recluster.ids import components
 
     nodes = {i: Node(i, f"2026-03-0{i}", f"2026-03-0{i}") for i in range(1, 6)}
     verdicts = {(1, 2): 0.9, (2, 3): 0.8, (1, 3): 0.7}  # 1, 2, 3 one story by the texts; 4, 5 alone

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from app.main import create_app
 from dedup.cli.commands import app as cli
 from dedup.models import ArticleIn
-from dedup.recluster.run import VerdictCache, take_snapshot
+from dedup.recluster.snapshot import take_snapshot
+from dedup.recluster.verdicts import VerdictCache
 from tests.api_backends import STORY, backend_settings
 
 A, B = "https://a.example/1", "https://b.example/1"

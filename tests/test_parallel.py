@@ -90,7 +90,7 @@ def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path, monkeypatch):
 
 
 def test_the_recluster_re_signs_in_workers_as_in_one_process(tmp_path):
-    from dedup.recluster.run import resign_stale
+    from dedup.recluster.snapshot import resign_stale
 
     settings = Settings(database_url=str(tmp_path / "r.db"), redis_url=None)
     engine = Engine(settings)

@@ -16,7 +16,7 @@ from dedup.config import DecisionConfig, SignatureConfig
 from dedup.decide.verify import When, decide, later_of
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster.run import verify_rows
+from dedup.recluster.verdicts import verify_rows
 from dedup.sketch.shingle import shingle_hashes
 from tests.api_backends import redis_prefix
 from tests.conftest import needs_native, service_url

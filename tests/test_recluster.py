@@ -12,7 +12,9 @@ import pytest
 import dedup.recluster.run as rc
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster.run import assign_ids, band_layout, candidate_pairs, run_recluster, unpack
+from dedup.recluster.candidates import band_layout, candidate_pairs, unpack
+from dedup.recluster.ids import assign_ids
+from dedup.recluster.run import run_recluster
 from dedup.recluster.run_log import RunInProgress, list_runs, run_lock
 
 from .conftest import DEV_SET

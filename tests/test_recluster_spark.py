@@ -7,7 +7,9 @@ import json
 import pytest
 
 from dedup.article_files import article_from_json
-from dedup.recluster.run import cluster_and_name, local_verdicts, run_recluster, take_snapshot
+from dedup.recluster.run import cluster_and_name, run_recluster
+from dedup.recluster.snapshot import take_snapshot
+from dedup.recluster.verdicts import local_verdicts
 
 from .conftest import DEV_SET
 

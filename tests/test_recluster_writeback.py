@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import dedup.recluster.run as rc
+import dedup.recluster.verdicts as verdicts_stage
 from app.main import create_app
 from dedup.cli.commands import app as cli_app
 from dedup.engine import Engine
@@ -206,13 +207,13 @@ def test_random_interleavings_keep_every_invariant_after_each_write_back(seed, e
 
 def test_an_article_deleted_before_verification_does_not_fail_the_run(engine, settings, monkeypatch):
     family = stories(engine, count=2)
-    original = rc.load_texts
+    original = verdicts_stage.load_texts
 
     def delete_then_load(eng, ids, fresh):  # type: ignore[no-untyped-def]
         engine.delete_article(family[0][2])
         return original(eng, ids, fresh)
 
-    monkeypatch.setattr(rc, "load_texts", delete_then_load)
+    monkeypatch.setattr(verdicts_stage, "load_texts", delete_then_load)
     report = run_recluster(engine, settings)
     assert report.finished_at
     assert engine.store.get_article(family[0][2]) is None

@@ -26,21 +26,17 @@ import pyarrow.parquet as pq
 
 from dedup.config import DecisionConfig, SignatureConfig
 from dedup.engine import Engine
-from dedup.recluster.run import (
+from dedup.recluster.candidates import (
     BUCKET_CAP,
-    Snapshot,
-    VerdictCache,
-    Verdicts,
-    arrival_times,
     band_keys,
     band_layout,
     bucket_pairs,
     estimate_keep,
-    load_texts,
     unpack,
-    verify_rows,
     with_containment_pairs,
 )
+from dedup.recluster.snapshot import Snapshot, arrival_times
+from dedup.recluster.verdicts import VerdictCache, Verdicts, load_texts, verify_rows
 from dedup.settings import Settings
 
 _ROWS_PER_FILE = 50_000

@@ -986,7 +986,7 @@ recluster_runs = sa.Table(
     sa.Column("report", sa.Text),
     sa.Column("error", sa.Text),
 )
-# Verdicts of earlier runs, reused only under the same key (see dedup.recluster.run.VerdictCache).
+# Verdicts of earlier runs, reused only under the same key (see dedup.recluster.verdicts.VerdictCache).
 pair_verdicts = sa.Table(
     "pair_verdicts", metadata,
     sa.Column("a", sa.Integer, primary_key=True, autoincrement=False),
