@@ -69,12 +69,15 @@ class SignatureConfig:
 
 @dataclass(frozen=True)
 class DecisionConfig:
-    """Thresholds of the duplicate decision over exact shingle-set scores."""
+    """Thresholds of the duplicate decision over exact shingle-set scores.
+
+    These defaults are the only ones: `Settings` takes its own from here, and the quality figures in
+    docs/quality.md were measured with them (`dedup serve` and `dedup eval` run with them unless told otherwise)."""
 
     jaccard: float = 0.5
-    containment: float = 0.8
+    containment: float = 0.75
     min_shared_shingles: int = 8
-    lsh_threshold: float = 0.3
+    lsh_threshold: float = 0.2
     # An article that copies a member of a cluster (Jaccard at or above `jaccard`), but is no duplicate of its
     # representative (a copy of a longer later version of a short first one), joins when it still overlaps
     # the representative this much, with no differing fact: families do not split at the representative,

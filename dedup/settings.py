@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dedup.candidates.bound import MAX_BAND_CANDIDATES
 from dedup.config import DecisionConfig, NormalizationConfig, SignatureConfig
 
+# The defaults of the parameters that decide duplicates live in the frozen configs, once.
+_SIG = SignatureConfig()
+_DECISION = DecisionConfig()
+
 ENV_FILE = ".env"
 _SECRET_WORDS = ("key", "secret", "password", "token")
 _MASK = "****"
@@ -30,22 +34,27 @@ class Settings(BaseSettings):
     redis_check_eviction: bool = Field(True, description="Refuse a Redis whose maxmemory-policy is not noeviction "
                                        "(evicted index keys are silently missed duplicates); false only when "
                                        "the policy cannot be read and is checked by other means")
-    ngram: int = Field(5, description="Characters per CJK shingle")
-    word_ngram: int = Field(3, description="Words per Latin-script shingle")
-    num_perm: int = Field(128, description="MinHash permutations")
-    seed: int = Field(1, description="MinHash seed")
-    jaccard_threshold: float = Field(0.5, description="Exact Jaccard at or above which a pair can be a duplicate")
-    containment_threshold: float = Field(0.75, description="Exact containment for excerpts and cut reposts")
-    min_shared_shingles: int = Field(8, description="Shared shingles a duplicate needs at least")
-    lsh_threshold: float = Field(0.2, description="Jaccard at which LSH proposes a candidate (below the decision)")
+    ngram: int = Field(_SIG.ngram, description="Characters per CJK shingle")
+    word_ngram: int = Field(_SIG.word_ngram, description="Words per Latin-script shingle")
+    num_perm: int = Field(_SIG.num_perm, description="MinHash permutations")
+    seed: int = Field(_SIG.seed, description="MinHash seed")
+    jaccard_threshold: float = Field(_DECISION.jaccard,
+                                     description="Exact Jaccard at or above which a pair can be a duplicate")
+    containment_threshold: float = Field(_DECISION.containment,
+                                         description="Exact containment for excerpts and cut reposts")
+    min_shared_shingles: int = Field(_DECISION.min_shared_shingles,
+                                     description="Shared shingles a duplicate needs at least")
+    lsh_threshold: float = Field(_DECISION.lsh_threshold,
+                                 description="Jaccard at which LSH proposes a candidate (below the decision)")
     boilerplate_min_titles: int = Field(4, ge=0, description="A text line seen under this many mutually "
                                         "dissimilar titles (per source, else corpus-wide) is learned as "
                                         "boilerplate and removed before comparing; 0 turns learning off")
     boilerplate_refresh_seconds: float = Field(30.0, ge=0, description="How often a worker re-reads the "
                                                "boilerplate lines other workers learned")
-    family_jaccard: float = Field(0.25, description="An article duplicating a cluster member but not its "
-                                  "representative joins at this Jaccard with the representative ...")
-    family_containment: float = Field(0.5, description="... or at this containment, with no differing fact")
+    family_jaccard: float = Field(_DECISION.family_jaccard, description="An article duplicating a cluster member "
+                                  "but not its representative joins at this Jaccard with the representative ...")
+    family_containment: float = Field(_DECISION.family_containment,
+                                      description="... or at this containment, with no differing fact")
     anchor_rate: int = Field(16, ge=0, le=1024, description="One shingle in this many is a containment anchor "
                              "(finds excerpts of long texts; lower finds shorter excerpts at more memory; 0: off)")
     max_band_candidates: int = Field(MAX_BAND_CANDIDATES, ge=20, description="Most LSH band candidates one lookup "
