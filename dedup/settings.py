@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dedup.candidates.bound import MAX_BAND_CANDIDATES
@@ -67,8 +68,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, description="Most articles in one batch request")
     max_batch_bytes: int = Field(32_000_000, description="Largest accepted batch request body")
     recluster_cron: str = Field("0 3 * * *", description="When the scheduler starts the nightly re-cluster (cron)")
-    recluster_workers: int = Field(2, description="Processes that verify candidate pairs in a re-cluster run")
-    recluster_engine: str = Field("local", description="Re-cluster engine of scheduled runs: local or spark")
+    recluster_workers: int = Field(2, ge=1, description="Processes that verify candidate pairs in a re-cluster run")
+    recluster_engine: Literal["local", "spark"] = Field("local", description="Re-cluster engine of scheduled runs: "
+                                                        "local or spark")
     recluster_reuse_verdicts: bool = Field(True, description="Reuse pair verdicts of earlier runs when provably "
                                            "unchanged (same texts, version, thresholds and rule code)")
     retention_days: int | None = Field(None, ge=1, description="When set, the scheduler deletes articles published "
@@ -93,6 +95,43 @@ class Settings(BaseSettings):
     startup_wait: float = Field(60.0, ge=0, description="Seconds the server retries an unreachable database or "
                                                         "Redis at start-up before it exits (status 3)")
 
+    # -- checks when built: a value that cannot work is refused here, with the variable to fix, not later ----------
+    @field_validator("recluster_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # only when settings are built, not when the module is imported
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"DEDUP_RECLUSTER_CRON {value!r} is not a cron expression: give five fields, minute "
+                             "hour day-of-month month day-of-week, e.g. '0 3 * * *' for 03:00 every day")
+        return value
+
+    @field_validator("jaccard_threshold", "containment_threshold", "lsh_threshold", "family_jaccard",
+                     "family_containment")
+    @classmethod
+    def _fraction(cls, value: float, info: ValidationInfo) -> float:
+        if not 0.0 < value <= 1.0:
+            raise ValueError(f"{_env(info.field_name)} must be a fraction in (0, 1], got {value}")
+        return value
+
+    @field_validator("lsh_threshold")
+    @classmethod
+    def _lsh_below_the_decision(cls, value: float, info: ValidationInfo) -> float:
+        jaccard, containment = info.data.get("jaccard_threshold"), info.data.get("containment_threshold")
+        if jaccard is not None and containment is not None and value >= min(jaccard, containment):
+            raise ValueError(f"DEDUP_LSH_THRESHOLD ({value}) must be below DEDUP_JACCARD_THRESHOLD ({jaccard}) and "
+                             f"DEDUP_CONTAINMENT_THRESHOLD ({containment}): LSH proposes the candidates the exact "
+                             "scores decide on, so a higher value never proposes some true duplicates")
+        return value
+
+    @field_validator("ngram", "word_ngram", "num_perm", "min_shared_shingles")
+    @classmethod
+    def _count_in_range(cls, value: int, info: ValidationInfo) -> int:
+        low, high = _RANGES[info.field_name or ""]
+        if not low <= value <= high:
+            raise ValueError(f"{_env(info.field_name)} must be between {low} and {high}, got {value}")
+        return value
+
     def normalization(self) -> NormalizationConfig:
         return NormalizationConfig()
 
@@ -108,6 +147,14 @@ class Settings(BaseSettings):
             family_jaccard=self.family_jaccard,
             family_containment=self.family_containment,
         )
+
+
+# What SignatureConfig and DecisionConfig accept (they check again when built).
+_RANGES = {"ngram": (1, 16), "word_ngram": (1, 8), "num_perm": (16, 1024), "min_shared_shingles": (1, 1_000_000)}
+
+
+def _env(field_name: str | None) -> str:
+    return f"DEDUP_{(field_name or '').upper()}"
 
 
 def _mask_url(value: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli.commands import app
 from dedup.config import DecisionConfig, SignatureConfig
 from dedup.settings import Settings
 
@@ -14,3 +18,26 @@ def test_the_settings_run_with_the_frozen_configs_defaults(monkeypatch):
     assert settings.signature() == SignatureConfig()
     # the values the quality figures were measured with
     assert (settings.containment_threshold, settings.lsh_threshold) == (0.75, 0.2)
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("DEDUP_RECLUSTER_CRON", "every night", "is not a cron expression"),
+    ("DEDUP_LSH_THRESHOLD", "0.6", "must be below DEDUP_JACCARD_THRESHOLD"),
+    ("DEDUP_CONTAINMENT_THRESHOLD", "1.5", "must be a fraction in (0, 1]"),
+    ("DEDUP_NGRAM", "40", "must be between 1 and 16"),
+    ("DEDUP_MIN_SHARED_SHINGLES", "0", "must be between 1"),
+    ("DEDUP_RECLUSTER_ENGINE", "flink", "'local' or 'spark'"),
+])
+def test_a_setting_that_cannot_work_is_refused_when_built_naming_what_to_fix(monkeypatch, variable, value, says):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError) as refused:
+        Settings(_env_file=None)
+    assert says in str(refused.value)
+    assert variable in str(refused.value) or variable.removeprefix("DEDUP_").lower() in str(refused.value)
+
+
+def test_the_command_line_refuses_a_bad_cron_with_a_message_and_a_non_zero_exit(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEDUP_RECLUSTER_CRON", "61 * * * *")
+    result = CliRunner().invoke(app, ["config", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code != 0
+    assert "DEDUP_RECLUSTER_CRON" in result.output and "Traceback" not in result.output
