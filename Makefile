@@ -19,11 +19,13 @@ run: setup
 # The quick loop: everything but the tests marked slow (Spark, SIGKILL/chaos, browsers, long reliability runs).
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q -m "not slow"
 
 # What .ci/run runs (the README's test command).
 test-all: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 bench: setup

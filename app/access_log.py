@@ -60,8 +60,8 @@ def configure_logging(level: str | None = None) -> None:
         root.addHandler(handler)
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):  # uvicorn.error propagates to the handler on "uvicorn"
-        for handler in logging.getLogger(name).handlers:
-            handler.setFormatter(JsonFormatter())
+        for existing in logging.getLogger(name).handlers:
+            existing.setFormatter(JsonFormatter())
 
 
 def request_id(scope: Scope) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 # Exactly one of `text` and `html`, as a string (the other absent or null). The engine (ArticleIn) and the
 # search route enforce it with a 422; this states it in the schema, which field types alone cannot.
-TEXT_OR_HTML = [{"required": ["text"], "properties": {"text": {"type": "string"}}},
+# The `responses=` of a route: status code -> OpenAPI response (model, description).
+Responses = dict[int | str, dict[str, Any]]
+
+TEXT_OR_HTML: list[JsonValue] = [{"required": ["text"], "properties": {"text": {"type": "string"}}},
                 {"required": ["html"], "properties": {"html": {"type": "string"}}}]
 
 

@@ -171,15 +171,16 @@ def _visible_kinds(kinds: list[str], smap: SourceMap) -> list[str | None]:
     for pos, gone in enumerate(smap.removed):
         if gone:
             out[pos] = "removed"
-    previous, gap = None, []
-    for pos, kind in enumerate(out):
-        if kind is None:
+    previous: str | None = None
+    gap: list[int] = []
+    for pos, here in enumerate(out):
+        if here is None:
             gap.append(pos)
             continue
-        if gap and kind == previous and not any(smap.visible[p] in "\r\n" for p in gap):
+        if gap and here == previous and not any(smap.visible[p] in "\r\n" for p in gap):
             for p in gap:
-                out[p] = kind
-        previous, gap = kind, []
+                out[p] = here
+        previous, gap = here, []
     for m in _PRINTED_NUMBER.finditer(smap.visible):  # a number with a changed digit changed as a whole
         if "changed" in out[m.start():m.end()]:
             out[m.start():m.end()] = ["changed"] * (m.end() - m.start())

@@ -512,6 +512,7 @@ class Engine:
         if not unwritten and book.assigned.get(article.id) is None and article.cluster_id != target:
             self.store.set_clusters([(article.id, target)])
         cluster = book.get(target)
+        assert cluster is not None  # `target` came from the candidates' clusters, read in this transaction
         rep = book.rep_keys.get(target) or self._rep_key_of(cluster.representative_id)
         book.join(target, article, rep)
         article.cluster_id = target
@@ -739,7 +740,7 @@ class Engine:
         return self.store.list_clusters(min_size, limit, before, active)
 
     def all_clusters(self, min_size: int = 1) -> list[tuple[Cluster, list[Article]]]:
-        out = []
+        out: list[tuple[Cluster, list[Article]]] = []
         before = None
         while True:
             page = self.store.list_clusters(min_size, 1000, before)

@@ -16,7 +16,7 @@ from dedup.ops.alerts import Watch
 
 from ..deps import MAX_ID, get_engine, require_api_key
 from ..errors import ApiError
-from ..schemas import ErrorOut
+from ..schemas import ErrorOut, Responses
 
 router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[Depends(require_api_key)])
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -25,8 +25,9 @@ DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID, description="Delivery id")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page")]
 # Only these routes' own errors: app/openapi.py adds 400, 401, 413, 422 and 503 where they apply.
-_NOT_FOUND = {404: {"model": ErrorOut, "description": "No watch has this id (`not_found`)"}}
-_FOLLOWED_NOT_FOUND = {404: {"model": ErrorOut, "description": "The article or cluster to follow does not exist"}}
+_NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "No watch has this id (`not_found`)"}}
+_FOLLOWED_NOT_FOUND: Responses = {404: {"model": ErrorOut,
+                                        "description": "The article or cluster to follow does not exist"}}
 Kind = Literal["article", "cluster", "source", "url_prefix"]
 
 

@@ -15,16 +15,26 @@ from dedup.settings import Settings
 
 from ..deps import ArticleId, IfMatch, UrlQuery, etag, get_engine, get_settings, if_match_tags, require_api_key
 from ..errors import ApiError, dedup_status, validation_message
-from ..schemas import ArticleBody, ArticleOut, BatchBody, BatchItemOut, BatchOut, ErrorBody, ErrorOut, IngestOut
+from ..schemas import (
+    ArticleBody,
+    ArticleOut,
+    BatchBody,
+    BatchItemOut,
+    BatchOut,
+    ErrorBody,
+    ErrorOut,
+    IngestOut,
+    Responses,
+)
 from ..shaping import article_out, ingest_out
 
 router = APIRouter(prefix="/v1", tags=["articles"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Only this route's own errors: app/openapi.py adds 400, 401, 413, 422 and 503 where they apply.
-_NOT_FOUND = {404: {"model": ErrorOut, "description": "No stored article has this id or URL"}}
-_UPDATED = {200: {"model": IngestOut, "description": "The URL was stored already: `unchanged` or `updated`"}}
-_PRECONDITION = {400: {"model": ErrorOut, "description": "If-Match is not `*` or a list of ETags"},
+_NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "No stored article has this id or URL"}}
+_UPDATED: Responses = {200: {"model": IngestOut, "description": "The URL was stored already: `unchanged` or `updated`"}}
+_PRECONDITION: Responses = {400: {"model": ErrorOut, "description": "If-Match is not `*` or a list of ETags"},
                  412: {"model": ErrorOut, "description": "If-Match names another revision"}}
 _STATUS = {"created": 201, "unchanged": 200, "updated": 200, "metadata_updated": 200}
 

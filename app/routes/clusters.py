@@ -17,12 +17,13 @@ from dedup.models import Cluster
 from ..deps import MAX_ID, ClusterId, get_engine
 from ..errors import ApiError
 from ..keywords import keywords
-from ..schemas import ClusterDetail, ClusterPage, ClusterSummary, ErrorOut, MemberOut
+from ..schemas import ClusterDetail, ClusterPage, ClusterSummary, ErrorOut, MemberOut, Responses
 from ..shaping import article_ref
 
 router = APIRouter(prefix="/v1", tags=["clusters"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
-_NOT_FOUND = {404: {"model": ErrorOut, "description": "No cluster has (or had) this id"}}  # the rest: app/openapi.py
+# the rest: app/openapi.py
+_NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "No cluster has (or had) this id"}}
 _MAX_CURSOR_CHARS = 512
 # An ISO date or date-time as stored in last_seen: printable ASCII, bounded, no NUL for the database to refuse.
 _LAST_SEEN = re.compile(r"[0-9][0-9T:.+\-Z ]{0,63}")

@@ -12,12 +12,12 @@ from dedup.clusters.corrections import Correction, add_correction, get_correctio
 from dedup.engine import Engine
 
 from ..deps import MAX_ID, caller_name, get_engine, require_api_key
-from ..schemas import ErrorOut
+from ..schemas import ErrorOut, Responses
 
 router = APIRouter(prefix="/v1", tags=["corrections"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
 CorrectionId = Annotated[int, Path(ge=1, le=MAX_ID, description="Correction id")]
-_NOT_FOUND = {404: {"model": ErrorOut, "description": "No correction has this id"}}
+_NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "No correction has this id"}}
 
 
 class CorrectionIn(BaseModel):

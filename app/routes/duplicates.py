@@ -10,12 +10,13 @@ from dedup.engine import Engine
 
 from ..deps import UrlQuery, get_engine
 from ..errors import ApiError
-from ..schemas import DuplicatesOut, ErrorOut, SearchBody, SearchOut
+from ..schemas import DuplicatesOut, ErrorOut, Responses, SearchBody, SearchOut
 from ..shaping import match_out
 
 router = APIRouter(prefix="/v1", tags=["duplicates"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
-_NOT_FOUND = {404: {"model": ErrorOut, "description": "No stored article has this URL"}}  # the rest: app/openapi.py
+# the rest: app/openapi.py
+_NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "No stored article has this URL"}}
 
 
 @router.get("/duplicates", response_model=DuplicatesOut, responses=_NOT_FOUND)

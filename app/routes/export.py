@@ -11,15 +11,16 @@ from dedup.engine import Engine
 from dedup.ops.export import csv_chunks, iter_rows, jsonl_chunks
 
 from ..deps import get_engine
+from ..schemas import Responses
 
 router = APIRouter(prefix="/v1", tags=["export"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
 _MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
-_EXPORTED = {200: {"description": "One row per article (or per cluster with `keep=one-per-cluster`): id, url, "
-                                  "cluster_id, representative_url, is_representative, score, containment, source, "
-                                  "title, published_at",
-                   "content": {"application/x-ndjson": {"schema": {"type": "string"}},
-                               "text/csv": {"schema": {"type": "string"}}}}}
+_EXPORTED: Responses = {200: {
+    "description": "One row per article (or per cluster with `keep=one-per-cluster`): id, url, cluster_id, "
+                   "representative_url, is_representative, score, containment, source, title, published_at",
+    "content": {"application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}}}}}
 
 
 @router.get("/export", response_class=StreamingResponse, responses=_EXPORTED)

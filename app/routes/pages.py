@@ -11,7 +11,7 @@ import binascii
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 import jinja2
@@ -136,8 +136,9 @@ def index(request: Request, engine: EngineDep, min_size: str | None = None, sinc
     # The last representable day bounds nothing (and has no next day).
     active = (start.isoformat() if start else None,
               (end + timedelta(days=1)).isoformat() if end and end < date.max else None)
-    filters = {"min_size": _int(min_size, "min_size", default=2), "since": since or "", "until": until or "",
-               "sort": order, "source": (source or "").strip(), "active": active}
+    filters: dict[str, Any] = {
+        "min_size": _int(min_size, "min_size", default=2), "since": since or "", "until": until or "",
+        "sort": order, "source": (source or "").strip(), "active": active}
     rows, next_cursor = _page_of_clusters(engine, filters, cursor)
     total = engine.count_clusters(filters["min_size"], filters["source"] or None, active)
     return _render(request, "index.html", {"rows": rows, "next_cursor": next_cursor, "filters": filters,

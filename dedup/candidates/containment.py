@@ -143,7 +143,7 @@ class LocalContainmentIndex:
             elif bucket.__class__ is int:
                 postings[anchor] = _pack(bucket, article_id)
             else:
-                postings[anchor] = bucket + _pack(article_id)
+                postings[anchor] = bucket + _pack(article_id)  # type: ignore[operator]  # bytes here
 
     def _count(self, article_id: int) -> int:
         return int(self._count_of[article_id]) if 0 <= article_id < len(self._count_of) else -1

@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -268,7 +268,7 @@ def export(
         engine.close()
 
 
-def _stdout():  # type: ignore[no-untyped-def]
+def _stdout() -> Any:
     """stdout as a context manager that is not closed afterwards."""
     from contextlib import nullcontext
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dedup.clusters.bookkeeping import Node, representative_key
 from dedup.errors import DedupError, InvalidArticle, NotFound
@@ -273,8 +273,9 @@ def add_correction(engine: Engine, kind: str, article_id: int, *, other_id: int 
         contradicted = rules.conflicts(kind, article_id, other_id, members)
         if contradicted:
             raise _conflict(engine, kind, article_id, other_id, cluster_id, contradicted)
-        values = {"kind": kind, "article_id": article_id, "other_id": other_id, "cluster_id": cluster_id,
-                  "url_a": article.url, "url_b": other.url, "created_by": by, "created_at": now(), "note": note}
+        values: dict[str, Any] = {
+            "kind": kind, "article_id": article_id, "other_id": other_id, "cluster_id": cluster_id,
+            "url_a": article.url, "url_b": other.url, "created_by": by, "created_at": now(), "note": note}
         correction = Correction(id=engine.store.add_correction(values), **values)
         apply_rules(engine, [article_id, other_id], Rules([*rules.rows, (correction.id, kind, article_id,
                                                                          other_id)]))

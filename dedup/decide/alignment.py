@@ -281,13 +281,13 @@ def edits(a: str, b: str, slot: Slot) -> list[tuple[str, int, int, int, int]]:
         else:
             merged.append(span)
         after_equal = False
-    result = []
+    result: list[tuple[str, int, int, int, int]] = []
     for u1, u2, v1, v2 in merged:
         i1, i2 = slot.i1 + ua.start(u1) if u2 > u1 else slot.i1 + _gap_at(ua, u1), slot.i1 + ua.end(u2)
         j1, j2 = slot.j1 + ub.start(v1) if v2 > v1 else slot.j1 + _gap_at(ub, v1), slot.j1 + ub.end(v2)
         i2, j2 = max(i1, i2), max(j1, j2)
-        op = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
-        result.append((op, i1, i2, j1, j2))
+        tag = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
+        result.append((tag, i1, i2, j1, j2))
     return result
 
 

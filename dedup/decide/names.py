@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from dedup.decide.alignment import similarity
 
@@ -143,7 +144,7 @@ def _generic(word: str) -> bool:
 
 
 @lru_cache(maxsize=4)
-def _converter(config: str):
+def _converter(config: str) -> Any:
     import opencc
 
     return opencc.OpenCC(config)

@@ -13,6 +13,7 @@ Plain HTTP client (http.client, connecting to the checked address); the engine s
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import http.client
@@ -65,7 +66,7 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise InvalidWatch(f"target_url: cannot resolve host {host!r}") from exc
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -168,7 +169,7 @@ class WatchBook:
                "target_url": target_url, "secret": secret, "note": _text(note, "note"), "active": True,
                "created_at": _stamp(_now()), "created_by": created_by}
         with self.store.transaction(), self.store._conn() as conn:
-            watch_id = conn.execute(watches.insert().values(**row)).inserted_primary_key[0]
+            watch_id = conn.execute(watches.insert().values(**row)).inserted_primary_key[0]  # type: ignore[index]  # always set by an insert
         return self.get(watch_id)
 
     def _followed(self, kind: str, value: str | int) -> tuple[str, int | str]:
@@ -238,7 +239,7 @@ class WatchBook:
                 raise NotFound(f"no watch with id {watch_id}")
 
     def deliveries(self, watch_id: int, limit: int = 50, before: int | None = None,
-                   status: str | None = None) -> list[dict]:
+                   status: str | None = None) -> builtins.list[dict]:
         """The delivery log of a watch, newest first (keyset paging on `before`)."""
         self.get(watch_id)
         if status is not None and status not in STATUSES:
@@ -277,7 +278,7 @@ class WatchBook:
                 conn.execute(alert_deliveries.insert(), rows)
         return len(rows)
 
-    def _deliveries_for(self, conn: sa.Connection, candidate: Candidate) -> list[dict]:
+    def _deliveries_for(self, conn: sa.Connection, candidate: Candidate) -> builtins.list[dict]:
         article = candidate.article
         cluster_id = conn.execute(sa.select(articles.c.cluster_id).where(articles.c.id == article.id)).scalar()
         if cluster_id is None:
@@ -298,7 +299,7 @@ class WatchBook:
         return rows
 
     def _watched(self, conn: sa.Connection, article: Article, cluster_id: int,
-                 candidate: Candidate) -> list[tuple[Watch, int]]:
+                 candidate: Candidate) -> builtins.list[tuple[Watch, int]]:
         """Each active watch this article reposts, with the watched article it duplicates. An article that
         itself matches a source or prefix watch is that owner's own, not a repost of theirs."""
         w, a = watches, articles

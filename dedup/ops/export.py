@@ -72,6 +72,7 @@ def iter_rows(store: SqlStore, config: SignatureConfig, keep: str = "all") -> It
             for member in members if scored else members[:1]:
                 score = containment = 1.0
                 if member is not rep:
+                    assert rep_shingles is not None  # scored
                     scores = exact_scores(shingle_hashes(member.norm_text, config), rep_shingles)
                     score, containment = round(scores.jaccard, 4), round(scores.containment, 4)
                 yield {"id": member.id, "url": member.url, "cluster_id": cluster_id, "representative_url": rep.url,

@@ -56,11 +56,11 @@ def serve(settings: Settings, *, once: bool = False, stop: threading.Event | Non
           job: Callable[[Settings], object] = run_once) -> int:
     """Sleep until each slot, run the job, repeat until stopped (SIGTERM/SIGINT) or after one run with `once`."""
     next_run(settings.recluster_cron, clock())  # a bad expression fails before any handler is installed
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if stop is None and threading.current_thread() is threading.main_thread():
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())  # type: ignore[union-attr]
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         return _loop(settings, stop or threading.Event(), once, clock, job)
     finally:

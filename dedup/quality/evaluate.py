@@ -127,7 +127,7 @@ def _ingest_all(engine: Engine, rows: list[dict], progress: Callable[[int], None
             ids.append(result.id)
         if progress:
             progress(len(chunk))
-    by_id = {}
+    by_id: dict[int, int] = {}
     for article in engine.store.iter_articles():
-        by_id[article.id] = article.cluster_id
+        by_id[article.id] = article.cluster_id or article.id  # a stored article always has a cluster
     return [by_id[i] for i in ids]

@@ -176,5 +176,6 @@ def _ingest_corpus(engine: Engine, rows: list[dict], progress: Callable[[int], N
                 raise result
         if progress:
             progress(len(chunk))
-    cluster_of = {article.url: article.cluster_id for article in engine.store.iter_articles()}
+    # a stored article always has a cluster (`or` only tells the type checker)
+    cluster_of = {article.url: article.cluster_id or article.id for article in engine.store.iter_articles()}
     return cluster_of, len(rows), rejected

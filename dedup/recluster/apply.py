@@ -61,7 +61,7 @@ def _write_back(engine: Engine, snapshot: Snapshot, groups: list[list[int]], ass
     for old, new in aliases.items():
         if old not in live:
             store.add_alias(old, new)
-    touched = live | scope_old_ids | set(renamed) | {states[a][0] for a in moves if states[a][0] is not None}
+    touched = live | scope_old_ids | set(renamed) | {c for a in moves if (c := states[a][0]) is not None}
     refreshed = upkeep.refresh(touched)
     rules = all_rules(store)  # corrections made while the run computed are applied over its result
     apply_rules(engine, sorted({n for _, _, a, b in rules.rows for n in (a, b) if n in states}), rules)

@@ -35,7 +35,7 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
     must = [p for p in rules.must if p[0] in inside and p[1] in inside] if rules else []
     cannot = [p for p in rules.cannot if p[0] in inside and p[1] in inside] if rules else []
     linked = sorted({n for a, b, _ in edges for n in (a, b)} | {n for pair in must + cannot for n in pair})
-    keys = {n: representative_key(nodes[n]) for n in linked}  # type: ignore[arg-type]
+    keys = {n: representative_key(nodes[n]) for n in linked}
 
     def representative(members: list[int]) -> int:
         return min(members, key=keys.__getitem__)

@@ -84,9 +84,9 @@ def export_texts(texts: dict[int, str], folder: Path) -> Path:
 
 
 # -- executor-side functions (each wraps a shared one) --------------------------------------------
-def _band_rows(rows: Iterator[Any], bands: int, per_band: int) -> Iterator[tuple[int, int, int]]:
+def _band_rows(partition: Iterator[Any], bands: int, per_band: int) -> Iterator[tuple[int, int, int]]:
     """(band, key, id) for a partition of signatures, keys from the shared `band_keys`."""
-    rows = list(rows)
+    rows = list(partition)
     if not rows:
         return
     ids = [r.id for r in rows]
@@ -105,8 +105,8 @@ def _pairs_of_bucket(members: list[int], cap: int) -> list[tuple[int, int]]:
     return list(zip(lo.tolist(), hi.tolist()))
 
 
-def _keep_promising(rows: Iterator[Any], decision: DecisionConfig) -> Iterator[tuple[int, int]]:
-    rows = list(rows)
+def _keep_promising(partition: Iterator[Any], decision: DecisionConfig) -> Iterator[tuple[int, int]]:
+    rows = list(partition)
     if not rows:
         return
     ma = np.frombuffer(b"".join(r.sig_a for r in rows), dtype=np.uint32).reshape(len(rows), -1)

@@ -116,7 +116,9 @@ class VerdictCache:
         self.fresh: list[dict] = []
 
     def load(self, store: Any) -> VerdictCache:
-        packed, keys, scores = [], [], []
+        packed: list[int] = []
+        keys: list[bytes] = []
+        scores: list[float] = []
         for part in store.iter_verdicts():
             packed.extend((a << 32) | b for a, b, _, _ in part)
             keys.extend(k.encode() for _, _, k, _ in part)

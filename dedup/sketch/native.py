@@ -5,11 +5,12 @@ built without a compiler, and those paths run."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from types import ModuleType
 
 _native: ModuleType | None
 try:
-    from dedup.sketch import _native
+    _native = import_module("dedup.sketch._native")
 except ImportError:  # pragma: no cover - depends on the build
     _native = None
 

@@ -8,10 +8,14 @@ workers may start at once, so the upgrade runs under a session advisory lock; a 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from dedup.store.sql import database_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tables each revision creates, oldest first: a schema made by `create_all` is stamped at the
@@ -44,7 +48,7 @@ def migrations_root() -> Path:
     return ROOT
 
 
-def alembic_config():  # type: ignore[no-untyped-def]
+def alembic_config() -> Config:
     from alembic.config import Config
 
     root = migrations_root()

@@ -223,7 +223,7 @@ class CorrectionRows:
         out: list[tuple[int, str, int, int]] = []
         if article_ids is None:
             with self._conn() as conn:  # type: ignore[attr-defined]
-                return [tuple(r) for r in conn.execute(query.order_by(corrections.c.id)).all()]  # type: ignore[misc]
+                return [tuple(r) for r in conn.execute(query.order_by(corrections.c.id)).all()]
         ids = list(article_ids)
         seen: set[int] = set()
         for start in range(0, len(ids), 5_000):
@@ -231,7 +231,7 @@ class CorrectionRows:
             with self._conn() as conn:  # type: ignore[attr-defined]
                 rows = conn.execute(query.where(sa.or_(corrections.c.article_id.in_(part),
                                                        corrections.c.other_id.in_(part)))).all()
-            out += [tuple(r) for r in rows if r[0] not in seen]  # type: ignore[misc]
+            out += [tuple(r) for r in rows if r[0] not in seen]
             seen.update(r[0] for r in rows)
         return sorted(out)
 
@@ -329,7 +329,7 @@ class SqlStore(CorrectionRows):
 
     def add_article(self, article: Article) -> int:
         with self._conn() as conn:
-            article.id = conn.execute(articles.insert().values(**self._article_row(article))).inserted_primary_key[0]
+            article.id = conn.execute(articles.insert().values(**self._article_row(article))).inserted_primary_key[0]  # type: ignore[index]  # always set by an insert
             conn.execute(signatures.insert().values(
                 article_id=article.id, version=article.sig_version, hashvalues=article.hashvalues,
                 shingle_count=article.shingle_count))
@@ -389,7 +389,7 @@ class SqlStore(CorrectionRows):
         with self._conn() as conn:
             conn.execute(index_changes.delete().where(index_changes.c.seq <= upto))
 
-    def _select_articles(self):  # type: ignore[no-untyped-def]
+    def _select_articles(self) -> sa.Select:
         return sa.select(articles, signatures.c.version, signatures.c.hashvalues, signatures.c.shingle_count).join(
             signatures, signatures.c.article_id == articles.c.id, isouter=True)
 
@@ -778,7 +778,7 @@ class SqlStore(CorrectionRows):
 
     def add_run(self, values: dict) -> int:
         with self._conn() as conn:
-            return conn.execute(recluster_runs.insert().values(**values)).inserted_primary_key[0]
+            return conn.execute(recluster_runs.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]  # always set by an insert
 
     def update_run(self, run_id: int, values: dict) -> None:
         with self._conn() as conn:
@@ -811,7 +811,7 @@ class SqlStore(CorrectionRows):
         if self.is_sqlite:
             from sqlalchemy.dialects.sqlite import insert
         else:
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
         statement = insert(pair_verdicts)
         statement = statement.on_conflict_do_update(
             index_elements=["a", "b"], set_={"key": statement.excluded.key, "score": statement.excluded.score})

@@ -123,11 +123,19 @@ class _TextCollector:
             self.parts.append(unescape(text))
 
 
+def _match_end(pattern: re.Pattern[str], markup: str, at: int) -> int:
+    """Where a construct that always matches at `at` (it may run to the end of input) ends."""
+    match = pattern.match(markup, at)
+    assert match is not None
+    return match.end()
+
+
 def _next_token(markup: str, at: int, out: _TextCollector) -> int:
     """Handle the construct that starts with the `<` at `at`; return where the next one may start."""
     following = markup[at + 1:at + 2]
     if following.isascii() and following.isalpha():
         match = _START_TAG.match(markup, at)
+        assert match is not None  # at `<` and a letter the pattern always matches (it may end at the end of input)
         if not match.group(3):  # unclosed at the end of the input: not text a reader sees
             return len(markup)
         tag = match.group(1).lower()
@@ -140,13 +148,14 @@ def _next_token(markup: str, at: int, out: _TextCollector) -> int:
         return match.end()
     if following == "/" and markup[at + 2:at + 3].isascii() and markup[at + 2:at + 3].isalpha():
         match = _END_TAG.match(markup, at)
+        assert match is not None  # as above
         if match.group(2):
             out.end(match.group(1).lower())
         return match.end()
     if markup.startswith("<!--", at):
-        return _COMMENT.match(markup, at).end()
+        return _match_end(_COMMENT, markup, at)
     if following in ("!", "?", "/"):
-        return _BOGUS.match(markup, at).end()
+        return _match_end(_BOGUS, markup, at)
     out.data("<")
     return at + 1
 
