@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from dedup import validate
-from dedup.candidates.bands import BandIndex
 from dedup.candidates.catch_up import ChangeFollower
 from dedup.candidates.containment import anchors
-from dedup.candidates.index import SignatureIndex, open_index
+from dedup.candidates.index import open_index
+from dedup.candidates.interface import CandidateIndex
 from dedup.candidates.screen import screen_order
 from dedup.clusters.article_cache import Known, KnownCache
 from dedup.clusters.batch_writes import ClusterBook
@@ -87,7 +87,7 @@ def _now() -> str:
 
 class Engine:
     def __init__(self, settings: Settings, store: SqlStore | None = None,
-                 index: SignatureIndex | BandIndex | None = None,
+                 index: CandidateIndex | None = None,
                  *, rebuild: bool = True) -> None:
         self.settings = settings
         self.norm_config = settings.normalization()
@@ -95,7 +95,7 @@ class Engine:
         self.decision = settings.decision()
         self.version = signature_version(self.norm_config, self.sig_config)
         self.store = store or open_store(settings.database_url, busy_timeout=settings.db_busy_timeout)
-        self.index = index or open_index(self.sig_config, self.decision.lsh_threshold,
+        self.index: CandidateIndex = index or open_index(self.sig_config, self.decision.lsh_threshold,
                                          redis_url=settings.redis_url, prefix=settings.redis_prefix,
                                          check_eviction=settings.redis_check_eviction,
                                          anchor_rate=settings.anchor_rate)
@@ -165,10 +165,11 @@ class Engine:
         j_min = self.decision.jaccard - _ESTIMATE_MARGIN
         c_min = self.decision.containment - _ESTIMATE_MARGIN
         n = len(prepared.shingles)
-        if isinstance(self.index, BandIndex):
-            return self.known.get_many(self.index.screen(prepared.values, ids, n, j_min, c_min))
-        # Shared index: screen on signatures alone (cached, or small rows without text), then load the
-        # texts of the survivors only.
+        in_memory = self.index.screen(prepared.values, ids, n, j_min, c_min)
+        if in_memory is not None:
+            return self.known.get_many(in_memory)
+        # An index without signatures (Redis): screen on signatures alone (cached, or small rows without text),
+        # then load the texts of the survivors only.
         rows = [(k.id, k.version, k.values.tobytes(), k.shingle_count) for k in self.known.cached(ids)]
         seen = {r[0] for r in rows}
         rows += self.store.signature_rows([i for i in ids if i not in seen])
@@ -467,10 +468,7 @@ class Engine:
         self.index.contained.insert(article.id, anchors(self._shingles_of(article), self.anchor_rate))
 
     def _index_values(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
-        if isinstance(self.index, BandIndex):
-            self.index.insert(article_id, values, shingle_count)
-        else:
-            self.index.insert(article_id, values)
+        self.index.insert(article_id, values, shingle_count)
 
     def _index_remove(self, article: Article) -> None:
         """Take an article out of the index; inside a write transaction, remember what it was indexed under."""

@@ -19,6 +19,7 @@ from redis.retry import Retry
 from dedup.candidates.bands import BandIndex
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex, RedisContainmentIndex
+from dedup.candidates.interface import CandidateIndex
 from dedup.config import SignatureConfig
 from dedup.errors import DedupError
 from dedup.sketch.signature import as_lean_minhash
@@ -108,7 +109,7 @@ class SignatureIndex:
         if self.shared:
             self.lsh.keys._redis.set(self._marker, 1)
 
-    def insert(self, article_id: int, values: np.ndarray) -> None:
+    def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0) -> None:
         if article_id in self:
             self.lsh.remove(article_id)
         if self.shared:
@@ -120,6 +121,11 @@ class SignatureIndex:
         self.contained.remove(article_id)
         if article_id in self:
             self.lsh.remove(article_id)
+
+    def screen(self, values: np.ndarray, ids: list[int], shingle_count: int, j_min: float,
+               c_min: float) -> list[int] | None:
+        """No signatures are held here (datasketch keeps only band keys): the engine screens on stored ones."""
+        return None
 
     def query(self, values: np.ndarray, *, limit: int | None = None) -> list[int]:
         """Sorted ids sharing a band with `values`; with `limit`, at most that many, those sharing the most bands
@@ -182,7 +188,7 @@ class SignatureIndex:
 
 
 def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
-               prefix: str = "dedup", check_eviction: bool = True, anchor_rate: int = 16) -> SignatureIndex | BandIndex:
+               prefix: str = "dedup", check_eviction: bool = True, anchor_rate: int = 16) -> CandidateIndex:
     """The shared datasketch index in Redis when a URL is given, else the fast in-process one; either carries its
     containment index (`.contained`, same interface in process and in Redis).
 
@@ -196,3 +202,8 @@ def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | No
             raise UnsafeIndex(problem)
         return index
     return BandIndex(config.num_perm, threshold, anchor_rate)
+
+
+def _conforming(bands: BandIndex, shared: SignatureIndex) -> tuple[CandidateIndex, CandidateIndex]:
+    """Never called: mypy checks here that both indexes implement the engine's interface."""
+    return bands, shared
