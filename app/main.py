@@ -18,7 +18,6 @@ from sqlalchemy.exc import OperationalError
 
 from dedup.candidates.index import UnsafeIndex
 from dedup.engine import Engine
-from dedup.ops.alerts import start_sender
 from dedup.settings import Settings
 from dedup.store.migrate import upgrade
 
@@ -159,7 +158,7 @@ def _start_alerts(engine: Engine, settings: Settings):  # type: ignore[no-untype
     """The webhook sender thread of this process (each worker runs one; they share the queue safely)."""
     if not settings.alerts_sender:
         return None
-    return start_sender(engine.store, settings, engine.alerts_written)
+    return engine.start_alert_sender()
 
 
 def _stop_alerts(engine: Engine, sender) -> None:  # type: ignore[no-untyped-def]

@@ -45,7 +45,7 @@ class SizeCollector(Collector):
         engine = self.engine()
         if engine is None:
             return
-        counts = engine.store.counts()
+        counts = engine.counts()
         yield GaugeMetricFamily("dedup_articles", "Stored articles", value=counts["articles"])
         yield GaugeMetricFamily("dedup_clusters", "Clusters (stories), including singletons", value=counts["clusters"])
         yield GaugeMetricFamily("dedup_clusters_with_duplicates", "Clusters of two or more articles",

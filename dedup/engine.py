@@ -29,8 +29,10 @@ from dedup.decide.explain import Explanation, explain_pair
 from dedup.decide.verify import Later, Verdict, VerdictMemo, When, cut_from, decide, joins_family, later_of, warm_up
 from dedup.errors import DedupError, EmptyText, NotFound, RevisionMismatch
 from dedup.models import Article, ArticleIn, Cluster, IngestResult, Match, revision
-from dedup.ops.alerts import Candidate, WatchBook
+from dedup.ops.alerts import Candidate, WatchBook, start_sender
+from dedup.ops.export import iter_rows
 from dedup.prepare import Prepared, Recipe, prepare_text
+from dedup.recluster.run_log import list_runs
 from dedup.settings import Settings
 from dedup.sketch import signature_audit
 from dedup.sketch.shingle import shingle_hashes
@@ -830,6 +832,36 @@ class Engine:
             texts = self.store.norm_texts(missing[start:start + 5_000])
             contained.insert_many((article_id, anchors(shingle_hashes(text, self.sig_config), self.anchor_rate))
                                   for article_id, text in texts.items())
+
+    # -- reads for callers that must not reach into the store or the index (the web layer) -----------------
+    def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
+        """The stored articles with these ids (missing ones left out), in one query."""
+        return self.store.get_articles(list(article_ids))
+
+    def counts(self) -> dict[str, int]:
+        """Stored articles, clusters, and clusters of two or more (the /metrics gauges)."""
+        return self.store.counts()
+
+    def ping(self) -> None:
+        """Raises when the database does not answer (readiness)."""
+        self.store.ping()
+
+    def index_eviction_problem(self) -> str | None:
+        """Why a shared index's Redis may lose keys, or None (the in-process index never does)."""
+        probe = getattr(self.index, "eviction_problem", None)
+        return probe() if probe else None
+
+    def export_rows(self, keep: str = "all") -> Iterator[dict]:
+        """Every article with its cluster and exact score to the representative (see `dedup.ops.export`)."""
+        return iter_rows(self.store, self.sig_config, keep)
+
+    def recluster_runs(self, limit: int = 20) -> list[dict]:
+        """Recorded re-cluster runs, newest first."""
+        return list_runs(self.store, limit)
+
+    def start_alert_sender(self) -> tuple[threading.Thread, threading.Event]:
+        """This process's webhook sender thread (set the returned event to stop it)."""
+        return start_sender(self.store, self.settings, self.alerts_written)
 
     def close(self) -> None:
         self.store.close()

@@ -75,7 +75,7 @@ def list_clusters(engine: EngineDep, min_size: Annotated[int, Query(ge=1, le=2**
         raise ApiError(422, "validation_error", str(exc)) from None
     more = len(page) > limit
     page = page[:limit]
-    reps = {a.id: a for a in engine.store.get_articles([c.representative_id for c in page])}
+    reps = {a.id: a for a in engine.get_articles([c.representative_id for c in page])}
     clusters = [ClusterSummary(id=c.id, size=c.size, representative=article_ref(reps.get(c.representative_id)),
                                first_seen=c.first_seen, last_seen=c.last_seen) for c in page]
     return ClusterPage(clusters=clusters, next_cursor=encode_cursor(page[-1]) if more and page else None)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from dedup.engine import Engine
-from dedup.ops.export import csv_chunks, iter_rows, jsonl_chunks
+from dedup.ops.export import csv_chunks, jsonl_chunks
 
 from ..deps import get_engine
 from ..schemas import Responses
@@ -29,7 +29,7 @@ def export(engine: EngineDep, format: Annotated[Literal["jsonl", "csv"], Query()
     """Every article with its cluster, the representative's URL and the exact score to it, cluster by cluster
     (representative first); `keep=one-per-cluster` gives only representatives: the deduplicated dataset.
     Parquet: `dedup export --format parquet -o FILE`."""
-    rows = iter_rows(engine.store, engine.sig_config, keep)
+    rows = engine.export_rows(keep)
     chunks = jsonl_chunks(rows) if format == "jsonl" else csv_chunks(rows)
     name = f"dedup-export{'-representatives' if keep != 'all' else ''}.{format}"
     return StreamingResponse(chunks, media_type=_MEDIA[format],

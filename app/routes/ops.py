@@ -30,7 +30,7 @@ def readyz(engine: EngineDep) -> JSONResponse:
     """Ready when the database answers and the index (in process or Redis) answers, and a shared index's Redis
     does not evict keys (a policy changed after start-up would otherwise go unnoticed while lookups miss)."""
     checks: dict[str, str] = {}
-    for name, probe in (("database", engine.store.ping), ("index", engine.index_size)):
+    for name, probe in (("database", engine.ping), ("index", engine.index_size)):
         try:
             probe()
             checks[name] = "ok"
@@ -46,9 +46,8 @@ def readyz(engine: EngineDep) -> JSONResponse:
 
 def _eviction(engine: Engine) -> str:
     """"ok", or why the shared index's Redis may lose keys (the in-process index never does)."""
-    probe = getattr(engine.index, "eviction_problem", None)
     try:
-        return (probe() if probe else None) or "ok"
+        return engine.index_eviction_problem() or "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return f"unreachable: {type(exc).__name__}"
 

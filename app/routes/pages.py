@@ -165,7 +165,7 @@ def _search(engine: Engine, q: str) -> dict:
             matches = engine.query_text(q)
         except DedupError as exc:
             raise PageError(422, str(exc)) from None
-    articles = {a.id: a for a in engine.store.get_articles([m.id for m in matches])}
+    articles = {a.id: a for a in engine.get_articles([m.id for m in matches])}
     context["matches"] = [(m, articles.get(m.id)) for m in matches]
     return context
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dedup.engine import Engine
 from dedup.recluster.run import start_in_background
-from dedup.recluster.run_log import list_runs
 
 from ..deps import get_engine, require_api_key
 from ..schemas import ErrorOut
@@ -42,7 +41,7 @@ class RunStarted(BaseModel):
 @router.get("/recluster/runs")
 def runs(engine: EngineDep, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, list[dict[str, Any]]]:
     """Recorded runs, newest first: start, end, status, articles, clusters before/after, merges, splits, moves."""
-    return {"runs": list_runs(engine.store, limit)}
+    return {"runs": engine.recluster_runs(limit)}
 
 
 @router.post("/admin/recluster", status_code=202, response_model=RunStarted,
