@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from dedup.errors import DedupError
-from dedup.store.sql import SqlStore
+from dedup.store.base import RunLogStore
 
 # Arbitrary 64-bit key of the advisory lock; constant so every process agrees on it.
 _ADVISORY_KEY = 0x6465647570_7263  # "dedup" "rc"
@@ -35,7 +35,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _sqlite_lock_path(store: SqlStore) -> Path:
+def _sqlite_lock_path(store: RunLogStore) -> Path:
     database = store.engine.url.database
     if not database or database == ":memory:":
         return Path(f"/tmp/dedup-recluster-{os.getpid()}.lock")
@@ -60,7 +60,7 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _advisory_lock(store: SqlStore) -> Iterator[None]:
+def _advisory_lock(store: RunLogStore) -> Iterator[None]:
     with store.engine.connect() as conn:
         got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}).scalar()
         conn.commit()
@@ -74,7 +74,7 @@ def _advisory_lock(store: SqlStore) -> Iterator[None]:
 
 
 @contextmanager
-def run_lock(store: SqlStore) -> Iterator[None]:
+def run_lock(store: RunLogStore) -> Iterator[None]:
     """Hold the one-run-at-a-time lock, or raise RunInProgress at once (never wait: callers answer 409)."""
     lock = _file_lock(_sqlite_lock_path(store)) if store.is_sqlite else _advisory_lock(store)
     with lock:
@@ -82,18 +82,18 @@ def run_lock(store: SqlStore) -> Iterator[None]:
         yield
 
 
-def start_run(store: SqlStore, *, engine: str, mode: str, dry_run: bool) -> int:
+def start_run(store: RunLogStore, *, engine: str, mode: str, dry_run: bool) -> int:
     return store.add_run({"started_at": now(), "status": "running", "engine": engine, "mode": mode,
                           "dry_run": dry_run})
 
 
-def finish_run(store: SqlStore, run_id: int, report: dict, *, error: str | None = None) -> None:
+def finish_run(store: RunLogStore, run_id: int, report: dict, *, error: str | None = None) -> None:
     status = "failed" if error else ("dry_run" if report.get("dry_run") else "succeeded")
     store.update_run(run_id, {"finished_at": now(), "status": status, "error": error,
                               "report": json.dumps(report, ensure_ascii=False)})
 
 
-def list_runs(store: SqlStore, limit: int = 20) -> list[dict]:
+def list_runs(store: RunLogStore, limit: int = 20) -> list[dict]:
     """Newest first; `report` decoded. What `dedup runs` and GET /v1/recluster/runs show."""
     out = []
     for row in store.list_runs(limit):

@@ -22,6 +22,7 @@ from dedup.engine import Engine
 from dedup.recluster.candidates import band_layout, candidate_pairs, promising, unpack, with_containment_pairs
 from dedup.recluster.snapshot import Snapshot, arrival_times
 from dedup.sketch.shingle import shingle_hashes
+from dedup.store.base import ReclusterStore
 
 log = logging.getLogger("dedup.recluster.verdicts")
 _VERIFY_CHUNK = 2_000
@@ -115,7 +116,7 @@ class VerdictCache:
         self.scores = np.empty(0, dtype=np.float64)
         self.fresh: list[dict] = []
 
-    def load(self, store: Any) -> VerdictCache:
+    def load(self, store: ReclusterStore) -> VerdictCache:
         packed: list[int] = []
         keys: list[bytes] = []
         scores: list[float] = []
@@ -147,7 +148,7 @@ class VerdictCache:
     def remember(self, verdicts: Verdicts, keys: dict[tuple[int, int], bytes]) -> None:
         self.fresh.extend({"a": a, "b": b, "key": keys[(a, b)].decode(), "score": s} for (a, b), s in verdicts.items())
 
-    def save(self, store: Any, *, prune: bool) -> None:
+    def save(self, store: ReclusterStore, *, prune: bool) -> None:
         with store.transaction():
             store.save_verdicts(self.fresh)
             if prune:
