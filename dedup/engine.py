@@ -247,11 +247,11 @@ class Engine:
         ready: list[tuple[int, validate.Fields, Prepared]] = []
         results: list[IngestResult | Exception] = [None] * len(items)  # type: ignore[list-item]
         for pos, item in enumerate(items):
-            done = prepared[pos] if prepared is not None else self._prepare_item(item)
-            if isinstance(done, DedupError):
-                results[pos] = done
+            outcome = prepared[pos] if prepared is not None else self._prepare_item(item)
+            if isinstance(outcome, DedupError):
+                results[pos] = outcome
             else:
-                ready.append((pos, *done))
+                ready.append((pos, *outcome))
         if not ready:
             return results
         reposts: list[Candidate] = []
@@ -260,17 +260,17 @@ class Engine:
             heads = self.store.heads_by_url([fields.url for _, fields, _ in ready])
             book.reserve_ids(sum(fields.url not in heads for _, fields, _ in ready))
             done: list[tuple[int, validate.Fields, Prepared]] = []
-            for pos, fields, prepared in ready:
+            for pos, fields, article_prep in ready:
                 if if_match is not None:
                     head = heads.get(fields.url)
                     self._check_revision(self.store.get_article(head["id"]) if head else None, if_match)
                 try:
-                    prepared = self._current(fields, prepared)
+                    article_prep = self._current(fields, article_prep)
                 except DedupError as exc:
                     results[pos] = exc
                     continue
-                results[pos] = self._ingest_one(fields, prepared, heads, book, reposts)
-                done.append((pos, fields, prepared))
+                results[pos] = self._ingest_one(fields, article_prep, heads, book, reposts)
+                done.append((pos, fields, article_prep))
             self._learn(done, results, book)
             book.flush()
             alerts = self.watches.record(reposts)  # the outbox: in this transaction, after the cluster writes

@@ -133,7 +133,7 @@ class BandIndex:
                 if bucket is None:
                     recent[key] = row
                 elif bucket.__class__ is int:
-                    recent[key] = _pack(bucket, row)  # type: ignore[arg-type]
+                    recent[key] = _pack(bucket, row)
                 else:
                     recent[key] = bucket + _pack(row)  # type: ignore[operator]
         if len(self._recent_rows) * self.bands > max(self.MERGE_MIN, len(self._merged[0]) // 32):
@@ -210,7 +210,7 @@ class BandIndex:
             return np.asarray(_posting_hits(self._recent, keys, _NO_CAP), dtype=np.int64)
         found = [bucket for bucket in map(self._recent.get, keys) if bucket is not None]
         singles = [b for b in found if b.__class__ is int]
-        packed = b"".join(b for b in found if b.__class__ is bytes)  # type: ignore[misc]
+        packed = b"".join(b for b in found if b.__class__ is bytes)
         return np.concatenate([np.asarray(singles, dtype=np.int64), np.frombuffer(packed, dtype=np.int64)])
 
     def screen(self, values: np.ndarray, ids: list[int], shingle_count: int, j_min: float,

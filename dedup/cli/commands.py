@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,8 +16,9 @@ from rich.console import Console
 from dedup.errors import DedupError
 
 if TYPE_CHECKING:  # the engine, its store and the web server load only in the commands that use them
+    from dedup.article_files import SourceItem
     from dedup.engine import Engine
-    from dedup.models import IngestResult
+    from dedup.models import ArticleIn, IngestResult
     from dedup.quality.judged_pairs import JudgedReport
     from dedup.settings import Settings
 
@@ -141,7 +143,7 @@ def ingest(
                   TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
         task = progress.add_task("ingest", total=len(items))
         stream = ingest_stream(engine, [[item for item in chunk if item.article is not None] for chunk in chunks],
-                               jobs or 1, article=lambda item: item.article)
+                               jobs or 1, article=_article_of)
         for chunk, (good, results) in zip(chunks, stream):
             _count_chunk(chunk, good, results, counts, quiet)
             progress.advance(task, len(chunk))
@@ -154,7 +156,13 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _count_chunk(chunk: list, good: list, results: list, counts: dict[str, int], quiet: bool) -> None:
+def _article_of(item: SourceItem) -> ArticleIn:
+    """The article of an input that parsed (the stream is given only those)."""
+    assert item.article is not None
+    return item.article
+
+
+def _count_chunk(chunk: Sequence, good: Sequence, results: list, counts: dict[str, int], quiet: bool) -> None:
     for item in chunk:
         if item.error:
             counts["failed"] += 1

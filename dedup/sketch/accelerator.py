@@ -24,9 +24,9 @@ PARTS = {
 
 def native_parts() -> list[str]:
     """Names of the compiled functions available ([] when the C module is not built)."""
-    try:
-        from dedup.sketch import _native
-    except ImportError:
+    from dedup.sketch.native import _native
+
+    if _native is None:
         return []
     return [name for name in PARTS if hasattr(_native, name)]
 

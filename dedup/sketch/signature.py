@@ -54,7 +54,7 @@ def sign_text(text: str, config: SignatureConfig, *, accelerated: bool = True) -
 
     The same values as `shingle_hashes` then `minhash_values`; an empty shingle set comes back with an empty
     signature (the caller rejects the text)."""
-    if accelerated and sign_enabled() and getattr(_native, "sign", None) is not None:
+    if accelerated and sign_enabled() and _native is not None and hasattr(_native, "sign"):
         a_bytes, b_bytes = _permutation_bytes(config)
         signed = _native.sign(text, config.ngram, config.word_ngram, a_bytes, b_bytes)
         if signed is None:

@@ -160,7 +160,7 @@ def sign_enabled() -> bool:
 def fold(text: str) -> str | None:
     """normalize_text's steps 4-7 (all on) in one compiled pass; None when the text needs the reference."""
     table = fold_table()
-    if table is None or "fold" in _disabled:
+    if table is None or "fold" in _disabled or _native is None:
         return None
     folded = _native.fold_text(text, table)
     if isinstance(folded, tuple):  # a character of a converting phrase: fold unless the phrase itself is there
