@@ -74,7 +74,7 @@ def test_query_needs_exactly_one_input_and_unknown_url_fails(tmp_path):
 def test_invalid_settings_are_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("DEDUP_LSH_THRESHOLD", "0.9")
     result = invoke("clusters", "--db", str(tmp_path / "x.db"))
-    assert result.exit_code == 1 and "lsh_threshold" in result.output
+    assert result.exit_code == 1 and "DEDUP_LSH_THRESHOLD" in result.output
 
 
 def test_global_options_override_settings_and_are_validated(tmp_path, seed_files):
@@ -82,7 +82,7 @@ def test_global_options_override_settings_and_are_validated(tmp_path, seed_files
     result = invoke("--ngram", "4", "ingest", str(seed_files[0]), "--db", db)
     assert result.exit_code == 0, result.output
     result = invoke("--lsh-threshold", "0.95", "clusters", "--db", db)
-    assert result.exit_code == 1 and "lsh_threshold" in result.output
+    assert result.exit_code == 1 and "DEDUP_LSH_THRESHOLD" in result.output
     result = invoke("--num-perm", "3", "clusters", "--db", db)
     assert result.exit_code == 1 and "num_perm" in result.output
 

@@ -100,7 +100,7 @@ def _tour(tmp: Path) -> list[tuple[list[str], int, str]]:
         (["watch", "retry", "1", "1", *db], 0, "delivery 1 queued again"),
         (["watch", "remove", "1", *db], 0, "watch 1 removed"),
         (["config", *db], 0, "DEDUP_NGRAM=5"),
-        (["scheduler", "--cron", "every night", *db], 1, "invalid cron expression 'every night'"),
+        (["scheduler", "--cron", "every night", *db], 1, "DEDUP_RECLUSTER_CRON 'every night' is not a cron expression"),
         # Starting the server for real: tests/test_serve.py; here the refusal a user meets first.
         (["serve", "--workers", "2", *db], 2, "--workers 2 on SQLite with an in-process index"),
     ]

@@ -84,8 +84,16 @@ def _settings(db: str | None, **options: object) -> Settings:
         settings.signature()
         return settings
     except ValueError as exc:
-        _fail(f"invalid settings: {exc}")
+        _fail(f"invalid settings: {_setting_problems(exc)}")
         raise
+
+
+def _setting_problems(exc: ValueError) -> str:
+    """pydantic's messages without its boilerplate (field headers, 'Value error,', documentation links)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    return "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in errors())
 
 
 def _fail(message: str, code: int = 1) -> None:
