@@ -84,7 +84,7 @@ def test_global_options_override_settings_and_are_validated(tmp_path, seed_files
     result = invoke("--lsh-threshold", "0.95", "clusters", "--db", db)
     assert result.exit_code == 1 and "DEDUP_LSH_THRESHOLD" in result.output
     result = invoke("--num-perm", "3", "clusters", "--db", db)
-    assert result.exit_code == 1 and "num_perm" in result.output
+    assert result.exit_code == 1 and "DEDUP_NUM_PERM" in result.output
 
 
 def test_scheduler_takes_its_cron_option_and_refuses_a_bad_one(tmp_path):
