@@ -17,14 +17,13 @@ exact verification then judge (about one in 10^10 lookups at a million articles)
 
 from __future__ import annotations
 
-import struct
 import sys
 
 import numpy as np
 from datasketch.lsh import _optimal_param
 
 from dedup.candidates.bound import strongest
-from dedup.candidates.containment import LocalContainmentIndex
+from dedup.candidates.containment import LocalContainmentIndex, add_posting
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 
@@ -50,10 +49,6 @@ def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
     for j in range(rows):
         h = _mix(h ^ v[..., j])
     return h
-
-
-def _pack(*rows: int) -> bytes:
-    return struct.pack(f"{len(rows)}q", *rows)
 
 
 def _gather(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -127,15 +122,8 @@ class BandIndex:
         if accelerated and _native is not None:
             _native.band_insert([self._recent] * len(keys), keys, row)
         else:
-            recent = self._recent
             for key in keys:
-                bucket = recent.get(key)
-                if bucket is None:
-                    recent[key] = row
-                elif bucket.__class__ is int:
-                    recent[key] = _pack(bucket, row)
-                else:
-                    recent[key] = bucket + _pack(row)  # type: ignore[operator]
+                add_posting(self._recent, key, row)
         if len(self._recent_rows) * self.bands > max(self.MERGE_MIN, len(self._merged[0]) // 32):
             self.merge()
 

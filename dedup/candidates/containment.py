@@ -95,6 +95,18 @@ def _pack(*ids: int) -> bytes:
     return struct.pack(f"{len(ids)}q", *ids)
 
 
+def add_posting(postings: dict, key: int, value: int) -> None:
+    """Add `value` to the bucket of `key`. Buckets are ints (most hold one id) or packed int64 bytes, never lists:
+    a dict holding only such values is not tracked by the garbage collector, so collections do not walk it."""
+    bucket = postings.get(key)
+    if bucket is None:
+        postings[key] = value
+    elif bucket.__class__ is int:
+        postings[key] = _pack(bucket, value)
+    else:
+        postings[key] = bucket + _pack(value)
+
+
 class LocalContainmentIndex:
     """Anchor -> article ids in process, compact: most postings sit in two sorted numpy arrays (anchor,
     article id: 12 bytes a posting), the newest in a small dict that is merged into them once it holds a
@@ -135,15 +147,8 @@ class LocalContainmentIndex:
             self.merge()
 
     def _insert_python(self, article_id: int, keys: list[int]) -> None:
-        postings = self._postings
         for anchor in keys:
-            bucket = postings.get(anchor)
-            if bucket is None:
-                postings[anchor] = article_id
-            elif bucket.__class__ is int:
-                postings[anchor] = _pack(bucket, article_id)
-            else:
-                postings[anchor] = bucket + _pack(article_id)  # type: ignore[operator]  # bytes here
+            add_posting(self._postings, anchor, article_id)
 
     def _count(self, article_id: int) -> int:
         return int(self._count_of[article_id]) if 0 <= article_id < len(self._count_of) else -1

@@ -675,22 +675,19 @@ class SqlStore(CorrectionRows):
             last = rows[-1][0]
 
     def norm_texts(self, ids: Sequence[int], batch: int = 5_000) -> dict[int, str]:
-        out: dict[int, str] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), batch):
-            with self._conn() as conn:
-                rows = conn.execute(sa.select(articles.c.id, articles.c.norm_text)
-                                    .where(articles.c.id.in_(ids[start:start + batch]))).all()
-            out.update((r[0], r[1]) for r in rows)
-        return out
+        return self._column_by_id(articles.c.norm_text, ids, batch)
 
     def titles(self, ids: Sequence[int], batch: int = 5_000) -> dict[int, str | None]:
         """Headlines by id (verification compares the facts they state)."""
-        out: dict[int, str | None] = {}
+        return self._column_by_id(articles.c.title, ids, batch)
+
+    def _column_by_id(self, column: sa.Column, ids: Sequence[int], batch: int) -> dict:
+        """One column of the given articles, by id, in batches (an IN list of bounded size)."""
+        out: dict = {}
         ids = list(ids)
         for start in range(0, len(ids), batch):
             with self._conn() as conn:
-                rows = conn.execute(sa.select(articles.c.id, articles.c.title)
+                rows = conn.execute(sa.select(articles.c.id, column)
                                     .where(articles.c.id.in_(ids[start:start + batch]))).all()
             out.update((r[0], r[1]) for r in rows)
         return out
