@@ -70,12 +70,15 @@ def _global_options(
                        "containment_threshold": containment, "lsh_threshold": lsh_threshold})
 
 
-def _settings(db: str | None, **options: object) -> Settings:
-    """Environment, then global options, then the command's own options (None means "not given")."""
+def _settings(db: str | None, *, recluster_cron: str | None = None) -> Settings:
+    """Environment, then global options, then the command's own options (None means "not given"). The command
+    options are named parameters, not `**options`, so mypy refuses one that is not a setting's (a scheduler
+    once crashed at start on such a keyword)."""
     from dedup.settings import Settings
 
     try:
         base = Settings()
+        options = {"recluster_cron": recluster_cron}
         update = {k: v for k, v in {**_overrides, **options}.items() if v is not None}
         if db:
             update["database_url"] = db
