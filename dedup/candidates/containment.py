@@ -35,6 +35,8 @@ HOT_ANCHOR = 100
 MIN_ESTIMATE = 0.5
 # Most containment candidates handed to exact verification per query, best estimate first.
 MAX_CANDIDATES = 50
+# Up to this many postings, a query's candidates are counted in plain Python (`_pick_few`).
+_FEW_HITS = 256
 
 
 def anchors(shingles: np.ndarray, rate: int) -> np.ndarray:
@@ -78,6 +80,8 @@ def pick_arrays(query_count: int, hits: np.ndarray, count_of: Callable[[np.ndarr
     count: the same ids in the same order."""
     if not len(hits):
         return []
+    if len(hits) <= _FEW_HITS:
+        return _pick_few(query_count, hits.tolist(), count_of, limit)
     ids, shared = np.unique(hits, return_counts=True)
     keep = shared >= min(2, query_count)
     ids, shared = ids[keep], shared[keep]
@@ -89,6 +93,24 @@ def pick_arrays(query_count: int, hits: np.ndarray, count_of: Callable[[np.ndarr
     ids, shared, smaller = ids[keep], shared[keep], smaller[keep]
     order = np.lexsort((ids, -shared, -(shared / np.maximum(smaller, 1))))
     return ids[order[:limit]].tolist()
+
+
+def _pick_few(query_count: int, hits: list[int], count_of: Callable[[np.ndarray], np.ndarray],
+              limit: int) -> list[int]:
+    """`pick_arrays` in plain Python for a query with few postings (most queries): there numpy's per-call
+    overhead, a dozen small array operations, costs more than the counting."""
+    shared = Counter(hits)
+    need = min(2, query_count)
+    ids = [i for i, n in shared.items() if n >= need]
+    if not ids:
+        return []
+    found = []
+    for article_id, count in zip(ids, count_of(np.array(ids, dtype=np.int64)).tolist()):
+        smaller, n = min(query_count, count), shared[article_id]
+        if smaller > 0 and n >= MIN_ESTIMATE * smaller:
+            found.append((-(n / smaller), -n, article_id))
+    found.sort()
+    return [article_id for *_, article_id in found[:limit]]
 
 
 def _pack(*ids: int) -> bytes:

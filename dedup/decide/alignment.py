@@ -69,8 +69,12 @@ def unit_count(text: str) -> int:
     return len(_WORD.sub("w", text)) - text.count(" ")
 
 
+@lru_cache(maxsize=1024)
 def to_units(text: str) -> Units:
-    """Units of `text`. A word's key is a private-use character picked by the word's hash (within one process,
+    """Cached (callers only read the result): a stored text and a slot's sides recur across one text's
+    comparisons, and a slot is split and then aligned again.
+
+    Units of `text`. A word's key is a private-use character picked by the word's hash (within one process,
     the same word always gets the same key; a collision could only join two words, rarely)."""
     keys: list[str] = []
     anchor_units: list[int] = []
