@@ -18,6 +18,7 @@ exact verification then judge (about one in 10^10 lookups at a million articles)
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 import numpy as np
 from datasketch.lsh import _optimal_param
@@ -30,7 +31,9 @@ from dedup.sketch.native import _native  # the optional C accelerator, or None
 _posting_hits = getattr(_native, "posting_hits", None)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_NO_CAP = 2**62  # posting_hits's bucket cap: none
+_NO_CAP = 2**62
+# Up to this many postings, a lookup counts its candidates in plain Python.
+_FEW_HITS = 256  # posting_hits's bucket cap: none
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -73,6 +76,8 @@ class BandIndex:
         # Recent postings: a row as an int, several as packed int64 bytes (no lists: not tracked by the GC).
         self._recent: dict[int, int | bytes] = {}
         self._recent_rows: list[int] = []
+        # The band keys of the last signature seen: an article is looked up, then inserted, with one signature.
+        self._last_keys: tuple[tuple[bytes, str, tuple[int, ...]], np.ndarray] | None = None
         # Signatures and shingle counts by row, so candidates are screened in one vectorized comparison.
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._sizes = np.zeros(1024, dtype=np.float64)
@@ -118,7 +123,7 @@ class BandIndex:
     def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0, *, accelerated: bool = True) -> None:
         self.remove(article_id)
         row = self._store_row(article_id, values, shingle_count)
-        keys = band_keys(values, self.bands, self.rows).tolist()
+        keys = self._band_keys(values).tolist()
         if accelerated and _native is not None:
             _native.band_insert([self._recent] * len(keys), keys, row)
         else:
@@ -174,7 +179,7 @@ class BandIndex:
         """Sorted ids sharing at least one band with `values`; with `limit`, at most that many: those sharing
         the most bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the
         benchmarks."""
-        keys = band_keys(values, self.bands, self.rows)
+        keys = self._band_keys(values)
         parts = []
         merged, post, directory, shift = self._merged
         if len(merged):
@@ -188,9 +193,30 @@ class BandIndex:
             parts.append(self._recent_hits(keys.tolist(), accelerated))
         rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         ids = self._id_of[rows]
+        if len(ids) <= _FEW_HITS:
+            return self._strongest_few(ids.tolist(), limit)
         found, shared = np.unique(ids[ids >= 0], return_counts=True)
         self.found = len(found)
         return strongest(found, shared, limit)
+
+    def _strongest_few(self, ids: list[int], limit: int | None) -> list[int]:
+        """`query`'s count in plain Python for a few postings (most queries): numpy's per-call overhead would
+        cost more than the counting. The same ids as `strongest`."""
+        shared = Counter(i for i in ids if i >= 0)
+        found = sorted(shared)
+        self.found = len(found)
+        if limit is not None and len(found) > limit:
+            found = sorted(sorted(found, key=lambda i: (-shared[i], -i))[:limit])
+        return found
+
+    def _band_keys(self, values: np.ndarray) -> np.ndarray:
+        """`band_keys` of one signature, remembered for the next call (the insert after the lookup)."""
+        seen = (values.tobytes(), values.dtype.str, values.shape)
+        if self._last_keys is not None and self._last_keys[0] == seen:
+            return self._last_keys[1]
+        keys = band_keys(values, self.bands, self.rows)
+        self._last_keys = (seen, keys)
+        return keys
 
     def _recent_hits(self, keys: list[int], accelerated: bool) -> np.ndarray:
         """Rows in the recent buckets of the keys, with repeats."""
