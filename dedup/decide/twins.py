@@ -106,10 +106,17 @@ def _numbers_over(text: str, start: int, end: int) -> dict[str, tuple[str, str]]
     the number
     (二次 and 2次 say the same; 6月 and 11月 are numbers of one kind, 二(工作) and 六项 are not)."""
     lo, hi = max(0, start - _NUMBER_REACH), min(len(text), end + _NUMBER_REACH)
-    window = _MIXED_DIGITS.sub(lambda m: m.group().translate(_DIGIT_LOOK_ALIKES), text[lo:hi].translate(_LOOK_ALIKES))
+    return _numbers_in(text[lo:hi], start - lo, end - lo)
+
+
+@lru_cache(maxsize=65_536)
+def _numbers_in(raw: str, start: int, end: int) -> dict[str, tuple[str, str]]:
+    """Cached on the window (callers only read the result): a stored text's windows recur in its comparisons
+    with every repost, and an edit is checked at the slot edges too."""
+    window = _MIXED_DIGITS.sub(lambda m: m.group().translate(_DIGIT_LOOK_ALIKES), raw.translate(_LOOK_ALIKES))
     kinds: dict[str, tuple[str, str]] = {}
     for match in _NUMBER_TOKEN.finditer(window):
-        if match.end() + lo <= start or match.start() + lo >= end:
+        if match.end() <= start or match.start() >= end:
             continue
         after = _KIND.match(window, match.end())
         kind = after.group(1) if after else ""
