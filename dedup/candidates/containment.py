@@ -276,6 +276,8 @@ class LocalContainmentIndex:
         left out)."""
         lo = np.searchsorted(self._keys, query_anchors, "left")
         hi = np.searchsorted(self._keys, query_anchors, "right")
+        if len(query_anchors) <= _FEW_HITS:
+            return self._few_merged_ids(lo.tolist(), hi.tolist())
         sizes = hi - lo
         live = (sizes > 0) & (sizes <= HOT_ANCHOR)
         if not live.any():
@@ -285,6 +287,17 @@ class LocalContainmentIndex:
         firsts = np.cumsum(sizes) - sizes
         positions = np.repeat(lo - firsts, sizes) + np.arange(int(sizes.sum()))
         ids = self._ids[positions]
+        if self._dead:
+            ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))]
+        return ids
+
+    def _few_merged_ids(self, lo: list[int], hi: list[int]) -> np.ndarray:
+        """`_merged_ids` for a query of few anchors (most queries): most have no posting, and slicing the few
+        runs costs less than a dozen array operations."""
+        runs = [self._ids[start:end] for start, end in zip(lo, hi) if 0 < end - start <= HOT_ANCHOR]
+        if not runs:
+            return np.empty(0, dtype=np.int64)
+        ids = np.concatenate(runs) if len(runs) > 1 else runs[0]
         if self._dead:
             ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))]
         return ids
