@@ -212,8 +212,9 @@ class BandIndex:
     def _band_keys(self, values: np.ndarray) -> np.ndarray:
         """`band_keys` of one signature, remembered for the next call (the insert after the lookup)."""
         seen = (values.tobytes(), values.dtype.str, values.shape)
-        if self._last_keys is not None and self._last_keys[0] == seen:
-            return self._last_keys[1]
+        last = self._last_keys  # read once: another thread may replace it meanwhile
+        if last is not None and last[0] == seen:
+            return last[1]
         keys = band_keys(values, self.bands, self.rows)
         self._last_keys = (seen, keys)
         return keys
