@@ -84,7 +84,7 @@ def title_grams(title: str) -> list[str]:
 def about_title(line: str, grams: list[str], share: float = _ABOUT_TITLE) -> bool:
     """Whether a line shares words with a headline (its `title_grams`): then it is story text, however often
     it recurs, and is no evidence of boilerplate."""
-    return bool(grams) and sum(g in line for g in grams) >= share * len(grams)
+    return bool(grams) and sum(map(line.__contains__, grams)) >= share * len(grams)  # map: no generator frame
 
 
 def restates_title(line: str, grams: list[str]) -> bool:
