@@ -124,16 +124,18 @@ def _drop_learned(text: str, learned: Collection[int],
     from dedup.text.learned_boilerplate import fold_title, line_key, restates_title, title_grams  # learned imports
     # this module
 
-    grams = title_grams(fold_title(title))
-
+    grams: list[str] | None = None  # the title's words, only once a learned line asks for them (rarely)
     kept: list[str] = []
     keys: dict[int, str] = {}
     all_lines = text.splitlines()
     for line in all_lines:
         keyed = line_key(line)
         if keyed is not None:
-            if keyed[0] in learned and not restates_title(keyed[1], grams):
-                continue
+            if keyed[0] in learned:
+                if grams is None:
+                    grams = title_grams(fold_title(title))
+                if not restates_title(keyed[1], grams):
+                    continue
             keys.setdefault(*keyed)
         kept.append(line)
     return "\n".join(kept), tuple(keys.items()), len(all_lines) - len(kept)
