@@ -27,6 +27,7 @@ from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex, add_posting
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
+from dedup.sketch.shingle import mix64
 
 _posting_hits = getattr(_native, "posting_hits", None)
 
@@ -36,21 +37,12 @@ _NO_CAP = 2**62
 _FEW_HITS = 256  # posting_hits's bucket cap: none
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: every input bit moves every output bit (the directory reads the top bits)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
 def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One uint64 key per band of each signature (`values`: [perm] or [n, perm]; result [bands] or [n, bands])."""
     v = values[..., : bands * rows].astype(np.uint64).reshape(*values.shape[:-1], bands, rows)
     h = np.arange(1, bands + 1, dtype=np.uint64) * _GOLDEN
     for j in range(rows):
-        h = _mix(h ^ v[..., j])
+        h = mix64(h ^ v[..., j])  # every input bit moves every output bit: the directory reads the top bits
     return h
 
 

@@ -12,7 +12,7 @@ from datasketch.lsh import _optimal_param
 from dedup.candidates.containment import LocalContainmentIndex
 from dedup.config import DecisionConfig, SignatureConfig
 from dedup.engine import _ESTIMATE_MARGIN, Engine
-from dedup.sketch.shingle import _mix64
+from dedup.sketch.shingle import mix64
 
 log = logging.getLogger("dedup.recluster.candidates")
 
@@ -39,7 +39,7 @@ def band_keys(block: np.ndarray) -> np.ndarray:
     h = np.full(len(block), 0x9E3779B97F4A7C15, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for col in range(block.shape[1]):
-            h = _mix64(h ^ block[:, col].astype(np.uint64) + np.uint64(col))
+            h = mix64(h ^ block[:, col].astype(np.uint64) + np.uint64(col))
     return h
 
 

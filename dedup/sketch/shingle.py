@@ -48,7 +48,7 @@ def to_units(text: str) -> tuple[str, int]:
     return "".join(units), words
 
 
-def _mix64(h: np.ndarray) -> np.ndarray:
+def mix64(h: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads the polynomial hash over all bits before truncation."""
     h = h ^ (h >> np.uint64(30))
     h = h * np.uint64(0xBF58476D1CE4E5B9)
@@ -76,5 +76,5 @@ def shingle_hashes(text: str, config: SignatureConfig, *, accelerated: bool = Tr
         for k in range(1, n):
             h *= _BASE
             h += codes[k:k + count]
-        h = _mix64(h)
+        h = mix64(h)
     return np.unique((h >> np.uint64(32)).astype(np.uint32))

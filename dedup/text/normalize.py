@@ -141,22 +141,10 @@ def _drop_learned(text: str, learned: Collection[int],
     return "\n".join(kept), tuple(keys.items()), len(all_lines) - len(kept)
 
 
-def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None,
-                   learned: Collection[int] | None = None, headline: str | None = None,
-                   compiled: bool = True) -> Normalized:
-    """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, except
-    lines about the article's `headline` (else the title found in the markup), and the keys of the remaining lines come
-    back for learning. `compiled=False` runs the Python reference for every step (tests and benchmarks
-    compare the two; the result is the same)."""
-    title = date = None
-    text = raw
+def delete_noise(text: str, config: NormalizationConfig) -> tuple[str, int]:
+    """Normalization's deleting steps 1b-3, in their order, and how many page code lines went. One function for
+    the normalizer and for the map back to the published text (dedup.text.source_map), so both delete alike."""
     dropped = 0
-    lines: tuple[tuple[int, str], ...] = ()
-    # 1. Markup out first: front matter gives title/date; HTML/Markdown give reader-visible text,
-    #    entities unescaped, scripts/styles/navigation dropped.
-    if config.extract_markup:
-        extracted = extract(text, is_html=is_html)
-        text, title, date = extracted.text, extracted.title, extracted.date
     # 1b. Page script and style captured as text lines (recognised by their statistics).
     if config.drop_code:
         text, dropped = drop_code_lines(text)
@@ -167,6 +155,26 @@ def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | Non
     #    every script and width, so it runs before folding.
     if config.drop_boilerplate:
         text = strip_boilerplate(text)
+    return text, dropped
+
+
+def normalize_text(raw: str, config: NormalizationConfig, *, is_html: bool | None = None,
+                   learned: Collection[int] | None = None, headline: str | None = None,
+                   compiled: bool = True) -> Normalized:
+    """The normalized text; with `learned` (keys of learned boilerplate lines) those lines go too, except
+    lines about the article's `headline` (else the title found in the markup), and the keys of the remaining lines come
+    back for learning. `compiled=False` runs the Python reference for every step (tests and benchmarks
+    compare the two; the result is the same)."""
+    title = date = None
+    text = raw
+    lines: tuple[tuple[int, str], ...] = ()
+    # 1. Markup out first: front matter gives title/date; HTML/Markdown give reader-visible text,
+    #    entities unescaped, scripts/styles/navigation dropped.
+    if config.extract_markup:
+        extracted = extract(text, is_html=is_html)
+        text, title, date = extracted.text, extracted.title, extracted.date
+    # 1b-3. Page code lines, pinyin notes, boilerplate lines and notes (delete_noise, in that order).
+    text, dropped = delete_noise(text, config)
     # 3b. Lines learned as this stream's boilerplate (dedup.text.learned_boilerplate): needs the lines, before they
     # join.
     if learned is not None:

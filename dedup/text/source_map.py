@@ -18,10 +18,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from dedup.config import NormalizationConfig
-from dedup.text.boilerplate import strip_boilerplate
 from dedup.text.extract import extract
-from dedup.text.normalize import normalize_text, strip_pinyin
-from dedup.text.pagecode import drop_code_lines
+from dedup.text.normalize import delete_noise, normalize_text
 
 # How far ahead the character alignment looks to re-synchronise after a fold that is not one character for one
 # (a phrase converted by OpenCC, a width fold that composes or expands).
@@ -57,18 +55,6 @@ def visible_text(raw: str, config: NormalizationConfig, *, is_html: bool | None 
     return extract(raw, is_html=is_html).text if config.extract_markup else raw
 
 
-def _deleting(text: str, config: NormalizationConfig) -> str:
-    """The normalizer's deleting steps, in its order (page code lines, pinyin notes, boilerplate). Lines it
-    drops as learned boilerplate depend on the stream, not the article: the alignment skips them."""
-    if config.drop_code:
-        text, _ = drop_code_lines(text)
-    if config.strip_pinyin:
-        text = strip_pinyin(text)
-    if config.drop_boilerplate:
-        text = strip_boilerplate(text)
-    return text
-
-
 @lru_cache(maxsize=1)
 def _fold_config(config: NormalizationConfig) -> NormalizationConfig:
     return replace(config, extract_markup=False, drop_code=False, strip_pinyin=False, drop_boilerplate=False)
@@ -99,7 +85,8 @@ def kept_mask(visible: str, config: NormalizationConfig) -> list[bool]:
     kept = [False] * len(visible)
     source = _lines(visible)
     i = 0
-    for out_line in _deleting(visible, config).splitlines():
+    # learned boilerplate depends on the stream, not the article: the alignment skips those lines
+    for out_line in delete_noise(visible, config)[0].splitlines():
         needle = "".join(out_line.split())
         while i < len(source) and not _is_subsequence(needle, source[i][1]):
             i += 1
