@@ -523,8 +523,9 @@ class Engine:
 
     def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook,
                         when: When, article_id: int = 0) -> tuple[int | None, ScoredMatch | None]:
-        """The best-matching cluster whose representative this article duplicates (merges only verified reps),
-        and the pair the decision rests on: the article and that representative, with their scores.
+        """The cluster this article joins among those whose representative it duplicates (`_origin_first`;
+        merges only verified reps), and the pair the decision rests on: the article and that representative,
+        with their scores.
 
         Operator corrections (dedup.clusters.corrections) come first: a stored article (`article_id`, an update) goes
         to its must-link partners' cluster and never to one holding a cannot-link partner, and no two clusters
@@ -551,9 +552,9 @@ class Engine:
                 accepted.append((cluster, against))  # type: ignore[arg-type]
         if not accepted:
             return None, None
-        target, judged = accepted[0]
+        target, judged = self._origin_first(prepared, accepted, book)
         target_rep = self.known.get(target.representative_id)
-        merged = [c.id for c, against in accepted[1:]
+        merged = [c.id for c, against in accepted if c.id != target.id
                   if (self._cut_from(prepared, target, judged) and self._cut_from(prepared, c, against))
                   or (target_rep is not None and (other := self.known.get(c.representative_id)) is not None
                       and self._duplicates(target_rep, other))]
@@ -564,6 +565,22 @@ class Engine:
         if not merged:
             return target.id, judged
         return self._merge([target.id, *merged], book), judged
+
+    def _origin_first(self, prepared: Prepared, accepted: list[tuple[Cluster, ScoredMatch]],
+                      book: ClusterBook) -> tuple[Cluster, ScoredMatch]:
+        """The cluster an arriving text joins. A text that copies a cluster as a whole joins the best match. An
+        excerpt held by several stories (the passage was quoted later by a round-up, a follow-up or a compilation)
+        joins the earliest of them: the passage's origin, not whichever later text happens to quote it most
+        fully (those later texts are new articles by the direction rule, not copies of the origin)."""
+        best = accepted[0]
+        size = len(prepared.shingles)
+        if best[1].verdict.scores.jaccard >= self.decision.jaccard:
+            return best
+        excerpts = [(c, m) for c, m in accepted
+                    if cut_from(m.verdict, size, m.article.shingle_count, self.decision)]
+        if len(excerpts) < 2:
+            return best
+        return min(excerpts, key=lambda cm: book.rep_keys.get(cm[0].id) or self._rep_key_of(cm[0].representative_id))
 
     def _cut_from(self, prepared: Prepared, cluster: Cluster, against: ScoredMatch) -> bool:
         """Is the cluster's representative a part cut from this article (a containment-only duplicate, the

@@ -359,3 +359,29 @@ def test_an_outlets_summary_on_top_of_a_relayed_text_is_no_lead_of_its_own():
     verdict = decide(copy, longer, shingle_hashes(copy, sig), shingle_hashes(longer, sig), config)
     assert verdict.scores.jaccard < config.jaccard and verdict.is_duplicate, verdict.reason
 
+
+
+PASSAGE = article(41, 8)                                  # a statement of about 500 characters
+ORIGIN = article(42, 40) + "\n" + PASSAGE[:250] + "记者在现场看到，" + PASSAGE[250:] + "\n" + article(43, 40)
+COMPILATION = article(44, 12) + "\n" + PASSAGE + "\n" + article(45, 12)   # a later digest quoting it verbatim
+
+
+@pytest.mark.parametrize("recluster", [False, True])
+def test_an_excerpt_held_by_several_stories_joins_the_earliest(engine, settings, recluster):
+    """A passage first published inside a long report and later quoted whole by a digest: a copy of the passage
+    alone is an excerpt of the report, its origin, though the digest holds it more fully (containment 1.0
+    against about 0.98). The digest itself is a new article, and the re-cluster keeps the same choice."""
+    from dedup.recluster.run import run_recluster
+
+    origin = engine.ingest(ArticleIn(url="https://a.example/report", text=ORIGIN, published_at="2026-05-01"))
+    digest = engine.ingest(ArticleIn(url="https://b.example/digest", text=COMPILATION, published_at="2026-05-03"))
+    excerpt = engine.ingest(ArticleIn(url="https://c.example/quote", text=PASSAGE, published_at="2026-05-04"))
+    assert digest.cluster_id != origin.cluster_id
+    assert {m.url for m in excerpt.matches} == {"https://a.example/report", "https://b.example/digest"}
+    assert excerpt.matches[0].url == "https://b.example/digest"   # the fuller holder scores higher
+    if recluster:
+        run_recluster(engine, settings)
+    cluster_of = {i: engine.get_article(i).cluster_id for i in (origin.id, digest.id, excerpt.id)}
+    assert cluster_of[excerpt.id] == cluster_of[origin.id] != cluster_of[digest.id]
+    if not recluster:
+        assert excerpt.duplicate_of == "https://a.example/report"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dedup.models import Article, Cluster
 
@@ -78,6 +79,7 @@ def guarded_components(
     must: Iterable[tuple[int, int]] = (),
     cannot: Iterable[tuple[int, int]] = (),
     cut_from: Callable[[int, int], bool] | None = None,
+    edge_order: Callable[[tuple[int, int, float]], Any] | None = None,
 ) -> list[list[int]]:
     """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
 
@@ -91,8 +93,10 @@ def guarded_components(
     it was the representative cannot hand that story to an earlier, unrelated one.
 
     Excerpts of one source are one story: two groups also join through an end of the edge that both their
-    representatives are cut from (`cut_from(part, whole)`, a containment-only duplicate, the smaller side), as
-    they do online when the source arrives after its excerpts.
+    representatives are cut from (`cut_from(part, whole)`, a containment-only duplicate, the smaller side) and
+    that came after both, as they do online when the source arrives after its excerpts.
+
+    `edge_order` sorts the edges (default: strongest first).
 
     Operator corrections come on top: `must` pairs are joined first, whatever the texts say, and no join ever
     puts the two sides of a `cannot` pair in one group (nodes of either kind of pair must be in `nodes`).
@@ -120,8 +124,8 @@ def guarded_components(
         duplicate representatives, or a single article of the other group's family."""
         if (rep[ra] == a and rep[rb] == b) or are_duplicates(rep[ra], rep[rb]):
             return True
-        if cut_from is not None and any(x not in (rep[ra], rep[rb]) and cut_from(rep[ra], x) and cut_from(rep[rb], x)
-                                        for x in (a, b)):
+        if cut_from is not None and any(x not in (rep[ra], rep[rb]) and all(
+                cut_from(rep[r], x) and representative([rep[r], x]) == rep[r] for r in (ra, rb)) for x in (a, b)):
             return True
         return joins_family is not None and score >= family_min_edge and (
             (len(members[rb]) == 1 and joins_family(b, rep[ra]))
@@ -139,7 +143,7 @@ def guarded_components(
         ra, rb = find(a), find(b)
         if ra != rb and not kept_apart(ra, rb):
             join(ra, rb)
-    for a, b, score in sorted(edges, key=lambda e: -e[2]):
+    for a, b, score in sorted(edges, key=edge_order or (lambda e: -e[2])):
         ra, rb = find(a), find(b)
         if ra == rb or kept_apart(ra, rb) or not guarded(a, b, score, ra, rb):
             continue
