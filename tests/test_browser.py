@@ -271,7 +271,7 @@ def test_pages_load_nothing_from_other_hosts_and_break_no_policy(server, browser
     browser.set_window_size(1280, 1000)
     browser.get_log("browser")
     for path in ("/", "/?sort=size&source=daily.example&min_size=1", "/clusters/6", "/compare?a=6&b=9",
-                 "/compare?a=1&b=2&view=normalized", "/sources", "/sources/daily.example", "/search?q=test"):
+                 "/compare?a=1&b=2&view=normalized", "/sources", "/sources/daily.example", "/search?q=test", "/watches"):
         browser.get(server + path)
         assert _loaded_from(browser) == {host}, path
         assert browser.execute_script("return document.styleSheets[0].cssRules.length") > 50, path
@@ -348,6 +348,15 @@ def test_the_not_the_same_story_button_on_the_compare_page(server, browser):
         _screenshot(browser, "correction", 1280)
         assert client.get(f"/v1/articles/{b['id']}").json()["cluster_id"] != a["cluster_id"]
         assert [c["kind"] for c in client.get("/v1/corrections").json()["corrections"]] == ["cannot_link"]
+        # The cluster page lists it, with a Withdraw button (a plain form too).
+        browser.get(f"{server}/clusters/{a['cluster_id']}")
+        listed = _wait_for(browser, "#corrections li[data-correction-id]")
+        assert "not the same story" in listed.text and "two different bulletins" in listed.text
+        _screenshot(browser, "cluster-corrections", 1280)
+        listed.find_element("css selector", "form.withdraw button").click()
+        assert "withdrawn" in _wait_for(browser, "#correction-message").text
+        assert _csp_violations(browser) == []
+        assert client.get("/v1/corrections").json()["corrections"] == []
 
 
 def test_phone_comparison_keeps_the_legend_on_screen_and_jumps_to_the_next_difference(server, browser):
