@@ -271,7 +271,7 @@ def test_pages_load_nothing_from_other_hosts_and_break_no_policy(server, browser
     browser.set_window_size(1280, 1000)
     browser.get_log("browser")
     for path in ("/", "/?sort=size&source=daily.example&min_size=1", "/clusters/6", "/compare?a=6&b=9",
-                 "/compare?a=1&b=2&view=normalized", "/sources", "/sources/daily.example", "/search?q=test"):
+                 "/compare?a=1&b=2&view=normalized", "/sources", "/sources/daily.example", "/search?q=test", "/watches"):
         browser.get(server + path)
         assert _loaded_from(browser) == {host}, path
         assert browser.execute_script("return document.styleSheets[0].cssRules.length") > 50, path
@@ -348,3 +348,37 @@ def test_the_not_the_same_story_button_on_the_compare_page(server, browser):
         _screenshot(browser, "correction", 1280)
         assert client.get(f"/v1/articles/{b['id']}").json()["cluster_id"] != a["cluster_id"]
         assert [c["kind"] for c in client.get("/v1/corrections").json()["corrections"]] == ["cannot_link"]
+        # The cluster page lists it, with a Withdraw button (a plain form too).
+        browser.get(f"{server}/clusters/{a['cluster_id']}")
+        listed = _wait_for(browser, "#corrections li[data-correction-id]")
+        assert "not the same story" in listed.text and "two different bulletins" in listed.text
+        _screenshot(browser, "cluster-corrections", 1280)
+        listed.find_element("css selector", "form.withdraw button").click()
+        assert "withdrawn" in _wait_for(browser, "#correction-message").text
+        assert _csp_violations(browser) == []
+        assert client.get("/v1/corrections").json()["corrections"] == []
+
+
+def test_phone_comparison_keeps_the_legend_on_screen_and_jumps_to_the_next_difference(server, browser):
+    """At 390 px the original-text comparison stacks A over B; the legend (with the view toggle and the jumps)
+    stays at the top while reading, and each difference's `›` scrolls to the next one."""
+    browser.set_window_size(390, 844)
+    browser.get(server + "/compare?a=6&b=8")  # the excerpt: A has a long passage B lacks, and B's end
+    _wait_for(browser, "#legend")
+    a, b = _by_css(browser, "#side-a")[0], _by_css(browser, "#side-b")[0]
+    assert b.rect["y"] >= a.rect["y"] + a.rect["height"], "the two texts should stack on a phone"
+    first = _by_css(browser, "#side-a .text.original .diff")[0]
+    jump = _by_css(browser, "#legend .jump a[href='#a-d1']")[0]
+    assert jump.is_displayed() and _by_css(browser, "#side-a a.next-diff")[0].is_displayed()
+    jump.click()
+    assert browser.current_url.endswith("#a-d1")
+    top = browser.execute_script("return arguments[0].getBoundingClientRect().top", first)
+    legend = browser.execute_script("return arguments[0].getBoundingClientRect()", _by_css(browser, "#legend")[0])
+    assert browser.execute_script("return window.scrollY") > 0 and abs(legend["top"]) < 1, legend
+    assert legend["bottom"] <= top < 844, (legend, top)  # the difference is on screen, below the sticky legend
+    _by_css(browser, "#side-a a.next-diff")[0].click()
+    assert browser.current_url.endswith("#a-d2")
+    target = _by_css(browser, "#a-d2")[0]
+    assert 0 <= browser.execute_script("return arguments[0].getBoundingClientRect().top", target) < 844
+    assert abs(browser.execute_script("return arguments[0].getBoundingClientRect().top",
+                                      _by_css(browser, "#legend")[0])) < 1, "the legend scrolled away"

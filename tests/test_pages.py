@@ -276,3 +276,21 @@ def test_clusters_list_total_sort_source_filter_and_titles(report_client):
         assert f'href="/sources/{host}">{host}</a>' in page
     assert report_client.get("/?sort=oldest").status_code == 400
     assert report_client.get("/?sort=size&cursor=abc").status_code == 400
+
+
+def test_titles_come_from_the_title_given_and_an_undated_member_is_placed_by_arrival(tmp_path):
+    """The list and the cluster page show the title given at ingest; a member without a publication time sits on
+    the timeline at its arrival, and its tooltip says so."""
+    with TestClient(create_app(Settings(database_url=str(tmp_path / "t.db"), redis_url=None))) as c:
+        c.post("/v1/articles", json={"url": "https://daily.example/1", "text": REPORT, "title": "交通建设成绩单",
+                                     "published_at": "2026-03-01T08:00:00+08:00"})
+        c.post("/v1/articles", json={"url": "https://copy.example/2", "text": REPORT + "（编辑：王五）"})  # undated
+        assert re.findall(r'class="title" href="/clusters/(\d+)">([^<]*)<', c.get("/").text) == [("1", "交通建设成绩单")]
+        page = c.get("/clusters/1").text
+        assert "<h1>交通建设成绩单</h1>" in page
+        svg = page.split('id="timeline"', 1)[1].split("</svg>", 1)[0]
+        tips = dict(re.findall(r'data-article-id="(\d+)">\s*<title>(.*?)</title>', svg, re.S))
+        assert "(arrival)" in tips["2"] and "(arrival)" not in tips["1"] and "repost" in tips["2"]
+        original_x = float(re.search(r'<rect x="([\d.]+)"', svg).group(1)) + 7
+        repost_x = float(re.search(r'<circle cx="([\d.]+)"', svg).group(1))
+        assert original_x < repost_x  # published in March, arrived today: later on the axis

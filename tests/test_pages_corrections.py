@@ -56,3 +56,34 @@ def test_the_form_asks_for_the_key_when_one_is_set(make_client):
         assert client.get("/v1/corrections").json()["corrections"] == []
         done = client.post("/compare/correct", data={"a": a, "b": b, "kind": "cannot_link", "api_key": "s3cret"})
         assert done.status_code == 201 and "by api-key" in done.text
+
+
+def test_the_cluster_page_lists_its_corrections_and_withdraws_one(make_client):
+    """The corrections naming a cluster's articles are listed on its page (also the cannot-link that took one out),
+    each with who/when/note, its comparison and a Withdraw button that asks for the key when one is set."""
+    key = {"X-API-Key": "s3cret"}
+    with make_client("s3cret") as client:
+        a, b = _pair(client, key)
+        cluster = client.get(f"/v1/articles/{a}").json()["cluster_id"]
+        assert 'id="corrections"' in client.get(f"/clusters/{cluster}").text
+        assert "data-correction-id" not in client.get(f"/clusters/{cluster}").text
+        made = client.post("/compare/correct", data={"a": a, "b": b, "kind": "cannot_link", "api_key": "s3cret",
+                                                     "note": "two bulletins"})
+        assert made.status_code == 201
+        page = client.get(f"/clusters/{cluster}").text
+        listed = page.split('id="corrections"', 1)[1]
+        assert 'data-correction-id="1"' in listed
+        assert f"cannot-link of article {a} and article {b}" in listed and "two bulletins" in listed
+        assert "by api-key" in listed and f'href="/compare?a={a}&amp;b={b}"' in listed
+        assert 'action="/corrections/1/withdraw"' in listed and 'name="api_key"' in listed
+        refused = client.post("/corrections/1/withdraw", data={"cluster": cluster, "api_key": "guess"})
+        assert refused.status_code == 401 and "API key" in refused.text
+        assert client.get("/v1/corrections").json()["corrections"][0]["active"] is True
+        done = client.post("/corrections/1/withdraw", data={"cluster": cluster, "api_key": "s3cret"})
+        assert done.status_code == 200 and "Correction 1 withdrawn" in done.text
+        assert f'href="/clusters/{cluster}"' in done.text
+        assert client.get("/v1/corrections").json()["corrections"] == []
+        after = client.get(f"/clusters/{cluster}").text
+        assert "data-correction-id" not in after and '<span class="size">1 article</span>' in after  # split
+        assert client.post("/corrections/99/withdraw", data={"api_key": "s3cret"}).status_code == 404
+        assert client.post("/corrections/x/withdraw", data={"api_key": "s3cret"}).status_code == 400

@@ -3,6 +3,8 @@ one is set (asked for in a password field, no script)."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -48,3 +50,39 @@ def test_with_an_api_key_the_page_asks_for_it(tmp_path):
         shown = client.post(f"/watches/{watch_id}", data={"key": KEY})
         assert shown.status_code == 200 and "https://copy.example/1" in shown.text
         assert shown.headers["cache-control"] == "no-store"
+
+
+def test_the_watches_page_lists_every_watch_with_its_log_behind_the_key(tmp_path):
+    settings = Settings(database_url=str(tmp_path / "w.db"), alerts_allow_private=True, api_key=KEY)
+    headers = {"X-API-Key": KEY}
+    with receiver() as target, TestClient(create_app(settings)) as client:
+        watch_id = _setup(client, target.url, headers)
+        cluster = client.get("/v1/articles/1", headers=headers).json()["cluster_id"]
+        by_cluster = client.post("/v1/watches", headers=headers, json={"kind": "cluster", "value": str(cluster),
+                                                                       "target_url": target.url}).json()["id"]
+        by_source = client.post("/v1/watches", headers=headers, json={"kind": "source", "value": "抄报",
+                                                                      "target_url": target.url}).json()["id"]
+        assert 'href="/watches"' in client.get("/").text  # in the navigation of every page
+        asked = client.get("/watches")
+        assert 'id="key-form"' in asked.text and target.url not in asked.text
+        wrong = client.post("/watches", data={"key": "nope"})
+        assert wrong.status_code == 401 and target.url not in wrong.text
+        shown = client.post("/watches", data={"key": KEY})
+        assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+        rows = re.findall(r'data-watch-id="(\d+)"', shown.text)
+        assert rows == [str(watch_id), str(by_cluster), str(by_source)]
+        assert "our scoop" in shown.text and target.url in shown.text
+        assert f'action="/watches/{watch_id}"' in shown.text  # its delivery log, the key carried along
+        assert f'href="/clusters/{cluster}">#{cluster}</a>' in shown.text
+        assert 'href="/sources/%E6%8A%84%E6%8A%A5">抄报</a>' in shown.text
+        assert client.post("/watches", data={"key": KEY, "after": "x"}).status_code == 400
+
+
+def test_without_a_key_the_watches_page_links_each_delivery_log(tmp_path):
+    settings = Settings(database_url=str(tmp_path / "o.db"), alerts_allow_private=True)
+    with receiver() as target, TestClient(create_app(settings)) as client:
+        assert "No watches yet" in client.get("/watches").text
+        watch_id = _setup(client, target.url)
+        page = client.get("/watches")
+        assert page.status_code == 200 and f'href="/watches/{watch_id}"' in page.text
+        assert 'href="/watches">watches</a>' in client.get(f"/watches/{watch_id}").text

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from dedup.clusters.corrections import corrections_naming
 from dedup.engine import Engine
 from dedup.errors import DedupError, NotFound
 from dedup.models import Cluster
@@ -198,7 +199,8 @@ def cluster_page(request: Request, cluster_id: str, engine: EngineDep) -> HTMLRe
              views.member_kind(m, rep, verdicts[m.id], jaccard)) for m in members]
     return _render(request, "cluster.html", {"cluster": cluster, "rep": rep, "title": views.title_of(rep),
                                              "rows": rows, "keywords": keywords(rep.norm_text),
-                                             "timeline": views.timeline(members, rep, verdicts, jaccard)})
+                                             "timeline": views.timeline(members, rep, verdicts, jaccard),
+                                             "corrections": corrections_naming(engine, [m.id for m in members])})
 
 
 @router.get("/compare", response_class=HTMLResponse)

@@ -53,6 +53,34 @@ def _page(request: Request, engine: Engine, watch_id: str, params: dict[str, str
     return response
 
 
+def _list_page(request: Request, engine: Engine, after: str | None, key: str | None) -> HTMLResponse:
+    """Every watch, oldest first, each linking to its delivery log and to the page of what it follows."""
+    expected = request.app.state.settings.api_key
+    if expected and key is None:
+        return _render(request, "watches.html", {"ask_key": True})
+    if expected and not hmac.compare_digest(key.encode(), expected.encode()):  # type: ignore[union-attr]
+        return _render(request, "watches.html", {"ask_key": True, "wrong_key": True}, status=401)
+    start = _int(after, "after") if after else 0
+    rows = engine.watches.list(_PAGE + 1, start)
+    response = _render(request, "watches.html", {"ask_key": False, "watches": rows[:_PAGE], "key": key or "",
+                                                 "method": "post" if expected else "get",
+                                                 "more": rows[_PAGE - 1].id if len(rows) > _PAGE else None})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/watches", response_class=HTMLResponse)
+def watches_page(request: Request, engine: EngineDep, after: str | None = None) -> HTMLResponse:
+    return _list_page(request, engine, after, None)
+
+
+@router.post("/watches", response_class=HTMLResponse)
+async def watches_page_with_key(request: Request, engine: EngineDep) -> HTMLResponse:
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace"),
+                                         keep_blank_values=True).items()}
+    return await run_in_threadpool(_list_page, request, engine, form.get("after") or None, form.get("key", ""))
+
+
 @router.get("/watches/{watch_id}", response_class=HTMLResponse)
 def watch_page(request: Request, watch_id: str, engine: EngineDep, status: str | None = None,
                before: str | None = None) -> HTMLResponse:

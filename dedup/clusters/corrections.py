@@ -230,6 +230,13 @@ def list_corrections(engine: Engine, *, include_withdrawn: bool = False, limit: 
     return [_correction(r) for r in rows]
 
 
+def corrections_naming(engine: Engine, article_ids: Sequence[int], limit: int = 50) -> list[Correction]:
+    """The corrections in force naming any of these articles, newest first: the cluster page lists those of its
+    members (including the cannot-links that took an article out of it), so an operator sees why it is shaped so."""
+    ids = sorted({row[0] for row in engine.store.active_corrections(article_ids)}, reverse=True)[:limit]
+    return [get_correction(engine, cid) for cid in ids]
+
+
 def _anchor(engine: Engine, article_id: int, cluster_id: int) -> tuple[int, int, list[int]]:
     """The article that stands for a cluster in a correction against it (see the module docstring), with the
     cluster's resolved id and its other members."""
