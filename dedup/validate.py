@@ -136,6 +136,12 @@ def _optional(value: str | None, name: str, limit: int = 1000) -> str | None:
     return value or None
 
 
+def optional_text(value: str | None, name: str, limit: int = 1000) -> str | None:
+    """A short optional field (a source to match, a correction's note) read as ingest reads a title or source:
+    NUL dropped (PostgreSQL refuses it in text, so both stores must see the same value), trimmed, empty is None."""
+    return _optional(value, name, limit)
+
+
 def article_fields(item: ArticleIn) -> Fields:
     if item.text is not None and item.html is not None:
         raise InvalidArticle("give either text or html, not both")

@@ -130,3 +130,24 @@ def test_delete_by_url_and_bulk_delete_keep_clusters_right(client):
     assert client.get(f"/v1/articles/{c['id']}").status_code == 200
     # the deleted article's text is no longer found by a query
     assert client.post("/v1/duplicates/search", json={"text": REPOST}).json()["matches"] == []
+
+
+def test_a_nul_in_a_note_or_a_bulk_delete_source_is_read_as_ingest_reads_it_on_every_store(client):
+    """Ingest drops NUL characters from titles and sources (PostgreSQL refuses them in text); a correction's note
+    and a bulk delete's source get the same treatment, so both stores answer alike (no 422 'cannot be stored'
+    on PostgreSQL, no NUL stored on SQLite, and the source matches the articles ingested with it)."""
+    a = put(client, "https://a.example/6", STORY, source="wi\x00re")
+    b = put(client, "https://b.example/6", OTHER, source="paper")
+    made = client.post("/v1/corrections", headers=KEY, json={"kind": "must_link", "article_id": a["id"],
+                                                             "other_article_id": b["id"], "note": "same\x00 day "})
+    assert made.status_code == 201, made.text
+    assert made.json()["correction"]["note"] == "same day"
+    dry = client.post("/v1/articles:delete", headers=KEY, json={"source": "wi\x00re", "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    assert dry.json() == {"matched": 1, "deleted": 0, "dry_run": True}
+    blank = client.post("/v1/articles:delete", headers=KEY, json={"source": "\x00 "})
+    assert blank.status_code == 422 and "without a condition" in blank.json()["error"]["message"]
+    backwards = client.post("/v1/articles:delete", headers=KEY,
+                            json={"published_from": "2024-02-01", "published_until": "2024-01-01"})
+    assert backwards.status_code == 422
+    assert "published_from 2024-02-01 is after published_until 2024-01-01" in backwards.json()["error"]["message"]

@@ -133,6 +133,11 @@ def test_csv_rows_are_articles_and_extra_columns_are_ignored(tmp_path):
     assert clusters["https://a.example/1"] == clusters["https://b.example/2"]
 
 
+def test_ingest_help_names_csv_and_json_arrays():
+    words = " ".join(w for w in invoke("ingest", "--help").output.split() if w != "│")
+    assert "JSONL, JSON arrays (.json) or CSV with a header row" in words
+
+
 def test_csv_without_a_url_and_text_header_is_refused(tmp_path):
     path = tmp_path / "feed.csv"
     path.write_text("link,body\nhttps://a.example/1,正文\n", encoding="utf-8")

@@ -134,7 +134,8 @@ JobsOption = Annotated[int | None, typer.Option(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help=".txt/.html/.md files, folders, or JSONL files")],
+    paths: Annotated[list[Path], typer.Argument(
+        help=".txt/.html/.md files, folders, JSONL, JSON arrays (.json) or CSV with a header row")],
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary")] = False,
     jobs: JobsOption = None,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from dedup.clusters.bookkeeping import Node, representative_key
 from dedup.errors import DedupError, InvalidArticle, NotFound
 from dedup.recluster.run_log import now
+from dedup.validate import optional_text
 
 if TYPE_CHECKING:
     from dedup.engine import Engine
@@ -260,8 +261,7 @@ def add_correction(engine: Engine, kind: str, article_id: int, *, other_id: int 
         raise InvalidArticle(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if (other_id is None) == (cluster_id is None):
         raise InvalidArticle("name either the other article or a cluster, not both or neither")
-    if note is not None and len(note) > 2000:
-        raise InvalidArticle("note: at most 2000 characters")
+    note = optional_text(note, "note", 2000)
     with engine.writing():
         article = engine.get_article(article_id)
         members: list[int] = []

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from dedup.engine import Engine
 from dedup.errors import InvalidArticle
 from dedup.recluster.run_log import finish_run, now, run_lock, start_run
-from dedup.validate import time_bound
+from dedup.validate import optional_text, time_bound
 
 
 @dataclass
@@ -36,12 +36,16 @@ def delete_matching(engine: Engine, *, source: str | None = None, published_from
                     published_until: str | None = None, dry_run: bool = False) -> DeleteReport:
     """Delete every article of a source and/or published in [from, until] (inclusive; dates are whole days).
     At least one condition is required: an empty filter would delete everything."""
+    source = optional_text(source, "source")  # as ingest stored it (NUL dropped, trimmed)
     if source is None and published_from is None and published_until is None:
         raise InvalidArticle("give a source, published_from or published_until: a bulk delete without a "
                              "condition would delete every article")
-    ids = engine.store.article_ids_matching(
-        source=source, published_from=_bound(published_from, "published_from", end=False),
-        published_before=_bound(published_until, "published_until", end=True))
+    start = _bound(published_from, "published_from", end=False)
+    before = _bound(published_until, "published_until", end=True)
+    if start is not None and before is not None and start >= before:
+        raise InvalidArticle(f"published_from {published_from} is after published_until {published_until}: "
+                             "the range holds no day")
+    ids = engine.store.article_ids_matching(source=source, published_from=start, published_before=before)
     deleted = 0 if dry_run else engine.delete_articles(ids)
     return DeleteReport(matched=len(ids), deleted=deleted, dry_run=dry_run)
 

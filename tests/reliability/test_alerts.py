@@ -1,6 +1,7 @@
 """Repost alerts under failure: a server SIGKILLed after the commit (before or during the post), a target that
-times out or answers 500, and a slow target while articles keep arriving. Real server processes on SQLite; the
-targets are HTTP servers on 127.0.0.1 started by the test."""
+times out or answers 500, and a slow target while articles keep arriving. Real server processes on SQLite (the
+SIGKILL cases also on PostgreSQL + Redis when configured); the targets are HTTP servers on 127.0.0.1 started by
+the test."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from dedup.engine import Engine
 from dedup.models import ArticleIn
 from dedup.ops.alerts import AlertSender
 from dedup.settings import Settings
 from tests.alert_receiver import receiver
+from tests.api_backends import backend_settings
 from tests.reliability.harness import ROOT, article, record, server_env, uvicorn_process, wait_ready
 
 ALERTS = {"DEDUP_ALERTS_ALLOW_PRIVATE": "true", "DEDUP_ALERT_TIMEOUT": "1", "DEDUP_ALERT_POLL_INTERVAL": "0.2",
@@ -42,11 +46,11 @@ def _deliveries(settings: Settings, watch_id: int) -> list[dict]:
         engine.close()
 
 
-def test_an_alert_committed_but_not_sent_survives_sigkill(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "services"])
+def test_an_alert_committed_but_not_sent_survives_sigkill(tmp_path, kind):
     """Sender off: the repost's commit writes the alert, the server dies by SIGKILL before any send, and a later
     `dedup alerts send` (another process) posts it."""
-    settings = Settings(database_url=str(tmp_path / "kill.db"))
-    with receiver() as target:
+    with backend_settings(kind, tmp_path) as settings, receiver() as target:
         with uvicorn_process(settings, tmp_path / "server.log", **ALERTS, DEDUP_ALERTS_SENDER="false") as (client,
                                                                                                          proc):
             wait_ready(client, lambda: proc.poll() is None, tmp_path / "server.log")
@@ -65,12 +69,12 @@ def test_an_alert_committed_but_not_sent_survives_sigkill(tmp_path):
         assert [d["status"] for d in _deliveries(settings, watch["id"])] == ["delivered"]
 
 
-def test_an_alert_whose_post_was_cut_by_sigkill_is_posted_again(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "services"])
+def test_an_alert_whose_post_was_cut_by_sigkill_is_posted_again(tmp_path, kind):
     """Sender on: the server is SIGKILLed while the target holds the post open. The claimed delivery is due again
     when its lease ends, and the next server posts it (same X-Dedup-Delivery: the receiver can deduplicate)."""
-    settings = Settings(database_url=str(tmp_path / "cut.db"))
     log = tmp_path / "server.log"
-    with receiver(delay=30) as target:
+    with backend_settings(kind, tmp_path) as settings, receiver(delay=30) as target:
         with uvicorn_process(settings, log, **ALERTS) as (client, proc):
             wait_ready(client, lambda: proc.poll() is None, log)
             watch = _watched_original(client, target.url)
@@ -90,7 +94,7 @@ def test_an_alert_whose_post_was_cut_by_sigkill_is_posted_again(tmp_path):
         assert again["body"] == first["body"]
         (delivery,) = _deliveries(settings, watch["id"])
         assert delivery["status"] == "delivered" and delivery["attempts"] == 2
-        record("alerts_sigkill_mid_post", resent_after_s=round(time.monotonic() - killed_at, 1))
+        record(f"alerts_sigkill_mid_post_{kind}", resent_after_s=round(time.monotonic() - killed_at, 1))
 
 
 def _one_alert(tmp_path, name: str, **overrides: object) -> tuple[Engine, int]:
