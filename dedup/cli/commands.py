@@ -429,11 +429,19 @@ def check(db: DbOption = None,
     other settings: the next re-cluster re-signs them); `repaired` counts what was fixed. A second run printing
     zeros shows everything agrees. The in-process index of the embedded default exists only inside a server
     (which catches up with what this command repairs); here it is rebuilt, so `added`/`removed` stay 0.
+    With --no-repair the exit status is 1 when anything is wrong (stale signatures are not wrong: the next
+    re-cluster re-signs them), so a monitoring job can run it.
     """
     engine = _engine(_settings(db), rebuild=False)
     if not engine.index.shared:
         engine.sync_index()
-    out.print(json.dumps(engine.check(repair=repair)))
+    found = engine.check(repair=repair)
+    out.print(json.dumps(found))
+    if not repair and any(n for name, n in found.items() if name not in _NOT_WRONG):
+        raise typer.Exit(1)
+
+
+_NOT_WRONG = ("indexed", "clusters", "repaired", "stale_signatures")  # sizes and work done; all else counts faults
 
 
 def main() -> None:
