@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from datasketch import MinHashLSH
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedup.candidates.bands import BandIndex
 from dedup.config import SignatureConfig
@@ -106,3 +108,17 @@ def test_index_memory_per_article_stays_compact():
     count = 20_000
     index.insert_many([(i, rng.integers(0, 2**32, SIG.num_perm, dtype=np.uint32), 300) for i in range(1, count + 1)])
     assert index.memory_bytes() / count < 1100
+
+
+@given(st.lists(st.integers(0, 40), max_size=60), st.lists(st.integers(0, 40), max_size=60))
+def test_merging_two_sorted_runs_gives_what_a_stable_sort_gives(old, new):
+    """The one-pass merge of the in-process indexes: every posting kept, keys sorted, and among equal keys the
+    postings in the order they arrived (old before new), so lookups answer as a full re-sort would."""
+    from dedup.candidates.containment import merge_sorted
+
+    keys, new_keys = np.array(sorted(old), dtype=np.uint64), np.array(sorted(new), dtype=np.uint64)
+    values, new_values = np.arange(len(keys), dtype=np.uint32), np.arange(100, 100 + len(new_keys), dtype=np.uint32)
+    merged_keys, merged_values = merge_sorted(keys, values, new_keys, new_values)
+    order = np.argsort(np.concatenate([keys, new_keys]), kind="stable")
+    assert merged_keys.tolist() == np.concatenate([keys, new_keys])[order].tolist()
+    assert merged_values.tolist() == np.concatenate([values, new_values])[order].tolist()

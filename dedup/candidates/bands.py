@@ -24,7 +24,7 @@ import numpy as np
 from datasketch.lsh import _optimal_param
 
 from dedup.candidates.bound import strongest
-from dedup.candidates.containment import LocalContainmentIndex, add_posting
+from dedup.candidates.containment import LocalContainmentIndex, add_posting, merge_sorted
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 from dedup.sketch.shingle import mix64
@@ -153,9 +153,7 @@ class BandIndex:
             new_keys = band_keys(self._signatures[rows], self.bands, self.rows).ravel()
             new_post = np.repeat(rows, self.bands)
             order = np.argsort(new_keys, kind="stable")
-            keys, post = np.concatenate([keys, new_keys[order]]), np.concatenate([post, new_post[order]])
-            order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-            keys, post = keys[order], post[order]
+            keys, post = merge_sorted(keys, post, new_keys[order], new_post[order])
         bits = max(1, int(np.log2(max(len(keys), 1) / self.SLOT)))   # 8 to 16 postings a slot
         shift = np.uint64(64 - bits)
         counts = np.bincount((keys >> shift).astype(np.int64), minlength=2**bits)

@@ -129,6 +129,23 @@ def add_posting(postings: dict, key: int, value: int) -> None:
         postings[key] = bucket + _pack(value)
 
 
+def merge_sorted(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray,
+                 new_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two key-sorted runs of postings as one, in one pass (what a stable sort of the concatenation gives: among
+    equal keys the old postings first). A stable argsort of the whole index and two gathers through it cost
+    three to five times as much, and a merge runs once every few thousand articles over every posting."""
+    if not len(new_keys):
+        return keys, values
+    at = np.searchsorted(keys, new_keys, side="right") + np.arange(len(new_keys))
+    old = np.ones(len(keys) + len(new_keys), dtype=bool)
+    old[at] = False
+    merged_keys = np.empty(len(old), dtype=np.result_type(keys, new_keys))
+    merged_values = np.empty(len(old), dtype=np.result_type(values, new_values))
+    merged_keys[old], merged_keys[at] = keys, new_keys
+    merged_values[old], merged_values[at] = values, new_values
+    return merged_keys, merged_values
+
+
 class LocalContainmentIndex:
     """Anchor -> article ids in process, compact: most postings sit in two sorted numpy arrays (anchor,
     article id: 12 bytes a posting), the newest in a small dict that is merged into them once it holds a
@@ -229,9 +246,7 @@ class LocalContainmentIndex:
             new_ids = np.repeat(np.fromiter(self._recent, dtype=np.int64, count=len(self._recent)),
                                 [len(a) for a in self._recent.values()])
             order = np.argsort(new_keys, kind="stable")
-            keys, ids = np.concatenate([keys, new_keys[order]]), np.concatenate([ids, new_ids[order]])
-            order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-            keys, ids = keys[order], ids[order]
+            keys, ids = merge_sorted(keys, ids, new_keys[order], new_ids[order])
         if len(keys):
             starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
             runs = np.diff(np.r_[starts, len(keys)])
