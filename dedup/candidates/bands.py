@@ -156,7 +156,8 @@ class BandIndex:
             keys, post = merge_sorted(keys, post, new_keys[order], new_post[order])
         bits = max(1, int(np.log2(max(len(keys), 1) / self.SLOT)))   # 8 to 16 postings a slot
         shift = np.uint64(64 - bits)
-        counts = np.bincount((keys >> shift).astype(np.int64), minlength=2**bits)
+        # the prefixes are below 2**63 (shifted by at least one bit): a view, not a copy of every key
+        counts = np.bincount((keys >> shift).view(np.int64), minlength=2**bits)
         offsets = np.uint32 if len(keys) < 2**32 else np.int64
         self._merged = (keys, post, np.concatenate([[0], np.cumsum(counts)]).astype(offsets), shift)
         self._free += self._dead
