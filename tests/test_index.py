@@ -114,7 +114,7 @@ def test_index_memory_per_article_stays_compact():
 def test_merging_two_sorted_runs_gives_what_a_stable_sort_gives(old, new):
     """The one-pass merge of the in-process indexes: every posting kept, keys sorted, and among equal keys the
     postings in the order they arrived (old before new), so lookups answer as a full re-sort would."""
-    from dedup.candidates.containment import merge_sorted
+    from dedup.candidates.postings import merge_sorted
 
     keys, new_keys = np.array(sorted(old), dtype=np.uint64), np.array(sorted(new), dtype=np.uint64)
     values, new_values = np.arange(len(keys), dtype=np.uint32), np.arange(100, 100 + len(new_keys), dtype=np.uint32)
@@ -122,3 +122,18 @@ def test_merging_two_sorted_runs_gives_what_a_stable_sort_gives(old, new):
     order = np.argsort(np.concatenate([keys, new_keys]), kind="stable")
     assert merged_keys.tolist() == np.concatenate([keys, new_keys])[order].tolist()
     assert merged_values.tolist() == np.concatenate([values, new_values])[order].tolist()
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=300), st.lists(st.integers(0, 2**32 - 1), max_size=20),
+       st.sampled_from([np.uint32, np.uint64]))
+def test_the_prefix_directory_finds_every_posting_of_the_wanted_keys(stored, extra, dtype):
+    """Lookups read the slots of a prefix directory instead of binary-searching the whole array: they must still
+    find every posting of a wanted key, and nothing else."""
+    from dedup.candidates.postings import directory, find
+
+    scale = 1 if dtype is np.uint32 else 2**32 - 1   # 64-bit keys spread over the whole range
+    keys = np.sort(np.array(stored, dtype=np.uint64) * np.uint64(scale)).astype(dtype)
+    wanted = np.unique(np.concatenate([keys[::3], np.array(extra, dtype=np.uint64) * np.uint64(scale)]).astype(dtype))
+    slots, shift = directory(keys)
+    found = find(keys, slots, shift, wanted)
+    assert sorted(found.tolist()) == [i for i, k in enumerate(keys.tolist()) if k in set(wanted.tolist())]

@@ -205,7 +205,7 @@ def test_merged_and_recent_postings_answer_alike_through_removals_and_updates():
             index.remove(i)
         for i in range(2, 60, 5):
             index.insert(i, docs[i + 1])   # an update: new text
-    assert len(merged._keys) > 0 and merged.ids() == recent.ids()
+    assert len(merged._merged[0]) > 0 and merged.ids() == recent.ids()
     for i in range(1, 60):
         assert merged.query(docs[i][:120]) == recent.query(docs[i][:120])
     assert 1 not in merged.query(docs[1]) and 3 in merged.query(docs[3][:100])

@@ -24,7 +24,8 @@ import numpy as np
 from datasketch.lsh import _optimal_param
 
 from dedup.candidates.bound import strongest
-from dedup.candidates.containment import LocalContainmentIndex, add_posting, merge_sorted
+from dedup.candidates.containment import LocalContainmentIndex
+from dedup.candidates.postings import add_posting, directory, find, merge_sorted
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 from dedup.sketch.shingle import mix64
@@ -46,16 +47,9 @@ def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
-def _gather(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Every position of the runs [start, start + size), in one array."""
-    firsts = np.cumsum(sizes) - sizes
-    return np.repeat(starts - firsts, sizes) + np.arange(int(sizes.sum()))
-
-
 class BandIndex:
     shared = False
     MERGE_MIN = 100_000   # recent postings held in the dict before a merge, at least
-    SLOT = 8              # postings per directory slot, at least
 
     def __init__(self, num_perm: int, threshold: float, anchor_rate: int = 16) -> None:
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
@@ -63,7 +57,7 @@ class BandIndex:
         self.contained = LocalContainmentIndex(anchor_rate)
         # Merged postings: keys (sorted), their rows, the directory (prefix -> first posting) and the prefix
         # shift, replaced together in one assignment, so a lookup racing a merge reads one consistent set.
-        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray, np.uint64] = (
+        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray, np.unsignedinteger] = (
             np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32), np.zeros(2, dtype=np.uint32), np.uint64(63))
         # Recent postings: a row as an int, several as packed int64 bytes (no lists: not tracked by the GC).
         self._recent: dict[int, int | bytes] = {}
@@ -154,12 +148,7 @@ class BandIndex:
             new_post = np.repeat(rows, self.bands)
             order = np.argsort(new_keys, kind="stable")
             keys, post = merge_sorted(keys, post, new_keys[order], new_post[order])
-        bits = max(1, int(np.log2(max(len(keys), 1) / self.SLOT)))   # 8 to 16 postings a slot
-        shift = np.uint64(64 - bits)
-        # the prefixes are below 2**63 (shifted by at least one bit): a view, not a copy of every key
-        counts = np.bincount((keys >> shift).view(np.int64), minlength=2**bits)
-        offsets = np.uint32 if len(keys) < 2**32 else np.int64
-        self._merged = (keys, post, np.concatenate([[0], np.cumsum(counts)]).astype(offsets), shift)
+        self._merged = (keys, post, *directory(keys))
         self._free += self._dead
         self._dead.clear()
         self._recent.clear()
@@ -172,14 +161,9 @@ class BandIndex:
         benchmarks."""
         keys = self._band_keys(values)
         parts = []
-        merged, post, directory, shift = self._merged
+        merged, post, slots, shift = self._merged
         if len(merged):
-            prefix = (keys >> shift).astype(np.int64)
-            starts = directory[prefix].astype(np.int64)
-            sizes = directory[prefix + 1].astype(np.int64) - starts
-            positions = _gather(starts, sizes)
-            match = merged[positions] == np.repeat(keys, sizes)
-            parts.append(post[positions[match]].astype(np.int64))
+            parts.append(post[find(merged, slots, shift, keys)].astype(np.int64))
         if self._recent:
             parts.append(self._recent_hits(keys.tolist(), accelerated))
         rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)

@@ -17,13 +17,13 @@ The same interface runs in process and in Redis (several workers share one index
 
 from __future__ import annotations
 
-import struct
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from dedup.candidates.postings import add_posting, directory, find, merge_sorted, pack
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 
 # A build older than this module lacks the lookup: its Python path then runs.
@@ -113,39 +113,6 @@ def _pick_few(query_count: int, hits: list[int], count_of: Callable[[np.ndarray]
     return [article_id for *_, article_id in found[:limit]]
 
 
-def _pack(*ids: int) -> bytes:
-    return struct.pack(f"{len(ids)}q", *ids)
-
-
-def add_posting(postings: dict, key: int, value: int) -> None:
-    """Add `value` to the bucket of `key`. Buckets are ints (most hold one id) or packed int64 bytes, never lists:
-    a dict holding only such values is not tracked by the garbage collector, so collections do not walk it."""
-    bucket = postings.get(key)
-    if bucket is None:
-        postings[key] = value
-    elif bucket.__class__ is int:
-        postings[key] = _pack(bucket, value)
-    else:
-        postings[key] = bucket + _pack(value)
-
-
-def merge_sorted(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray,
-                 new_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two key-sorted runs of postings as one, in one pass (what a stable sort of the concatenation gives: among
-    equal keys the old postings first). A stable argsort of the whole index and two gathers through it cost
-    three to five times as much, and a merge runs once every few thousand articles over every posting."""
-    if not len(new_keys):
-        return keys, values
-    at = np.searchsorted(keys, new_keys, side="right") + np.arange(len(new_keys))
-    old = np.ones(len(keys) + len(new_keys), dtype=bool)
-    old[at] = False
-    merged_keys = np.empty(len(old), dtype=np.result_type(keys, new_keys))
-    merged_values = np.empty(len(old), dtype=np.result_type(values, new_values))
-    merged_keys[old], merged_keys[at] = keys, new_keys
-    merged_values[old], merged_values[at] = values, new_values
-    return merged_keys, merged_values
-
-
 class LocalContainmentIndex:
     """Anchor -> article ids in process, compact: most postings sit in two sorted numpy arrays (anchor,
     article id: 12 bytes a posting), the newest in a small dict that is merged into them once it holds a
@@ -157,8 +124,11 @@ class LocalContainmentIndex:
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self._keys = np.empty(0, dtype=np.uint32)       # merged postings, sorted by anchor
-        self._ids = np.empty(0, dtype=np.int64)
+        # Merged postings, sorted by anchor, with their ids and the anchor-prefix directory (dedup.candidates.postings),
+        # replaced together in one assignment, so a lookup racing a merge reads one consistent set.
+        empty = np.empty(0, dtype=np.uint32)
+        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray, np.unsignedinteger] = (
+            empty, np.empty(0, dtype=np.int64), *directory(empty))
         # Every indexed article's anchor count, indexed by article id (the store's dense ids); -1: not indexed.
         self._count_of = np.full(1024, -1, dtype=np.int32)
         self._indexed = 0
@@ -182,7 +152,7 @@ class LocalContainmentIndex:
             _native.band_insert([postings] * len(keys), keys, article_id)
         else:
             self._insert_python(article_id, keys)
-        if self._recent_size > max(self.MERGE_MIN, len(self._keys) // 16):
+        if self._recent_size > max(self.MERGE_MIN, len(self._merged[0]) // 16):
             self.merge()
 
     def _insert_python(self, article_id: int, keys: list[int]) -> None:
@@ -233,11 +203,11 @@ class LocalContainmentIndex:
                 del self._postings[anchor]
             elif isinstance(bucket, bytes):
                 rest = [i for i in memoryview(bucket).cast("q") if i != article_id]
-                self._postings[anchor] = rest[0] if len(rest) == 1 else _pack(*rest)
+                self._postings[anchor] = rest[0] if len(rest) == 1 else pack(*rest)
 
     def merge(self) -> None:
         """Move the recent postings into the sorted arrays, dropping removed articles' and stop anchors'."""
-        keys, ids = self._keys, self._ids
+        keys, ids = self._merged[:2]
         if self._dead:
             live = ~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
             keys, ids = keys[live], ids[live]
@@ -255,7 +225,7 @@ class LocalContainmentIndex:
                 self._hot.update(hot.tolist())
                 keep = ~np.isin(keys, hot)
                 keys, ids = keys[keep], ids[keep]
-        self._keys, self._ids = keys, ids
+        self._merged = (keys, ids, *directory(keys))
         self._dead.clear()
         self._postings.clear()
         self._recent.clear()
@@ -273,7 +243,7 @@ class LocalContainmentIndex:
         recent = self._recent_hits(keys)
         hits = np.frombuffer(recent, dtype=np.int64) if isinstance(recent, memoryview) else \
             np.asarray(recent, dtype=np.int64)
-        if len(self._keys):
+        if len(self._merged[0]):
             hits = np.concatenate([hits, self._merged_ids(query_anchors)])
         return pick_arrays(len(query_anchors), hits, self._counts_of)
 
@@ -287,32 +257,10 @@ class LocalContainmentIndex:
         return singles + list(memoryview(packed).cast("q"))
 
     def _merged_ids(self, query_anchors: np.ndarray) -> np.ndarray:
-        """Ids in the merged postings of the query's anchors, with repeats (stock phrases and removed articles
-        left out)."""
-        lo = np.searchsorted(self._keys, query_anchors, "left")
-        hi = np.searchsorted(self._keys, query_anchors, "right")
-        if len(query_anchors) <= _FEW_HITS:
-            return self._few_merged_ids(lo.tolist(), hi.tolist())
-        sizes = hi - lo
-        live = (sizes > 0) & (sizes <= HOT_ANCHOR)
-        if not live.any():
-            return np.empty(0, dtype=np.int64)
-        lo, sizes = lo[live], sizes[live]
-        # Every posting position of the live anchors in one gather: run starts repeated, plus 0..size-1.
-        firsts = np.cumsum(sizes) - sizes
-        positions = np.repeat(lo - firsts, sizes) + np.arange(int(sizes.sum()))
-        ids = self._ids[positions]
-        if self._dead:
-            ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))]
-        return ids
-
-    def _few_merged_ids(self, lo: list[int], hi: list[int]) -> np.ndarray:
-        """`_merged_ids` for a query of few anchors (most queries): most have no posting, and slicing the few
-        runs costs less than a dozen array operations."""
-        runs = [self._ids[start:end] for start, end in zip(lo, hi) if 0 < end - start <= HOT_ANCHOR]
-        if not runs:
-            return np.empty(0, dtype=np.int64)
-        ids = np.concatenate(runs) if len(runs) > 1 else runs[0]
+        """Ids in the merged postings of the query's anchors, with repeats (removed articles left out). No run
+        there is longer than HOT_ANCHOR: a merge drops the longer ones and remembers them as stock phrases."""
+        keys, ids, slots, shift = self._merged
+        ids = ids[find(keys, slots, shift, query_anchors.astype(np.uint32, copy=False))]
         if self._dead:
             ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))]
         return ids
@@ -321,7 +269,7 @@ class LocalContainmentIndex:
         """Every pair of indexed articles a query would propose, as [k, 2] ascending (lo, hi) ids: the whole
         corpus at once, for the re-cluster (pairs sharing at least two anchors, half the smaller side's)."""
         self.merge()
-        keys, ids = self._keys, self._ids
+        keys, ids = self._merged[:2]
         if len(keys) < 2:
             return np.empty((0, 2), dtype=np.int64)
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
@@ -354,7 +302,7 @@ class LocalContainmentIndex:
         recent = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in self._postings.items())
         recent += sum(a.nbytes + 112 for a in self._recent.values())
         per_article = self._count_of.nbytes
-        return int(self._keys.nbytes + self._ids.nbytes + recent + per_article + sys.getsizeof(self._postings))
+        return int(sum(a.nbytes for a in self._merged[:3]) + recent + per_article + sys.getsizeof(self._postings))
 
 
 class RedisContainmentIndex:
