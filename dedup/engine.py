@@ -513,13 +513,16 @@ class Engine:
             self.store.set_clusters([(article.id, target)])
         cluster = book.get(target)
         assert cluster is not None  # `target` came from the candidates' clusters, read in this transaction
-        rep = book.rep_keys.get(target) or self._rep_key_of(cluster.representative_id)
-        book.join(target, article, rep)
+        book.join(target, article, self._rep_key_of(cluster, book))
         article.cluster_id = target
 
-    def _rep_key_of(self, article_id: int) -> tuple:
-        known = self.known.get(article_id)
-        return rep_key(known.published_at if known else None, article_id)
+    def _rep_key_of(self, cluster: Cluster, book: ClusterBook) -> tuple:
+        """The cluster's representative's place in time (`bookkeeping.rep_key`), as this batch knows it."""
+        known_key = book.rep_keys.get(cluster.id)
+        if known_key is not None:
+            return known_key
+        known = self.known.get(cluster.representative_id)
+        return rep_key(known.published_at if known else None, cluster.representative_id)
 
     def _choose_cluster(self, prepared: Prepared, matches: list[ScoredMatch], book: ClusterBook,
                         when: When, article_id: int = 0) -> tuple[int | None, ScoredMatch | None]:
@@ -580,7 +583,7 @@ class Engine:
                     if cut_from(m.verdict, size, m.article.shingle_count, self.decision)]
         if len(excerpts) < 2:
             return best
-        return min(excerpts, key=lambda cm: book.rep_keys.get(cm[0].id) or self._rep_key_of(cm[0].representative_id))
+        return min(excerpts, key=lambda cm: self._rep_key_of(cm[0], book))
 
     def _cut_from(self, prepared: Prepared, cluster: Cluster, against: ScoredMatch) -> bool:
         """Is the cluster's representative a part cut from this article (a containment-only duplicate, the
