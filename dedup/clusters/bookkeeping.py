@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from dedup.models import Article, Cluster
 
@@ -71,7 +70,7 @@ def _still_family(group: list[int], old_rep: int, new_rep: int, are_duplicates: 
 def guarded_components(
     nodes: Sequence[int],
     edges: Iterable[tuple[int, int, float]],
-    representative: Callable[[list[int]], int],
+    earliness: Callable[[int], tuple],
     are_duplicates: Callable[[int, int], bool],
     joins_family: Callable[[int, int], bool] | None = None,
     family_min_edge: float = 0.0,
@@ -79,9 +78,13 @@ def guarded_components(
     must: Iterable[tuple[int, int]] = (),
     cannot: Iterable[tuple[int, int]] = (),
     cut_from: Callable[[int, int], bool] | None = None,
-    edge_order: Callable[[tuple[int, int, float]], Any] | None = None,
 ) -> list[list[int]]:
-    """Connected components over verified edges, strongest edges first, with the anti-chaining guard.
+    """Connected components over verified edges, with the anti-chaining guard. `earliness` orders articles in
+    time (publication, else arrival: `representative_key`); a group's representative is its earliest member.
+
+    Edges that copy a text as a whole (at least `family_min_edge`) come first, strongest first; then the
+    containment-only ones, from the earliest text on: an excerpt held by several stories joins the earliest of
+    them, its origin, as it does online (`Engine._origin_first`).
 
     Two groups join only when their representatives are themselves verified duplicates, or (the online
     family rule) when one side is a single article that duplicates a member of the other group and
@@ -96,11 +99,16 @@ def guarded_components(
     representatives are cut from (`cut_from(part, whole)`, a containment-only duplicate, the smaller side) and
     that came after both, as they do online when the source arrives after its excerpts.
 
-    `edge_order` sorts the edges (default: strongest first).
-
     Operator corrections come on top: `must` pairs are joined first, whatever the texts say, and no join ever
     puts the two sides of a `cannot` pair in one group (nodes of either kind of pair must be in `nodes`).
     """
+    def representative(group: list[int]) -> int:
+        return min(group, key=earliness)
+
+    def origin_first(edge: tuple[int, int, float]) -> tuple:
+        a, b, score = edge
+        return (0, -score) if score >= family_min_edge else (1, min(earliness(a), earliness(b)), -score)
+
     parent = {n: n for n in nodes}
     members: dict[int, list[int]] = {n: [n] for n in nodes}
     rep: dict[int, int] = {n: n for n in nodes}
@@ -125,7 +133,7 @@ def guarded_components(
         if (rep[ra] == a and rep[rb] == b) or are_duplicates(rep[ra], rep[rb]):
             return True
         if cut_from is not None and any(x not in (rep[ra], rep[rb]) and all(
-                cut_from(rep[r], x) and representative([rep[r], x]) == rep[r] for r in (ra, rb)) for x in (a, b)):
+                cut_from(rep[r], x) and earliness(rep[r]) < earliness(x) for r in (ra, rb)) for x in (a, b)):
             return True
         return joins_family is not None and score >= family_min_edge and (
             (len(members[rb]) == 1 and joins_family(b, rep[ra]))
@@ -143,7 +151,7 @@ def guarded_components(
         ra, rb = find(a), find(b)
         if ra != rb and not kept_apart(ra, rb):
             join(ra, rb)
-    for a, b, score in sorted(edges, key=edge_order or (lambda e: -e[2])):
+    for a, b, score in sorted(edges, key=origin_first):
         ra, rb = find(a), find(b)
         if ra == rb or kept_apart(ra, rb) or not guarded(a, b, score, ra, rb):
             continue

@@ -37,19 +37,8 @@ def components(node_ids: Iterable[int], verdicts: Verdicts, nodes: dict[int, Nod
     linked = sorted({n for a, b, _ in edges for n in (a, b)} | {n for pair in must + cannot for n in pair})
     keys = {n: representative_key(nodes[n]) for n in linked}
 
-    def representative(members: list[int]) -> int:
-        return min(members, key=keys.__getitem__)
-
-    def origin_first(edge: tuple[int, int, float]) -> tuple:
-        """Whole-text copies strongest first, then containment-only edges from the earliest text on: an excerpt
-        held by several stories joins the earliest of them, its origin, as it does online (`Engine._origin_first`)."""
-        a, b, score = edge
-        if score >= family_min_edge:
-            return (0, -score)
-        return (1, min(keys[a], keys[b]), -score)
-
-    groups = guarded_components(linked, edges, representative, are_duplicates, joins_family, family_min_edge,
-                                must=must, cannot=cannot, cut_from=cut_from, edge_order=origin_first)
+    groups = guarded_components(linked, edges, keys.__getitem__, are_duplicates, joins_family, family_min_edge,
+                                must=must, cannot=cannot, cut_from=cut_from)
     linked_set = set(linked)
     return groups + [[n] for n in node_ids if n not in linked_set]
 
