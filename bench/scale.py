@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_load  # noqa: E402  (puts the project root on sys.path)
 import numpy as np  # noqa: E402
 
+from dedup.candidates.layouts import describe  # noqa: E402
 from dedup.engine import Engine  # noqa: E402
 from dedup.models import ArticleIn  # noqa: E402
 from dedup.settings import Settings  # noqa: E402
@@ -105,6 +106,17 @@ def lookups(engine: Engine, texts: list[str], rng: random.Random, n: int = 200) 
     return http_load.percentiles(samples)
 
 
+def articles(rng: random.Random, pool: list[str], recent: deque[str], first: int, n: int,
+             host: str = "scale.example") -> list[ArticleIn]:
+    """The next `n` articles of the stream: every fifth a repost of a recent one, the rest new stories."""
+    items = []
+    for i in range(n):
+        text = http_load.repost(rng.choice(recent), rng) if i % 5 == 0 else http_load.synthetic(pool, rng)
+        recent.append(text)
+        items.append(ArticleIn(url=f"https://{host}/{first + i}", text=text))
+    return items
+
+
 def ingest(args: argparse.Namespace) -> None:
     settings = Settings(database_url=str(args.db), redis_url=None, max_band_candidates=args.bound)
     upgrade(settings.database_url)
@@ -121,12 +133,7 @@ def ingest(args: argparse.Namespace) -> None:
     out = args.out.open("a")
     cpu, wall, done = time.process_time(), time.perf_counter(), 0
     while stored < args.articles:
-        items = []
-        for i in range(BATCH):
-            text = http_load.repost(rng.choice(recent), rng) if i % 5 == 0 else http_load.synthetic(pool, rng)
-            recent.append(text)
-            items.append(ArticleIn(url=f"https://scale.example/{stored + i}", text=text))
-        engine.ingest_many(items)
+        engine.ingest_many(articles(rng, pool, recent, stored, BATCH))
         stored += BATCH
         done += BATCH
         if stored % args.window == 0 or stored >= args.articles:
@@ -260,10 +267,8 @@ def jobs(args: argparse.Namespace) -> None:
     work.mkdir(parents=True, exist_ok=True)
     stream = work / "stream.jsonl"
     with stream.open("w", encoding="utf-8") as f:
-        for i in range(args.articles):
-            text = http_load.repost(rng.choice(recent), rng) if i % 5 == 0 else http_load.synthetic(pool, rng)
-            recent.append(text)
-            f.write(json.dumps({"url": f"https://jobs.example/{i}", "text": text}, ensure_ascii=False) + "\n")
+        for item in articles(rng, pool, recent, 0, args.articles, "jobs.example"):
+            f.write(json.dumps({"url": item.url, "text": item.text}, ensure_ascii=False) + "\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     report: dict = {"articles": args.articles, "cores": os.cpu_count(), "runs": []}
     partitions = {}
@@ -295,6 +300,60 @@ def jobs(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2))
 
 
+def window(args: argparse.Namespace) -> None:
+    """Ingest `--warm` then `--articles` more into the given store (it is changed: give a copy) and print the CPU
+    per article of the second part and its band candidates; the index is rebuilt first, outside the timing."""
+    settings = Settings(database_url=str(args.db), redis_url=None)
+    engine = Engine(settings)
+    stored = engine.store.counts()["articles"]
+    rng = random.Random(args.seed)
+    pool = http_load.sentence_pool(ROOT / "eval" / "zh_dev.jsonl")
+    recent: deque[str] = deque(maxlen=RECENT)
+    recent.extend(http_load.synthetic(pool, rng) for _ in range(100))
+    for first in range(stored, stored + args.warm, BATCH):
+        engine.ingest_many(articles(rng, pool, recent, first, BATCH, "window.example"))
+    counting = Counting(engine)
+    cpu = time.process_time()
+    for first in range(stored + args.warm, stored + args.warm + args.articles, BATCH):
+        engine.ingest_many(articles(rng, pool, recent, first, BATCH, "window.example"))
+    cpu = time.process_time() - cpu
+    print(json.dumps({"stored": stored, "layouts": describe(engine.layouts), "articles": args.articles,
+                      "cpu_us_per_article": round(cpu / args.articles * 1e6, 1), "candidates": counting.window(),
+                      "loadavg": os.getloadavg()[0]}))
+    engine.close()
+
+
+def growth(args: argparse.Namespace) -> None:
+    """CPU per article at two store sizes, side by side: each run ingests the same stream into a fresh copy of the
+    small and of the large store, for every setting in turn (a setting: environment variables, e.g. the band
+    layouts), `--runs` times; the ratio large / small per setting is the growth."""
+    settings = {name: dict(kv.split("=", 1) for kv in env.split(",") if kv)
+                for name, _, env in (s.partition(":") for s in args.setting)}
+    scratch = args.out.parent / "growth-copy.db"
+    report: dict = {"articles": args.articles, "warm": args.warm, "runs": []}
+    for rep in range(args.runs):
+        for name, env in settings.items():
+            for size, db in (("small", args.small), ("large", args.large)):
+                for old in scratch.parent.glob(scratch.name + "*"):
+                    old.unlink()
+                subprocess.run(["cp", str(db), str(scratch)], check=True)
+                out = subprocess.run([sys.executable, str(Path(__file__)), "window", "--db", str(scratch),
+                                      "--articles", str(args.articles), "--warm", str(args.warm)],
+                                     env={**os.environ, **env}, check=True, capture_output=True, text=True)
+                row = {"run": rep, "setting": name, "size": size, **json.loads(out.stdout.strip().splitlines()[-1])}
+                report["runs"].append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    for old in scratch.parent.glob(scratch.name + "*"):
+        old.unlink()
+    report["growth"] = {}
+    for name in settings:
+        cpu = {size: [r["cpu_us_per_article"] for r in report["runs"] if r["setting"] == name and r["size"] == size]
+               for size in ("small", "large")}
+        report["growth"][name] = round(float(np.mean(cpu["large"]) / np.mean(cpu["small"])), 3)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["growth"], indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -309,6 +368,20 @@ def main() -> None:
     parallel.add_argument("--repeat", type=int, default=1)
     parallel.add_argument("--seed", type=int, default=7)
     parallel.add_argument("--out", type=Path, required=True)
+    win = sub.add_parser("window")
+    win.add_argument("--db", type=Path, required=True)
+    win.add_argument("--articles", type=int, default=20_000)
+    win.add_argument("--warm", type=int, default=2_000)
+    win.add_argument("--seed", type=int, default=11)
+    grow = sub.add_parser("growth")
+    grow.add_argument("--small", type=Path, required=True, help="A store of ~50k articles (copied for each run)")
+    grow.add_argument("--large", type=Path, required=True, help="A store of ~1M articles (copied for each run)")
+    grow.add_argument("--articles", type=int, default=20_000)
+    grow.add_argument("--warm", type=int, default=2_000)
+    grow.add_argument("--runs", type=int, default=2)
+    grow.add_argument("--setting", action="append", default=[],
+                      help="NAME:VAR=VALUE,VAR=VALUE (environment of a run); repeat to compare; none: the defaults")
+    grow.add_argument("--out", type=Path, required=True)
     done = sub.add_parser("finish")
     done.add_argument("--parts", default="index,http,redis", help="Which measurements (comma-separated)")
     for p in (run, done, sub.add_parser("part")):
@@ -321,7 +394,10 @@ def main() -> None:
         else:
             p.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    {"ingest": ingest, "finish": finish, "part": part, "jobs": jobs}[args.command](args)
+    if args.command == "growth" and not args.setting:
+        args.setting = ["default:"]
+    {"ingest": ingest, "finish": finish, "part": part, "jobs": jobs, "window": window,
+     "growth": growth}[args.command](args)
 
 
 if __name__ == "__main__":

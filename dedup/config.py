@@ -77,7 +77,11 @@ class DecisionConfig:
     jaccard: float = 0.5
     containment: float = 0.75
     min_shared_shingles: int = 8
-    lsh_threshold: float = 0.2
+    # Jaccard at which the LSH bands propose a candidate, and the denser bands kept for texts of at most
+    # `short_text_shingles` (0: none), whose containment anchors are too few (dedup.candidates.layouts).
+    lsh_threshold: float = 0.3
+    short_lsh_threshold: float = 0.2
+    short_text_shingles: int = 80
     # An article that copies a member of a cluster (Jaccard at or above `jaccard`), but is no duplicate of its
     # representative (a copy of a longer later version of a short first one), joins when it still overlaps
     # the representative this much, with no differing fact: families do not split at the representative,
@@ -87,7 +91,7 @@ class DecisionConfig:
     family_containment: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("jaccard", "containment", "lsh_threshold"):
+        for name in ("jaccard", "containment", "lsh_threshold", "short_lsh_threshold"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
@@ -96,6 +100,13 @@ class DecisionConfig:
                 f"lsh_threshold ({self.lsh_threshold}) must sit below the decision thresholds "
                 f"(jaccard {self.jaccard}, containment {self.containment}), or true duplicates are never candidates"
             )
+        if self.short_lsh_threshold > self.lsh_threshold:
+            raise ValueError(f"short_lsh_threshold ({self.short_lsh_threshold}) must not exceed lsh_threshold "
+                             f"({self.lsh_threshold}): the short-text bands exist to propose more candidates, "
+                             "not fewer")
+        if self.short_text_shingles < 0:
+            raise ValueError("short_text_shingles must be 0 (no short-text bands) or more, "
+                             f"got {self.short_text_shingles}")
         if self.min_shared_shingles < 1:
             raise ValueError(f"min_shared_shingles must be at least 1, got {self.min_shared_shingles}")
 

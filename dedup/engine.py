@@ -17,6 +17,7 @@ from dedup.candidates.catch_up import ChangeFollower
 from dedup.candidates.containment import anchors
 from dedup.candidates.index import open_index
 from dedup.candidates.interface import CandidateIndex
+from dedup.candidates.layouts import band_layouts
 from dedup.candidates.screen import screen_order
 from dedup.clusters.article_cache import Known, KnownCache
 from dedup.clusters.batch_writes import ClusterBook
@@ -97,7 +98,8 @@ class Engine:
         self.decision = settings.decision()
         self.version = signature_version(self.norm_config, self.sig_config)
         self.store = store or open_store(settings.database_url, busy_timeout=settings.db_busy_timeout)
-        self.index: CandidateIndex = index or open_index(self.sig_config, self.decision.lsh_threshold,
+        self.layouts = band_layouts(self.sig_config.num_perm, self.decision)
+        self.index: CandidateIndex = index or open_index(self.sig_config, self.layouts,
                                          redis_url=settings.redis_url, prefix=settings.redis_prefix,
                                          check_eviction=settings.redis_check_eviction,
                                          anchor_rate=settings.anchor_rate)
@@ -187,7 +189,8 @@ class Engine:
     def _candidates(self, prepared: Prepared, exclude: int | None) -> list[Known]:
         """Band candidates (similar as a whole) screened by estimate, then containment candidates (one text
         inside the other, dedup.candidates.containment) that the bands missed or the whole-text estimate dropped."""
-        ids = [i for i in self.index.query(prepared.values, limit=self.settings.max_band_candidates) if i != exclude]
+        ids = [i for i in self.index.query(prepared.values, shingle_count=len(prepared.shingles),
+                                           limit=self.settings.max_band_candidates) if i != exclude]
         screened = self._screen(prepared, ids)
         seen = {k.id for k in screened}
         seen.add(exclude)  # type: ignore[arg-type]

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
                                      description="Shared shingles a duplicate needs at least")
     lsh_threshold: float = Field(_DECISION.lsh_threshold,
                                  description="Jaccard at which LSH proposes a candidate (below the decision)")
+    short_lsh_threshold: float = Field(_DECISION.short_lsh_threshold,
+                                       description="Jaccard of the denser LSH bands kept for short texts (at most "
+                                       "DEDUP_LSH_THRESHOLD)")
+    short_text_shingles: int = Field(_DECISION.short_text_shingles, ge=0, le=100_000,
+                                     description="Texts of at most this many shingles also get the denser bands "
+                                     "(their containment anchors are too few to find a cut repost); 0: none")
     boilerplate_min_titles: int = Field(4, ge=0, description="A text line seen under this many mutually "
                                         "dissimilar titles (per source, else corpus-wide) is learned as "
                                         "boilerplate and removed before comparing; 0 turns learning off")
@@ -106,8 +112,8 @@ class Settings(BaseSettings):
                              "hour day-of-month month day-of-week, e.g. '0 3 * * *' for 03:00 every day")
         return value
 
-    @field_validator("jaccard_threshold", "containment_threshold", "lsh_threshold", "family_jaccard",
-                     "family_containment")
+    @field_validator("jaccard_threshold", "containment_threshold", "lsh_threshold", "short_lsh_threshold",
+                     "family_jaccard", "family_containment")
     @classmethod
     def _fraction(cls, value: float, info: ValidationInfo) -> float:
         if not 0.0 < value <= 1.0:
@@ -122,6 +128,15 @@ class Settings(BaseSettings):
             raise ValueError(f"DEDUP_LSH_THRESHOLD ({value}) must be below DEDUP_JACCARD_THRESHOLD ({jaccard}) and "
                              f"DEDUP_CONTAINMENT_THRESHOLD ({containment}): LSH proposes the candidates the exact "
                              "scores decide on, so a higher value never proposes some true duplicates")
+        return value
+
+    @field_validator("short_lsh_threshold")
+    @classmethod
+    def _short_bands_denser(cls, value: float, info: ValidationInfo) -> float:
+        main = info.data.get("lsh_threshold")
+        if main is not None and value > main:
+            raise ValueError(f"DEDUP_SHORT_LSH_THRESHOLD ({value}) must not exceed DEDUP_LSH_THRESHOLD ({main}): the "
+                             "short-text bands exist to propose more candidates for short texts, not fewer")
         return value
 
     @field_validator("ngram", "word_ngram", "num_perm", "min_shared_shingles")
@@ -144,6 +159,8 @@ class Settings(BaseSettings):
             containment=self.containment_threshold,
             min_shared_shingles=self.min_shared_shingles,
             lsh_threshold=self.lsh_threshold,
+            short_lsh_threshold=self.short_lsh_threshold,
+            short_text_shingles=self.short_text_shingles,
             family_jaccard=self.family_jaccard,
             family_containment=self.family_containment,
         )

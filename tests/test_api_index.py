@@ -25,9 +25,9 @@ def test_redis_index_pipelined_query_and_bulk_insert_match_datasketch():
         signatures[i] = values
     with redis_prefix(url) as prefix:
         index = SignatureIndex(settings.signature(), settings.lsh_threshold, redis_url=url, prefix=prefix)
-        index.insert_many(list(signatures.items())[:20])
+        index.insert_many([(i, values, 1000) for i, values in list(signatures.items())[:20]])
         for i, values in list(signatures.items())[20:]:
-            index.insert(i, values)
+            index.insert(i, values, 1000)
         assert index.ids() == set(signatures) and len(index) == 40
         index.mark_complete()  # what the engine does once a sync has filled the index
         for values in list(signatures.values()) + [base]:

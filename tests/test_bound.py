@@ -68,8 +68,8 @@ def test_engine_screens_at_most_the_configured_band_candidates(tmp_path):
     engine = Engine(settings)
     try:
         query, stored = _crowd(engine.index.rows, engine.index.bands)
-        for i, values in stored.items():
-            engine.index.insert(i, values, 100)
+        for i, values in stored.items():  # long texts: under the main band layout only, as in the crowd's design
+            engine.index.insert(i, values, 1000)
         seen = []
         engine._screen = lambda prepared, ids: seen.append(ids) or []  # the ids handed to screening
         prepared = engine.prepare("这是一篇用来查询的文章，内容并不重要。" * 3)

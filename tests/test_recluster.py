@@ -12,7 +12,7 @@ import pytest
 import dedup.recluster.run as rc
 from dedup.engine import Engine
 from dedup.models import ArticleIn
-from dedup.recluster.candidates import band_layout, candidate_pairs, unpack
+from dedup.recluster.candidates import layout_pairs, unpack
 from dedup.recluster.ids import assign_ids
 from dedup.recluster.run import run_recluster
 from dedup.recluster.run_log import RunInProgress, list_runs, run_lock
@@ -237,15 +237,17 @@ def test_batch_candidates_include_every_online_lsh_candidate(engine):
     for r in rows:
         ingest(engine, r["url"], r["text"], r.get("published_at"))
     snapshot = rc.take_snapshot(engine)
-    bands, per_band = band_layout(engine.sig_config, engine.decision.lsh_threshold)
-    assert (bands, per_band) == (engine.index.bands, engine.index.rows)
-    packed, _ = candidate_pairs(snapshot.matrix, bands, per_band)
+    assert engine.index.layouts == engine.layouts and len(engine.layouts) == 3  # the short-text bands included
+    packed, _ = layout_pairs(snapshot.matrix, snapshot.shingle_counts, engine.layouts)
     lo, hi = unpack(packed)
     ids = snapshot.signed_ids
     batch = {(int(ids[a]), int(ids[b])) for a, b in zip(lo, hi)}
     online = set()
-    for i, values in zip(ids, snapshot.matrix):
-        online |= {(min(int(i), j), max(int(i), j)) for j in engine.index.query(values) if j != i}
+    for i, values, count in zip(ids, snapshot.matrix, snapshot.shingle_counts):
+        found = engine.index.query(values, shingle_count=int(count))
+        online |= {(min(int(i), j), max(int(i), j)) for j in found if j != i}
+    short = {int(i) for i, count in zip(ids, snapshot.shingle_counts) if count <= engine.decision.short_text_shingles}
+    assert short and any(a in short or b in short for a, b in batch)
     assert online == batch
     assert np.all(lo < hi)
 

@@ -11,18 +11,22 @@ from dedup.settings import Settings
 
 
 def test_the_settings_run_with_the_frozen_configs_defaults(monkeypatch):
-    for name in ("DEDUP_CONTAINMENT_THRESHOLD", "DEDUP_LSH_THRESHOLD", "DEDUP_JACCARD_THRESHOLD", "DEDUP_NGRAM"):
+    for name in ("DEDUP_CONTAINMENT_THRESHOLD", "DEDUP_LSH_THRESHOLD", "DEDUP_JACCARD_THRESHOLD", "DEDUP_NGRAM",
+                 "DEDUP_SHORT_LSH_THRESHOLD", "DEDUP_SHORT_TEXT_SHINGLES"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(_env_file=None)
     assert settings.decision() == DecisionConfig()
     assert settings.signature() == SignatureConfig()
     # the values the quality figures were measured with
-    assert (settings.containment_threshold, settings.lsh_threshold) == (0.75, 0.2)
+    assert (settings.containment_threshold, settings.lsh_threshold) == (0.75, 0.3)
+    assert (settings.short_lsh_threshold, settings.short_text_shingles) == (0.2, 80)
 
 
 @pytest.mark.parametrize(("variable", "value", "says"), [
     ("DEDUP_RECLUSTER_CRON", "every night", "is not a cron expression"),
     ("DEDUP_LSH_THRESHOLD", "0.6", "must be below DEDUP_JACCARD_THRESHOLD"),
+    ("DEDUP_SHORT_LSH_THRESHOLD", "0.4", "must not exceed DEDUP_LSH_THRESHOLD"),
+    ("DEDUP_SHORT_TEXT_SHINGLES", "-1", "greater than or equal to 0"),
     ("DEDUP_CONTAINMENT_THRESHOLD", "1.5", "must be a fraction in (0, 1]"),
     ("DEDUP_NGRAM", "40", "must be between 1 and 16"),
     ("DEDUP_MIN_SHARED_SHINGLES", "0", "must be between 1"),

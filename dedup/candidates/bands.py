@@ -1,16 +1,17 @@
 """An in-process LSH band index over uint32 MinHash signatures, in a few numpy arrays.
 
-Same banding as datasketch's MinHashLSH (the (bands, rows) datasketch picks for the threshold). Each band's
-rows are hashed, with the band's number, to one 64-bit key; a posting is (key, row), where a row numbers the
+Same banding as datasketch's MinHashLSH (the (bands, rows) datasketch picks for the threshold), under each of the
+layouts of dedup.candidates.layouts (one for every text, denser ones for short texts). Each band's rows are hashed,
+with the band's number and its layout's family, to one 64-bit key; a posting is (key, row), where a row numbers the
 article's place in the signature arrays that screening reads. Most postings sit in two sorted arrays (8 + 4
 bytes a posting) found through a directory of key prefixes (8 to 16 postings a slot, so a lookup reads two
 places per band, not a binary search through the whole array); the newest sit in a dict, merged into the arrays
 once it holds a thirty-second as many. A removed article's row is skipped until the next merge drops its
 postings and frees the row. The article id -> row map is an array indexed by id (the store's dense ids).
 
-At a million articles this holds, per article: the signature (512 bytes) and shingle count (8), 28 postings
-(336), the directory (2-4) and the two maps (12), and up to a quarter of unused rows; instead of 28 dict
-entries with their int objects (~2-3 KB).
+At a million articles this holds, per article: the signature (512 bytes) and shingle count (8), 37 postings
+(444; 28 more for a text of at most 400 shingles), the directory (2-4) and the two maps (12), and up to a quarter
+of unused rows; instead of a dict entry per band with their int objects (~2-3 KB).
 A 64-bit key collision between two different bands' rows would only add a candidate, which screening and the
 exact verification then judge (about one in 10^10 lookups at a million articles).
 """
@@ -21,10 +22,10 @@ import sys
 from collections import Counter
 
 import numpy as np
-from datasketch.lsh import _optimal_param
 
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex
+from dedup.candidates.layouts import BandLayout, layout_for
 from dedup.candidates.postings import add_posting, directory, find, merge_sorted
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
@@ -38,10 +39,11 @@ _NO_CAP = 2**62
 _FEW_HITS = 256  # posting_hits's bucket cap: none
 
 
-def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One uint64 key per band of each signature (`values`: [perm] or [n, perm]; result [bands] or [n, bands])."""
+def band_keys(values: np.ndarray, bands: int, rows: int, family: int = 0) -> np.ndarray:
+    """One uint64 key per band of each signature (`values`: [perm] or [n, perm]; result [bands] or [n, bands]);
+    layouts of different `family` never share a key (up to 64-bit collisions)."""
     v = values[..., : bands * rows].astype(np.uint64).reshape(*values.shape[:-1], bands, rows)
-    h = np.arange(1, bands + 1, dtype=np.uint64) * _GOLDEN
+    h = np.arange(1 + 4096 * family, bands + 1 + 4096 * family, dtype=np.uint64) * _GOLDEN
     for j in range(rows):
         h = mix64(h ^ v[..., j])  # every input bit moves every output bit: the directory reads the top bits
     return h
@@ -51,8 +53,10 @@ class BandIndex:
     shared = False
     MERGE_MIN = 100_000   # recent postings held in the dict before a merge, at least
 
-    def __init__(self, num_perm: int, threshold: float, anchor_rate: int = 16) -> None:
-        self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    def __init__(self, num_perm: int, layouts: float | tuple[BandLayout, ...], anchor_rate: int = 16) -> None:
+        """`layouts`: those of `dedup.candidates.layouts.band_layouts`, or one threshold for a single layout."""
+        self.layouts = (BandLayout(*layout_for(layouts, num_perm)),) if isinstance(layouts, float) else layouts
+        self.bands, self.rows = self.layouts[0].bands, self.layouts[0].rows
         # Excerpts of long texts, which no Jaccard band proposes (dedup.candidates.containment).
         self.contained = LocalContainmentIndex(anchor_rate)
         # Merged postings: keys (sorted), their rows, the directory (prefix -> first posting) and the prefix
@@ -62,8 +66,9 @@ class BandIndex:
         # Recent postings: a row as an int, several as packed int64 bytes (no lists: not tracked by the GC).
         self._recent: dict[int, int | bytes] = {}
         self._recent_rows: list[int] = []
-        # The band keys of the last signature seen: an article is looked up, then inserted, with one signature.
-        self._last_keys: tuple[tuple[bytes, str, tuple[int, ...]], np.ndarray] | None = None
+        # The band keys (one array per layout) of the last signature seen: an article is looked up, then inserted,
+        # with one signature.
+        self._last_keys: tuple[tuple[bytes, str, tuple[int, ...]], list[np.ndarray]] | None = None
         # Signatures and shingle counts by row, so candidates are screened in one vectorized comparison.
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._sizes = np.zeros(1024, dtype=np.float64)
@@ -109,7 +114,7 @@ class BandIndex:
     def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0, *, accelerated: bool = True) -> None:
         self.remove(article_id)
         row = self._store_row(article_id, values, shingle_count)
-        keys = self._band_keys(values).tolist()
+        keys = self._keys_of(values, [layout.stores(shingle_count) for layout in self.layouts])
         if accelerated and _native is not None:
             _native.band_insert([self._recent] * len(keys), keys, row)
         else:
@@ -144,8 +149,7 @@ class BandIndex:
             keys, post = keys[live], post[live]
         rows = np.array([r for r in self._recent_rows if self._id_of[r] >= 0], dtype=np.uint32)
         if len(rows):
-            new_keys = band_keys(self._signatures[rows], self.bands, self.rows).ravel()
-            new_post = np.repeat(rows, self.bands)
+            new_keys, new_post = self._postings_of(rows)
             order = np.argsort(new_keys, kind="stable")
             keys, post = merge_sorted(keys, post, new_keys[order], new_post[order])
         self._merged = (keys, post, *directory(keys))
@@ -155,11 +159,14 @@ class BandIndex:
         self._recent_rows.clear()
 
     # -- reads --------------------------------------------------------------------------------
-    def query(self, values: np.ndarray, *, accelerated: bool = True, limit: int | None = None) -> list[int]:
-        """Sorted ids sharing at least one band with `values`; with `limit`, at most that many: those sharing
-        the most bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the
-        benchmarks."""
-        keys = self._band_keys(values)
+    def query(self, values: np.ndarray, *, shingle_count: int | None = None, accelerated: bool = True,
+              limit: int | None = None) -> list[int]:
+        """Sorted ids sharing at least one band with `values` (a text of `shingle_count` shingles: it decides which
+        layouts it looks up; unknown: the main one only); with `limit`, at most that many: those sharing the most
+        bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the benchmarks."""
+        asks = [layout.queries(shingle_count) if shingle_count is not None else layout.for_every_text
+                for layout in self.layouts]
+        keys = np.asarray(self._keys_of(values, asks), dtype=np.uint64)
         parts = []
         merged, post, slots, shift = self._merged
         if len(merged):
@@ -184,15 +191,26 @@ class BandIndex:
             found = sorted(sorted(found, key=lambda i: (-shared[i], -i))[:limit])
         return found
 
-    def _band_keys(self, values: np.ndarray) -> np.ndarray:
-        """`band_keys` of one signature, remembered for the next call (the insert after the lookup)."""
+    def _keys_of(self, values: np.ndarray, wanted: list[bool]) -> list[int]:
+        """The band keys of one signature under the `wanted` layouts; all layouts' keys are remembered for the
+        next call (the insert after the lookup)."""
         seen = (values.tobytes(), values.dtype.str, values.shape)
         last = self._last_keys  # read once: another thread may replace it meanwhile
         if last is not None and last[0] == seen:
-            return last[1]
-        keys = band_keys(values, self.bands, self.rows)
-        self._last_keys = (seen, keys)
-        return keys
+            keys = last[1]
+        else:
+            keys = [band_keys(values, layout.bands, layout.rows, layout.family) for layout in self.layouts]
+            self._last_keys = (seen, keys)
+        return [key for want, layout_keys in zip(wanted, keys) if want for key in layout_keys.tolist()]
+
+    def _postings_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(key, row) postings of the given rows under every layout that stores them (by their shingle counts)."""
+        keys, post = [], []
+        for layout in self.layouts:
+            kept = rows if layout.for_every_text else rows[self._sizes[rows] <= (layout.store_at_most or 0)]
+            keys.append(band_keys(self._signatures[kept], layout.bands, layout.rows, layout.family).ravel())
+            post.append(np.repeat(kept, layout.bands))
+        return np.concatenate(keys), np.concatenate(post)
 
     def _recent_hits(self, keys: list[int], accelerated: bool) -> np.ndarray:
         """Rows in the recent buckets of the keys, with repeats."""

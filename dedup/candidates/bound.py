@@ -1,15 +1,16 @@
 """A bound on the band candidates one lookup hands to screening, so its cost does not grow with the store.
 
-The band index sits well below the decision rule (so that cut reposts come up), and at that threshold a pair
-sharing only background (one common sentence, Jaccard ~0.05) shares a band by chance: with 28 bands of 2 rows,
-7% of such pairs. The number of such chance candidates grows linearly with the store (about 600 a lookup,
-9,000 at p99, extrapolated at a million stored articles), while the true duplicates of an article stay few.
+The band index sits below the decision rule (so that cut reposts come up), and there a pair sharing only
+background (one common sentence, Jaccard ~0.05) shares a band by chance: with the main layout's 37 bands of 3 rows,
+0.5% of such pairs; with the 28 bands of 2 rows kept for short texts (dedup.candidates.layouts), 7%. The number of
+such chance candidates grows linearly with the store, while the true duplicates of an article stay few: a safety
+net, then, for short texts' dense lookups and for stores whose articles reuse many sentences.
 
 An id's count of shared bands estimates its Jaccard (b bands of r rows: b * J^r shared on average): a pair at the
-decision's Jaccard 0.5 shares 7 of 28 bands and has less than 0.4% chance of sharing at most one, while chance
-candidates share exactly one. So when a lookup finds more than `limit` ids, the ones sharing the most bands are
-kept, and among equals the newest (highest id: reposts follow their story within days). Excerpts of long texts,
-which share no band at all, come from the containment path (dedup.candidates.containment), which has its own bound.
+decision's Jaccard 0.5 shares 4.6 of 37 main bands (7 of 28 dense ones), while chance candidates share exactly
+one. So when a lookup finds more than `limit` ids, the ones sharing the most bands are kept, and among equals the
+newest (highest id: reposts follow their story within days). Excerpts of long texts, which share no band at all,
+come from the containment path (dedup.candidates.containment), which has its own bound.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dedup.candidates.bands import BandIndex
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex, RedisContainmentIndex
 from dedup.candidates.interface import CandidateIndex
+from dedup.candidates.layouts import BandLayout, describe, layout_for
 from dedup.config import SignatureConfig
 from dedup.errors import DedupError
 from dedup.sketch.signature import as_lean_minhash
@@ -84,14 +85,21 @@ class SignatureIndex:
     it, and the lookup raises `IndexLost` instead of answering from an empty index.
     """
 
-    def __init__(self, config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
-                 prefix: str = "dedup", anchor_rate: int = 16) -> None:
+    def __init__(self, config: SignatureConfig, layouts: float | tuple[BandLayout, ...], *,
+                 redis_url: str | None = None, prefix: str = "dedup", anchor_rate: int = 16) -> None:
         self.config = config
         self.shared = redis_url is not None
-        storage = _redis_config(redis_url, f"{prefix}:{config}:{threshold}") if redis_url else None
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=config.num_perm, storage_config=storage,
-                              prepickle=bool(storage))
-        self._marker = f"{prefix}:{config}:{threshold}:complete"
+        if isinstance(layouts, float):
+            layouts = (BandLayout(*layout_for(layouts, config.num_perm)),)
+        self.layouts = layouts
+        # One datasketch MinHashLSH per layout, each under its own key prefix; the first (every text) also keeps
+        # the ids, the others only the texts of their length.
+        self.tables = [MinHashLSH(num_perm=config.num_perm, params=(layout.bands, layout.rows),
+                                  storage_config=_redis_config(redis_url, f"{prefix}:{config}:{layout}")
+                                  if redis_url else None, prepickle=self.shared)
+                       for layout in layouts]
+        self.lsh = self.tables[0]
+        self._marker = f"{prefix}:{config}:{describe(layouts)}:complete"
         self.found = 0  # ids the last query found before its bound
         # Excerpts of long texts, which no Jaccard band proposes (dedup.candidates.containment); same Redis as the
         # bands.
@@ -109,30 +117,46 @@ class SignatureIndex:
         if self.shared:
             self.lsh.keys._redis.set(self._marker, 1)
 
+    def _storing(self, shingle_count: int) -> list[MinHashLSH]:
+        return [table for layout, table in zip(self.layouts, self.tables) if layout.stores(shingle_count)]
+
     def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0) -> None:
-        if article_id in self:
-            self.lsh.remove(article_id)
+        self._remove_bands(article_id)
         if self.shared:
-            self._insert_pipelined(article_id, values)
+            self._insert_pipelined(article_id, values, shingle_count)
             return
-        self.lsh.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
+        minhash = as_lean_minhash(values, self.config)
+        for table in self._storing(shingle_count):
+            table.insert(article_id, minhash, check_duplication=False)
 
     def remove(self, article_id: int) -> None:
         self.contained.remove(article_id)
-        if article_id in self:
-            self.lsh.remove(article_id)
+        self._remove_bands(article_id)
+
+    def _remove_bands(self, article_id: int) -> None:
+        """Every indexed article is in the main table: the others are asked only about those (one round trip for
+        a new article, as with one table)."""
+        if article_id not in self.lsh:
+            return
+        for table in self.tables:
+            if table is self.lsh or article_id in table:
+                table.remove(article_id)
 
     def screen(self, values: np.ndarray, ids: list[int], shingle_count: int, j_min: float,
                c_min: float) -> list[int] | None:
         """No signatures are held here (datasketch keeps only band keys): the engine screens on stored ones."""
         return None
 
-    def query(self, values: np.ndarray, *, limit: int | None = None) -> list[int]:
-        """Sorted ids sharing a band with `values`; with `limit`, at most that many, those sharing the most bands
+    def query(self, values: np.ndarray, *, shingle_count: int | None = None, limit: int | None = None) -> list[int]:
+        """Sorted ids sharing a band with `values` under the layouts a text of `shingle_count` shingles looks up
+        (unknown: the main one only); with `limit`, at most that many, those sharing the most bands
         (dedup.candidates.bound)."""
+        tables = [table for layout, table in zip(self.layouts, self.tables)
+                  if (layout.queries(shingle_count) if shingle_count is not None else layout.for_every_text)]
         if self.shared:
-            return self._query_pipelined(values, limit)
-        found = sorted(self.lsh.query(as_lean_minhash(values, self.config)))
+            return self._query_pipelined(values, tables, limit)
+        minhash = as_lean_minhash(values, self.config)
+        found = sorted(set().union(*(table.query(minhash) for table in tables)))
         self.found = len(found)
         return found
 
@@ -150,16 +174,19 @@ class SignatureIndex:
 
     def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
         """Bulk insert of ids not yet indexed; on Redis one pipelined session instead of a round trip per band."""
-        with self.lsh.insertion_session(buffer_size=10_000) as session:
-            for article_id, values, *_ in items:
-                session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
+        for layout, table in zip(self.layouts, self.tables):
+            with table.insertion_session(buffer_size=10_000) as session:
+                for article_id, values, shingle_count in items:
+                    if layout.stores(shingle_count):
+                        session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
 
-    def _query_pipelined(self, values: np.ndarray, limit: int | None = None) -> list[int]:
-        """All band lookups in one Redis round trip; datasketch's own query makes one per band (28 at 0.2)."""
+    def _query_pipelined(self, values: np.ndarray, tables: list[MinHashLSH], limit: int | None = None) -> list[int]:
+        """All band lookups in one Redis round trip; datasketch's own query makes one per band (37 at 0.3)."""
         minhash = as_lean_minhash(values, self.config)
         pipe = self.lsh.hashtables[0]._redis.pipeline(transaction=False)
-        for (start, end), table in zip(self.lsh.hashranges, self.lsh.hashtables):
-            pipe.smembers(table.redis_key(self.lsh._H(minhash.hashvalues[start:end])))
+        for lsh in tables:
+            for (start, end), table in zip(lsh.hashranges, lsh.hashtables):
+                pipe.smembers(table.redis_key(lsh._H(minhash.hashvalues[start:end])))
         pipe.exists(self._marker)
         *buckets, complete = pipe.execute()
         if not complete:
@@ -174,20 +201,20 @@ class SignatureIndex:
                                    return_counts=True)
         return strongest(unique, shared, limit)
 
-    def _insert_pipelined(self, article_id: int, values: np.ndarray) -> None:
+    def _insert_pipelined(self, article_id: int, values: np.ndarray, shingle_count: int) -> None:
         """datasketch's layout written in one Redis transaction instead of two round trips per band."""
-        lsh = self.lsh
         minhash = as_lean_minhash(values, self.config)
         key = pickle.dumps(article_id)
-        bands = [lsh._H(minhash.hashvalues[start:end]) for start, end in lsh.hashranges]
-        pipe = lsh.keys._redis.pipeline(transaction=True)
-        lsh.keys._insert(pipe, key, *bands)
-        for band, table in zip(bands, lsh.hashtables):
-            table._insert(pipe, band, key)
+        pipe = self.lsh.keys._redis.pipeline(transaction=True)
+        for lsh in self._storing(shingle_count):
+            bands = [lsh._H(minhash.hashvalues[start:end]) for start, end in lsh.hashranges]
+            lsh.keys._insert(pipe, key, *bands)
+            for band, table in zip(bands, lsh.hashtables):
+                table._insert(pipe, band, key)
         pipe.execute()
 
 
-def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | None = None,
+def open_index(config: SignatureConfig, layouts: float | tuple[BandLayout, ...], *, redis_url: str | None = None,
                prefix: str = "dedup", check_eviction: bool = True, anchor_rate: int = 16) -> CandidateIndex:
     """The shared datasketch index in Redis when a URL is given, else the fast in-process one; either carries its
     containment index (`.contained`, same interface in process and in Redis).
@@ -196,12 +223,12 @@ def open_index(config: SignatureConfig, threshold: float, *, redis_url: str | No
     worse than not starting.
     """
     if redis_url:
-        index = SignatureIndex(config, threshold, redis_url=redis_url, prefix=prefix, anchor_rate=anchor_rate)
+        index = SignatureIndex(config, layouts, redis_url=redis_url, prefix=prefix, anchor_rate=anchor_rate)
         problem = index.eviction_problem() if check_eviction else None
         if problem:
             raise UnsafeIndex(problem)
         return index
-    return BandIndex(config.num_perm, threshold, anchor_rate)
+    return BandIndex(config.num_perm, layouts, anchor_rate)
 
 
 def _conforming(bands: BandIndex, shared: SignatureIndex) -> tuple[CandidateIndex, CandidateIndex]:

@@ -44,9 +44,10 @@ class CandidateIndex(Protocol):
 
     found: int  # ids the last query found before its bound (for the candidate figures)
 
-    def query(self, values: np.ndarray, *, limit: int | None = None) -> list[int]:
-        """Ids sharing at least one band with `values`, sorted; with `limit`, at most that many, those sharing
-        the most bands (dedup.candidates.bound)."""
+    def query(self, values: np.ndarray, *, shingle_count: int | None = None, limit: int | None = None) -> list[int]:
+        """Ids sharing at least one band with `values`, sorted, under the layouts a text of `shingle_count`
+        shingles looks up (dedup.candidates.layouts; unknown: the main one); with `limit`, at most that many, those
+        sharing the most bands (dedup.candidates.bound)."""
 
     def screen(self, values: np.ndarray, ids: list[int], shingle_count: int, j_min: float,
                c_min: float) -> list[int] | None:

@@ -1,5 +1,5 @@
-"""Re-cluster stage 3: candidate pairs from the signature matrix, banded with the online MinHashLSH's (b, r)
-layout, kept when their MinHash estimates are near a threshold, plus the containment index's pairs.
+"""Re-cluster stage 3: candidate pairs from the signature matrix, banded with the online index's layouts
+(dedup.candidates.layouts), kept when their MinHash estimates are near a threshold, plus the containment index's pairs.
 """
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from datasketch.lsh import _optimal_param
 
 from dedup.candidates.containment import LocalContainmentIndex
-from dedup.config import DecisionConfig, SignatureConfig
+from dedup.candidates.layouts import BandLayout, by_banding, eligible, pair_allowed
+from dedup.config import DecisionConfig
 from dedup.engine import _ESTIMATE_MARGIN, Engine
 from dedup.sketch.shingle import mix64
 
@@ -24,10 +24,6 @@ _PAIR_CHUNK = 200_000
 
 
 # -- banding ----------------------------------------------------------------------------------
-def band_layout(sig: SignatureConfig, threshold: float) -> tuple[int, int]:
-    """(bands, rows) exactly as datasketch's MinHashLSH picks them, so batch and online candidates agree."""
-    return _optimal_param(threshold, sig.num_perm, 0.5, 0.5)
-
 
 def band_keys(block: np.ndarray) -> np.ndarray:
     """One uint64 key per row of an [n, r] uint32 band; exact for r <= 2, a 64-bit mix beyond."""
@@ -91,6 +87,25 @@ def candidate_pairs(matrix: np.ndarray, bands: int, rows: int, cap: int = BUCKET
     found = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
     if capped:
         log.warning("%d oversized LSH buckets (over %d members) were chained by windows of %d", capped, cap, _WINDOW)
+    return found, capped
+
+
+def layout_pairs(matrix: np.ndarray, counts: np.ndarray, layouts: tuple[BandLayout, ...],
+                 cap: int = BUCKET_CAP) -> tuple[np.ndarray, int]:
+    """Unique packed pairs of row positions that the online index would propose: sharing a band of the main
+    layout, or of a short-text layout with one side stored under it and the other looking it up (by shingle
+    `counts`; dedup.candidates.layouts). Each (bands, rows) is banded once, over the rows it concerns."""
+    parts: list[np.ndarray] = []
+    capped = 0
+    for (bands, rows), group in by_banding(layouts):
+        positions = np.flatnonzero(eligible(group, counts))
+        pairs, big = candidate_pairs(matrix[positions], bands, rows, cap)
+        capped += big
+        lo, hi = unpack(pairs)
+        lo, hi = positions[lo], positions[hi]
+        allowed = pair_allowed(group, counts[lo], counts[hi])
+        parts.append(pack(lo[allowed], hi[allowed]))
+    found = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
     return found, capped
 
 

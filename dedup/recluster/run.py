@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from dedup.candidates.layouts import describe
 from dedup.clusters.corrections import Rules, all_rules
 from dedup.engine import Engine
 from dedup.recluster.apply import apply_assignment
-from dedup.recluster.candidates import BUCKET_CAP, band_layout
+from dedup.recluster.candidates import BUCKET_CAP
 from dedup.recluster.ids import Assignment, assign_ids, components, duplicate_oracle, family_oracle
 from dedup.recluster.run_log import finish_run, now, run_lock, start_run
 from dedup.recluster.snapshot import Snapshot, arrival_times, resign_stale, take_snapshot
@@ -78,9 +79,10 @@ class RunReport:
 
 
 def _parameters(engine: Engine, settings: Settings, since: str | None) -> dict[str, Any]:
-    bands, rows = band_layout(engine.sig_config, engine.decision.lsh_threshold)
-    return {"signature_version": engine.version, "decision": asdict(engine.decision), "bands": bands,
-            "rows": rows, "bucket_cap": BUCKET_CAP, "since": since, "workers": settings.recluster_workers,
+    main = engine.layouts[0]
+    return {"signature_version": engine.version, "decision": asdict(engine.decision), "bands": main.bands,
+            "rows": main.rows, "layouts": describe(engine.layouts),
+            "bucket_cap": BUCKET_CAP, "since": since, "workers": settings.recluster_workers,
             "reuse_verdicts": settings.recluster_reuse_verdicts}
 
 

@@ -24,12 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dedup.candidates.layouts import BandLayout, by_banding, eligible, pair_allowed
 from dedup.config import DecisionConfig, SignatureConfig
 from dedup.engine import Engine
 from dedup.recluster.candidates import (
     BUCKET_CAP,
     band_keys,
-    band_layout,
     bucket_pairs,
     estimate_keep,
     unpack,
@@ -84,34 +84,48 @@ def export_texts(texts: dict[int, str], folder: Path) -> Path:
 
 
 # -- executor-side functions (each wraps a shared one) --------------------------------------------
-def _band_rows(partition: Iterator[Any], bands: int, per_band: int) -> Iterator[tuple[int, int, int]]:
-    """(band, key, id) for a partition of signatures, keys from the shared `band_keys`."""
+# A bucket's band number carries its banding group (dedup.candidates.layouts.by_banding): group * _GROUP + band.
+_GROUP = 4096
+Groups = list[tuple[tuple[int, int], tuple[BandLayout, ...]]]
+
+
+def _band_rows(partition: Iterator[Any], groups: Groups) -> Iterator[tuple[int, int, int]]:
+    """(group and band, key, id) for a partition of signatures, keys from the shared `band_keys`, each group's
+    bands over the rows it concerns."""
     rows = list(partition)
     if not rows:
         return
-    ids = [r.id for r in rows]
+    ids = np.array([r.id for r in rows], dtype=np.int64)
     matrix = np.frombuffer(b"".join(r.sig for r in rows), dtype=np.uint32).reshape(len(rows), -1)
-    for band in range(bands):
-        keys = band_keys(matrix[:, band * per_band:(band + 1) * per_band]).view(np.int64)
-        for key, article_id in zip(keys.tolist(), ids):
-            yield band, key, article_id
+    counts = np.array([r.n for r in rows], dtype=np.int64)
+    for number, ((bands, per_band), group) in enumerate(groups):
+        kept = eligible(group, counts)
+        for band in range(bands):
+            keys = band_keys(matrix[kept, band * per_band:(band + 1) * per_band]).view(np.int64)
+            for key, article_id in zip(keys.tolist(), ids[kept].tolist()):
+                yield number * _GROUP + band, key, article_id
 
 
-def _pairs_of_bucket(members: list[int], cap: int) -> list[tuple[int, int]]:
-    """The shared `bucket_pairs` on one bucket (all keys equal)."""
+def _pairs_of_bucket(band: int, members: list[int], cap: int) -> list[tuple[int, int, int]]:
+    """The shared `bucket_pairs` on one bucket (all keys equal), each pair with its banding group."""
     ids = np.array(sorted(members), dtype=np.int64)
     pairs, _ = bucket_pairs(np.zeros(len(ids), dtype=np.uint64), ids, cap)
     lo, hi = unpack(pairs)
-    return list(zip(lo.tolist(), hi.tolist()))
+    return [(a, b, band // _GROUP) for a, b in zip(lo.tolist(), hi.tolist())]
 
 
-def _keep_promising(partition: Iterator[Any], decision: DecisionConfig) -> Iterator[tuple[int, int]]:
+def _keep_promising(partition: Iterator[Any], decision: DecisionConfig, groups: Groups) -> Iterator[tuple[int, int]]:
+    """Pairs the online index would propose (`pair_allowed` for their group) whose estimates pass its filter."""
     rows = list(partition)
     if not rows:
         return
     ma = np.frombuffer(b"".join(r.sig_a for r in rows), dtype=np.uint32).reshape(len(rows), -1)
     mb = np.frombuffer(b"".join(r.sig_b for r in rows), dtype=np.uint32).reshape(len(rows), -1)
-    keep = estimate_keep(ma, mb, np.array([r.n_a for r in rows]), np.array([r.n_b for r in rows]), decision)
+    n_a, n_b, group = (np.array([getattr(r, f) for r in rows], dtype=np.int64) for f in ("n_a", "n_b", "g"))
+    keep = estimate_keep(ma, mb, n_a, n_b, decision)
+    for number, (_, layouts) in enumerate(groups):
+        mine = group == number
+        keep[mine] &= pair_allowed(layouts, n_a[mine], n_b[mine])
     yield from ((r.a, r.b) for r, k in zip(rows, keep) if k)
 
 
@@ -161,17 +175,17 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
          fresh_texts: dict[int, str], folder: Path, cache: VerdictCache | None) -> tuple[Verdicts, dict[int, str]]:
     from pyspark.sql import functions as F
 
-    bands, per_band = band_layout(engine.sig_config, engine.decision.lsh_threshold)
+    groups = by_banding(engine.layouts)
     decision, sig = engine.decision, engine.sig_config
     t = time.perf_counter()
     parallelism = spark.sparkContext.defaultParallelism
     sigs = spark.read.parquet(str(export_signatures(snapshot, folder))).repartition(parallelism).cache()
     # Explicit schemas: `toDF(names)` runs a job to infer the types from the first rows (the whole lineage up to
     # there, shuffles included) before the real one.
-    keyed = sigs.rdd.mapPartitions(lambda rows: _band_rows(rows, bands, per_band)).toDF(
-        "band long, key long, id long")
+    keyed = sigs.rdd.mapPartitions(lambda rows: _band_rows(rows, groups)).toDF("band long, key long, id long")
     buckets = keyed.groupBy("band", "key").agg(F.collect_list("id").alias("ids")).where(F.size("ids") >= 2)
-    pairs = buckets.rdd.flatMap(lambda row: _pairs_of_bucket(row.ids, BUCKET_CAP)).distinct().toDF("a long, b long")
+    pairs = buckets.rdd.flatMap(lambda row: _pairs_of_bucket(row.band, row.ids, BUCKET_CAP)).distinct().toDF(
+        "a long, b long, g long")
     if scope is not None:
         wanted = spark.sparkContext.broadcast(set(scope.tolist()))
         pairs = pairs.where(F.udf(lambda a, b: a in wanted.value or b in wanted.value, "boolean")("a", "b"))
@@ -180,7 +194,7 @@ def _run(spark: Any, snapshot: Snapshot, engine: Engine, scope: np.ndarray | Non
     left = sigs.select(F.col("id").alias("a"), F.col("sig").alias("sig_a"), F.col("n").alias("n_a"))
     right = sigs.select(F.col("id").alias("b"), F.col("sig").alias("sig_b"), F.col("n").alias("n_b"))
     kept = pairs.join(left, "a").join(right, "b").rdd.mapPartitions(
-        lambda rows: _keep_promising(rows, decision)).toDF("a long, b long")
+        lambda rows: _keep_promising(rows, decision, groups)).toDF("a long, b long").distinct()
     reused, todo, keys = _reusable(kept, snapshot, cache, stats, engine, scope)
     stats["seconds_banding"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()

@@ -19,7 +19,7 @@ import numpy as np
 from dedup.config import DecisionConfig, SignatureConfig
 from dedup.decide.verify import When, decide, later_of
 from dedup.engine import Engine
-from dedup.recluster.candidates import band_layout, candidate_pairs, promising, unpack, with_containment_pairs
+from dedup.recluster.candidates import layout_pairs, promising, unpack, with_containment_pairs
 from dedup.recluster.snapshot import Snapshot, arrival_times
 from dedup.sketch.shingle import shingle_hashes
 from dedup.store.base import ReclusterStore
@@ -178,9 +178,8 @@ def local_verdicts(snapshot: Snapshot, engine: Engine, scope: np.ndarray | None,
                    stats: dict, fresh_texts: dict[int, str],
                    cache: VerdictCache | None = None) -> tuple[Verdicts, dict[int, str]]:
     """Band, pre-filter and verify on this machine; returns verdicts and the texts it loaded."""
-    bands, rows = band_layout(engine.sig_config, engine.decision.lsh_threshold)
     t = time.perf_counter()
-    pairs, stats["capped_buckets"] = candidate_pairs(snapshot.matrix, bands, rows)
+    pairs, stats["capped_buckets"] = layout_pairs(snapshot.matrix, snapshot.shingle_counts, engine.layouts)
     stats["candidate_pairs"] = int(len(pairs))
     pairs = pairs[promising(pairs, snapshot.matrix, snapshot.shingle_counts, engine.decision)]
     ids = snapshot.signed_ids
