@@ -7,9 +7,11 @@ from datasketch import MinHashLSH
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup.candidates.bands import BandIndex
+from dedup.candidates.bands import BandIndex, _keys_of_one, band_keys
+from dedup.candidates.layouts import BandLayout
 from dedup.config import SignatureConfig
 from dedup.sketch.signature import as_lean_minhash
+from tests.conftest import needs_native
 
 SIG = SignatureConfig()
 
@@ -137,3 +139,13 @@ def test_the_prefix_directory_finds_every_posting_of_the_wanted_keys(stored, ext
     slots, shift = directory(keys)
     found = find(keys, slots, shift, wanted)
     assert sorted(found.tolist()) == [i for i, k in enumerate(keys.tolist()) if k in set(wanted.tolist())]
+
+
+@needs_native
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=128, max_size=128),
+       st.sampled_from([(37, 3, 0), (28, 2, 1), (28, 2, 2), (128, 1, 0), (16, 8, 7)]))
+def test_compiled_band_keys_are_the_numpy_reference(values, layout):
+    signature = np.array(values, dtype=np.uint32)
+    bands, rows, family = layout
+    assert np.array_equal(_keys_of_one(signature, BandLayout(bands, rows, family)),
+                          band_keys(signature, bands, rows, family))

@@ -32,6 +32,7 @@ from dedup.sketch.native import _native  # the optional C accelerator, or None
 from dedup.sketch.shingle import mix64
 
 _posting_hits = getattr(_native, "posting_hits", None)
+_one_signature_keys = getattr(_native, "band_keys", None)  # a build older than this module lacks it
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _NO_CAP = 2**62
@@ -47,6 +48,14 @@ def band_keys(values: np.ndarray, bands: int, rows: int, family: int = 0) -> np.
     for j in range(rows):
         h = mix64(h ^ v[..., j])  # every input bit moves every output bit: the directory reads the top bits
     return h
+
+
+def _keys_of_one(values: np.ndarray, layout: BandLayout) -> np.ndarray:
+    """`band_keys` of one signature under one layout: the compiled loop when built (the same keys)."""
+    if _one_signature_keys is not None and values.dtype == np.uint32 and values.ndim == 1:
+        raw = _one_signature_keys(np.ascontiguousarray(values), layout.bands, layout.rows, layout.family)
+        return np.frombuffer(raw, dtype=np.uint64)
+    return band_keys(values, layout.bands, layout.rows, layout.family)
 
 
 class BandIndex:
@@ -114,7 +123,7 @@ class BandIndex:
     def insert(self, article_id: int, values: np.ndarray, shingle_count: int = 0, *, accelerated: bool = True) -> None:
         self.remove(article_id)
         row = self._store_row(article_id, values, shingle_count)
-        keys = self._keys_of(values, [layout.stores(shingle_count) for layout in self.layouts])
+        keys = self._keys_of(values, [layout.stores(shingle_count) for layout in self.layouts]).tolist()
         if accelerated and _native is not None:
             _native.band_insert([self._recent] * len(keys), keys, row)
         else:
@@ -166,7 +175,7 @@ class BandIndex:
         bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the benchmarks."""
         asks = [layout.queries(shingle_count) if shingle_count is not None else layout.for_every_text
                 for layout in self.layouts]
-        keys = np.asarray(self._keys_of(values, asks), dtype=np.uint64)
+        keys = self._keys_of(values, asks)
         parts = []
         merged, post, slots, shift = self._merged
         if len(merged):
@@ -191,7 +200,7 @@ class BandIndex:
             found = sorted(sorted(found, key=lambda i: (-shared[i], -i))[:limit])
         return found
 
-    def _keys_of(self, values: np.ndarray, wanted: list[bool]) -> list[int]:
+    def _keys_of(self, values: np.ndarray, wanted: list[bool]) -> np.ndarray:
         """The band keys of one signature under the `wanted` layouts; all layouts' keys are remembered for the
         next call (the insert after the lookup)."""
         seen = (values.tobytes(), values.dtype.str, values.shape)
@@ -199,9 +208,10 @@ class BandIndex:
         if last is not None and last[0] == seen:
             keys = last[1]
         else:
-            keys = [band_keys(values, layout.bands, layout.rows, layout.family) for layout in self.layouts]
+            keys = [_keys_of_one(values, layout) for layout in self.layouts]
             self._last_keys = (seen, keys)
-        return [key for want, layout_keys in zip(wanted, keys) if want for key in layout_keys.tolist()]
+        chosen = [layout_keys for want, layout_keys in zip(wanted, keys) if want]
+        return chosen[0] if len(chosen) == 1 else np.concatenate(chosen)
 
     def _postings_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(key, row) postings of the given rows under every layout that stores them (by their shingle counts)."""

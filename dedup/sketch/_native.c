@@ -528,7 +528,36 @@ static PyObject *band_insert(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* band_keys(values: bytes-like uint32[perm], bands, rows, family) -> bytes (uint64[bands])
+ *
+ * Same keys as dedup/candidates/bands.py's numpy `band_keys` for one signature: each band's salt
+ * ((band + 1 + 4096 * family) * BASE) mixed with its rows in order. Numpy spends ~30 us a layout on
+ * its small temporaries; this takes well under one. */
+static PyObject *band_keys(PyObject *self, PyObject *args) {
+    Py_buffer v;
+    Py_ssize_t bands, rows, family;
+    if (!PyArg_ParseTuple(args, "y*nnn", &v, &bands, &rows, &family)) return NULL;
+    PyObject *result = NULL;
+    if (bands < 0 || rows < 1 || family < 0 || bands * rows > v.len / 4) {
+        PyErr_SetString(PyExc_ValueError, "need bands * rows values at most, rows >= 1, family >= 0");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, sizeof(uint64_t) * bands);
+    if (!result) goto done;
+    uint64_t *out = (uint64_t *)PyBytes_AS_STRING(result);
+    const uint32_t *values = (const uint32_t *)v.buf;
+    for (Py_ssize_t band = 0; band < bands; band++) {
+        uint64_t h = (uint64_t)(band + 1 + 4096 * family) * BASE;
+        for (Py_ssize_t j = 0; j < rows; j++) h = mix64(h ^ (uint64_t)values[band * rows + j]);
+        out[band] = h;
+    }
+done:
+    PyBuffer_Release(&v);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"band_keys", band_keys, METH_VARARGS, "The LSH band keys of one signature under one layout."},
     {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
     {"posting_hits", posting_hits, METH_VARARGS, "Ids in the buckets of the keys of one table, with repeats."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
