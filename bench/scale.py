@@ -12,6 +12,14 @@ candidates per lookup before and after the bound (dedup.candidates.bound), conta
 in process (reposts of recent articles), the process's RSS, the database's bytes, and the load average (the machine
 is shared: CPU time, not wall time, is the figure to compare).
 
+`growth` compares the CPU per article at two store sizes side by side: each run ingests the same stream (after a
+warm-up) into a fresh copy of a ~50k and of a ~1M store made by `ingest`, once per setting (environment variables,
+such as the band layouts), in turn; `window` is one such measurement (`--profile` writes a cProfile of it):
+
+    python bench/scale.py growth --small RUN/s50k.db --large RUN/s1m.db --articles 20000 --warm 2000 --runs 2 \
+        --setting "0.2 only:DEDUP_LSH_THRESHOLD=0.2,DEDUP_SHORT_TEXT_SHINGLES=0" --setting "default:" \
+        --out RUN/growth.json
+
 `jobs` times `dedup ingest --jobs 1` against `--jobs 2` on one 50k-article stream of the same generator and
 checks that both give the same clusters:
 
@@ -25,6 +33,7 @@ the shared index's Redis memory per article (a sample of the store's signatures 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import ctypes
 import gc
 import json
@@ -313,9 +322,15 @@ def window(args: argparse.Namespace) -> None:
     for first in range(stored, stored + args.warm, BATCH):
         engine.ingest_many(articles(rng, pool, recent, first, BATCH, "window.example"))
     counting = Counting(engine)
+    profile = cProfile.Profile() if args.profile else None
     cpu = time.process_time()
+    if profile:
+        profile.enable()
     for first in range(stored + args.warm, stored + args.warm + args.articles, BATCH):
         engine.ingest_many(articles(rng, pool, recent, first, BATCH, "window.example"))
+    if profile:
+        profile.disable()
+        profile.dump_stats(args.profile)
     cpu = time.process_time() - cpu
     print(json.dumps({"stored": stored, "layouts": describe(engine.layouts), "articles": args.articles,
                       "cpu_us_per_article": round(cpu / args.articles * 1e6, 1), "candidates": counting.window(),
@@ -373,6 +388,7 @@ def main() -> None:
     win.add_argument("--articles", type=int, default=20_000)
     win.add_argument("--warm", type=int, default=2_000)
     win.add_argument("--seed", type=int, default=11)
+    win.add_argument("--profile", type=Path, default=None, help="Write a cProfile of the timed part here")
     grow = sub.add_parser("growth")
     grow.add_argument("--small", type=Path, required=True, help="A store of ~50k articles (copied for each run)")
     grow.add_argument("--large", type=Path, required=True, help="A store of ~1M articles (copied for each run)")
