@@ -195,7 +195,7 @@ def redis_memory(db: Path, url: str, sample: int) -> dict:
     engine = Engine(settings.model_copy(update={"redis_url": None}), rebuild=False)
     client = redis.Redis.from_url(url)
     prefix = f"dedup-scale-{os.getpid()}"
-    index = SignatureIndex(settings.signature(), settings.lsh_threshold, redis_url=url, prefix=prefix)
+    index = SignatureIndex(settings.signature(), engine.layouts, redis_url=url, prefix=prefix)
     before = client.info("memory")["used_memory"]
     rows = []
     for article_id, _version, blob, count in engine.store.iter_signatures():
