@@ -78,7 +78,8 @@ class DecisionConfig:
     containment: float = 0.75
     min_shared_shingles: int = 8
     # Jaccard at which the LSH bands propose a candidate, and the denser bands kept for texts of at most
-    # `short_text_shingles` (0: none), whose containment anchors are too few (dedup.candidates.layouts).
+    # `short_text_shingles` (0: none), whose containment anchors are too few (dedup.candidates.layouts). A short
+    # threshold not below the main one adds nothing (a store configured with a low main threshold keeps working).
     lsh_threshold: float = 0.3
     short_lsh_threshold: float = 0.2
     short_text_shingles: int = 80
@@ -100,10 +101,6 @@ class DecisionConfig:
                 f"lsh_threshold ({self.lsh_threshold}) must sit below the decision thresholds "
                 f"(jaccard {self.jaccard}, containment {self.containment}), or true duplicates are never candidates"
             )
-        if self.short_lsh_threshold > self.lsh_threshold:
-            raise ValueError(f"short_lsh_threshold ({self.short_lsh_threshold}) must not exceed lsh_threshold "
-                             f"({self.lsh_threshold}): the short-text bands exist to propose more candidates, "
-                             "not fewer")
         if self.short_text_shingles < 0:
             raise ValueError("short_text_shingles must be 0 (no short-text bands) or more, "
                              f"got {self.short_text_shingles}")

@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     lsh_threshold: float = Field(_DECISION.lsh_threshold,
                                  description="Jaccard at which LSH proposes a candidate (below the decision)")
     short_lsh_threshold: float = Field(_DECISION.short_lsh_threshold,
-                                       description="Jaccard of the denser LSH bands kept for short texts (at most "
-                                       "DEDUP_LSH_THRESHOLD)")
+                                       description="Jaccard of the denser LSH bands kept for short texts (none when "
+                                       "it is not below DEDUP_LSH_THRESHOLD)")
     short_text_shingles: int = Field(_DECISION.short_text_shingles, ge=0, le=100_000,
                                      description="Texts of at most this many shingles also get the denser bands "
                                      "(their containment anchors are too few to find a cut repost); 0: none")
@@ -128,15 +128,6 @@ class Settings(BaseSettings):
             raise ValueError(f"DEDUP_LSH_THRESHOLD ({value}) must be below DEDUP_JACCARD_THRESHOLD ({jaccard}) and "
                              f"DEDUP_CONTAINMENT_THRESHOLD ({containment}): LSH proposes the candidates the exact "
                              "scores decide on, so a higher value never proposes some true duplicates")
-        return value
-
-    @field_validator("short_lsh_threshold")
-    @classmethod
-    def _short_bands_denser(cls, value: float, info: ValidationInfo) -> float:
-        main = info.data.get("lsh_threshold")
-        if main is not None and value > main:
-            raise ValueError(f"DEDUP_SHORT_LSH_THRESHOLD ({value}) must not exceed DEDUP_LSH_THRESHOLD ({main}): the "
-                             "short-text bands exist to propose more candidates for short texts, not fewer")
         return value
 
     @field_validator("ngram", "word_ngram", "num_perm", "min_shared_shingles")

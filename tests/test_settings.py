@@ -25,7 +25,7 @@ def test_the_settings_run_with_the_frozen_configs_defaults(monkeypatch):
 @pytest.mark.parametrize(("variable", "value", "says"), [
     ("DEDUP_RECLUSTER_CRON", "every night", "is not a cron expression"),
     ("DEDUP_LSH_THRESHOLD", "0.6", "must be below DEDUP_JACCARD_THRESHOLD"),
-    ("DEDUP_SHORT_LSH_THRESHOLD", "0.4", "must not exceed DEDUP_LSH_THRESHOLD"),
+    ("DEDUP_SHORT_LSH_THRESHOLD", "0", "must be a fraction in (0, 1]"),
     ("DEDUP_SHORT_TEXT_SHINGLES", "-1", "greater than or equal to 0"),
     ("DEDUP_CONTAINMENT_THRESHOLD", "1.5", "must be a fraction in (0, 1]"),
     ("DEDUP_NGRAM", "40", "must be between 1 and 16"),

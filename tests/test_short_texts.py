@@ -9,7 +9,7 @@ import pytest
 
 from dedup.candidates.bands import BandIndex
 from dedup.candidates.index import SignatureIndex
-from dedup.candidates.layouts import band_layouts, describe
+from dedup.candidates.layouts import BandLayout, band_layouts, describe, layout_for
 from dedup.config import DecisionConfig
 from dedup.engine import Engine
 from dedup.models import ArticleIn
@@ -38,9 +38,12 @@ def test_the_default_layouts_are_a_main_one_and_a_dense_pair_for_short_texts():
     assert band_layouts(128, DecisionConfig(short_lsh_threshold=0.3)) == (main,)  # not denser: nothing to add
 
 
-def test_a_denser_layout_above_the_main_one_is_refused_with_what_to_fix():
-    with pytest.raises(ValueError, match="must not exceed lsh_threshold"):
-        DecisionConfig(short_lsh_threshold=0.4)
+def test_short_bands_not_denser_than_the_main_ones_add_nothing_and_refuse_nothing():
+    # a store configured with a low main threshold before the short-text bands existed starts as it did
+    assert band_layouts(128, DecisionConfig(lsh_threshold=0.1)) == (BandLayout(*layout_for(0.1, 128)),)
+    assert Settings(lsh_threshold=0.1, redis_url=None).decision().short_lsh_threshold == 0.2
+    with pytest.raises(ValueError, match="short_text_shingles must be 0"):
+        DecisionConfig(short_text_shingles=-1)
 
 
 @pytest.mark.parametrize("story_first", [True, False])
