@@ -25,7 +25,7 @@ import numpy as np
 
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex
-from dedup.candidates.layouts import BandLayout, layout_for
+from dedup.candidates.layouts import BandLayout, as_layouts
 from dedup.candidates.postings import add_posting, directory, find, merge_sorted
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
@@ -64,7 +64,7 @@ class BandIndex:
 
     def __init__(self, num_perm: int, layouts: float | tuple[BandLayout, ...], anchor_rate: int = 16) -> None:
         """`layouts`: those of `dedup.candidates.layouts.band_layouts`, or one threshold for a single layout."""
-        self.layouts = (BandLayout(*layout_for(layouts, num_perm)),) if isinstance(layouts, float) else layouts
+        self.layouts = as_layouts(layouts, num_perm)
         self.bands, self.rows = self.layouts[0].bands, self.layouts[0].rows
         # Excerpts of long texts, which no Jaccard band proposes (dedup.candidates.containment).
         self.contained = LocalContainmentIndex(anchor_rate)
@@ -173,9 +173,7 @@ class BandIndex:
         """Sorted ids sharing at least one band with `values` (a text of `shingle_count` shingles: it decides which
         layouts it looks up; unknown: the main one only); with `limit`, at most that many: those sharing the most
         bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the benchmarks."""
-        asks = [layout.queries(shingle_count) if shingle_count is not None else layout.for_every_text
-                for layout in self.layouts]
-        keys = self._keys_of(values, asks)
+        keys = self._keys_of(values, [layout.queries(shingle_count) for layout in self.layouts])
         parts = []
         merged, post, slots, shift = self._merged
         if len(merged):
@@ -217,7 +215,7 @@ class BandIndex:
         """(key, row) postings of the given rows under every layout that stores them (by their shingle counts)."""
         keys, post = [], []
         for layout in self.layouts:
-            kept = rows if layout.for_every_text else rows[self._sizes[rows] <= (layout.store_at_most or 0)]
+            kept = rows[layout.stored(self._sizes[rows])]
             keys.append(band_keys(self._signatures[kept], layout.bands, layout.rows, layout.family).ravel())
             post.append(np.repeat(kept, layout.bands))
         return np.concatenate(keys), np.concatenate(post)

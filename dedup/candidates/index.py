@@ -20,7 +20,7 @@ from dedup.candidates.bands import BandIndex
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex, RedisContainmentIndex
 from dedup.candidates.interface import CandidateIndex
-from dedup.candidates.layouts import BandLayout, describe, layout_for
+from dedup.candidates.layouts import BandLayout, as_layouts, describe
 from dedup.config import SignatureConfig
 from dedup.errors import DedupError
 from dedup.sketch.signature import as_lean_minhash
@@ -89,9 +89,7 @@ class SignatureIndex:
                  redis_url: str | None = None, prefix: str = "dedup", anchor_rate: int = 16) -> None:
         self.config = config
         self.shared = redis_url is not None
-        if isinstance(layouts, float):
-            layouts = (BandLayout(*layout_for(layouts, config.num_perm)),)
-        self.layouts = layouts
+        self.layouts = layouts = as_layouts(layouts, config.num_perm)
         # One datasketch MinHashLSH per layout, each under its own key prefix; the first (every text) also keeps
         # the ids, the others only the texts of their length.
         self.tables = [MinHashLSH(num_perm=config.num_perm, params=(layout.bands, layout.rows),
@@ -151,8 +149,7 @@ class SignatureIndex:
         """Sorted ids sharing a band with `values` under the layouts a text of `shingle_count` shingles looks up
         (unknown: the main one only); with `limit`, at most that many, those sharing the most bands
         (dedup.candidates.bound)."""
-        tables = [table for layout, table in zip(self.layouts, self.tables)
-                  if (layout.queries(shingle_count) if shingle_count is not None else layout.for_every_text)]
+        tables = [table for layout, table in zip(self.layouts, self.tables) if layout.queries(shingle_count)]
         if self.shared:
             return self._query_pipelined(values, tables, limit)
         minhash = as_lean_minhash(values, self.config)
@@ -174,11 +171,12 @@ class SignatureIndex:
 
     def insert_many(self, items: list[tuple[int, np.ndarray, int]]) -> None:
         """Bulk insert of ids not yet indexed; on Redis one pipelined session instead of a round trip per band."""
+        signed = [(article_id, as_lean_minhash(values, self.config), count) for article_id, values, count in items]
         for layout, table in zip(self.layouts, self.tables):
             with table.insertion_session(buffer_size=10_000) as session:
-                for article_id, values, shingle_count in items:
+                for article_id, minhash, shingle_count in signed:
                     if layout.stores(shingle_count):
-                        session.insert(article_id, as_lean_minhash(values, self.config), check_duplication=False)
+                        session.insert(article_id, minhash, check_duplication=False)
 
     def _query_pipelined(self, values: np.ndarray, tables: list[MinHashLSH], limit: int | None = None) -> list[int]:
         """All band lookups in one Redis round trip; datasketch's own query makes one per band (37 at 0.3)."""

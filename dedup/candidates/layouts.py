@@ -44,8 +44,19 @@ class BandLayout:
     def stores(self, shingle_count: int) -> bool:
         return self.store_at_most is None or shingle_count <= self.store_at_most
 
-    def queries(self, shingle_count: int) -> bool:
+    def queries(self, shingle_count: int | None) -> bool:
+        """Whether a text of this length looks this layout up; a text of unknown length, only the main one."""
+        if shingle_count is None:
+            return self.for_every_text
         return self.query_at_most is None or shingle_count <= self.query_at_most
+
+    def stored(self, counts: np.ndarray) -> np.ndarray:
+        """`stores` over an array of shingle counts."""
+        return np.ones(len(counts), dtype=bool) if self.store_at_most is None else counts <= self.store_at_most
+
+    def asked(self, counts: np.ndarray) -> np.ndarray:
+        """`queries` over an array of (known) shingle counts."""
+        return np.ones(len(counts), dtype=bool) if self.query_at_most is None else counts <= self.query_at_most
 
     @property
     def for_every_text(self) -> bool:
@@ -59,6 +70,11 @@ class BandLayout:
 def layout_for(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) exactly as datasketch's MinHashLSH picks them for `threshold`, so every index agrees."""
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def as_layouts(spec: float | tuple[BandLayout, ...], num_perm: int) -> tuple[BandLayout, ...]:
+    """An index's layouts: those given, or for a bare threshold its one layout for every text."""
+    return (BandLayout(*layout_for(spec, num_perm)),) if isinstance(spec, float) else spec
 
 
 def band_layouts(num_perm: int, decision: DecisionConfig) -> tuple[BandLayout, ...]:
@@ -85,17 +101,11 @@ def by_banding(layouts: tuple[BandLayout, ...]) -> list[tuple[tuple[int, int], t
     return [(key, tuple(group)) for key, group in groupby(ordered, key=lambda layout: (layout.bands, layout.rows))]
 
 
-def _at_most(bound: int | None) -> int:
-    return np.iinfo(np.int64).max if bound is None else bound
-
-
 def eligible(group: tuple[BandLayout, ...], counts: np.ndarray) -> np.ndarray:
     """Which articles (by shingle count) a batch job bands under this group: stored or looking up under one of it."""
     keep = np.zeros(len(counts), dtype=bool)
     for layout in group:
-        if layout.for_every_text:
-            return np.ones(len(counts), dtype=bool)
-        keep |= (counts <= _at_most(layout.store_at_most)) | (counts <= _at_most(layout.query_at_most))
+        keep |= layout.stored(counts) | layout.asked(counts)
     return keep
 
 
@@ -104,9 +114,5 @@ def pair_allowed(group: tuple[BandLayout, ...], count_a: np.ndarray, count_b: np
     layout of the group and the other looking it up, in either order of arrival."""
     allowed = np.zeros(len(count_a), dtype=bool)
     for layout in group:
-        if layout.for_every_text:
-            return np.ones(len(count_a), dtype=bool)
-        store, query = _at_most(layout.store_at_most), _at_most(layout.query_at_most)
-        stores_a, stores_b, asks_a, asks_b = count_a <= store, count_b <= store, count_a <= query, count_b <= query
-        allowed |= (stores_a & asks_b) | (stores_b & asks_a)
+        allowed |= (layout.stored(count_a) & layout.asked(count_b)) | (layout.stored(count_b) & layout.asked(count_a))
     return allowed
