@@ -35,11 +35,14 @@ def _crowd(rows: int, bands: int, seed: int = 5) -> tuple[np.ndarray, dict[int, 
 
 
 @pytest.mark.parametrize("accelerated", [True, False])
-def test_in_process_bound_keeps_the_ids_sharing_most_bands_then_the_newest(accelerated):
+@pytest.mark.parametrize("merged", [0, 150, 303], ids=["recent", "half merged", "all merged"])
+def test_in_process_bound_keeps_the_ids_sharing_most_bands_then_the_newest(accelerated, merged):
     index = BandIndex(SETTINGS.num_perm, SETTINGS.lsh_threshold)
     query, stored = _crowd(index.rows, index.bands)
     for i, values in stored.items():
         index.insert(i, values, 100)
+        if i == merged:  # the postings so far into the sorted arrays, the rest in the recent buckets
+            index.merge()
     assert index.query(query, accelerated=accelerated) == sorted(stored)
     bounded = index.query(query, accelerated=accelerated, limit=50)
     assert index.found == 303

@@ -142,6 +142,25 @@ def test_the_prefix_directory_finds_every_posting_of_the_wanted_keys(stored, ext
 
 
 @needs_native
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=300), st.lists(st.integers(0, 2**32 - 1), max_size=20),
+       st.sampled_from([np.uint32, np.uint64]), st.sampled_from([np.uint32, np.int64]))
+def test_the_compiled_lookup_returns_the_values_the_numpy_lookup_returns(stored, extra, dtype, value_type):
+    """Band rows (uint32) and article ids (int64) of the wanted keys' postings, repeats and order included, from
+    the one C call as from the numpy reference, for 32- and 64-bit keys."""
+    from dedup.candidates.postings import directory, values_of
+
+    scale = 1 if dtype is np.uint32 else 2**32 - 1
+    keys = np.sort(np.array(stored, dtype=np.uint64) * np.uint64(scale)).astype(dtype)
+    values = np.arange(len(keys), dtype=value_type)[::-1].copy()
+    wanted = np.concatenate([keys[::3], np.array(extra, dtype=np.uint64).astype(dtype) * dtype(scale)]).astype(dtype)
+    slots, shift = directory(keys)
+    compiled = values_of(keys, slots, shift, wanted, values)
+    reference = values_of(keys, slots, shift, wanted, values, accelerated=False)
+    assert compiled.dtype == reference.dtype == np.int64
+    assert compiled.tolist() == reference.tolist()
+
+
+@needs_native
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=128, max_size=128),
        st.sampled_from([(37, 3, 0), (28, 2, 1), (28, 2, 2), (128, 1, 0), (16, 8, 7)]))
 def test_compiled_band_keys_are_the_numpy_reference(values, layout):

@@ -309,6 +309,26 @@ def test_the_array_pick_of_the_in_process_index_matches_the_redis_index_pick():
         assert pick_arrays(query_count, hits, lambda ids, c=count_of: c[ids], limit=10) == expected
 
 
+@needs_native
+def test_the_compiled_pick_matches_the_array_pick():
+    """The in-process lookup counts its hits in one C call: the same ids in the same order as the numpy rule,
+    with ties on estimate and shared anchors, hits split between recent and merged postings, unknown ids."""
+    from dedup.candidates.containment import MIN_ESTIMATE, pick_arrays
+    from dedup.sketch.native import _native
+
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        query_count = int(rng.integers(0, 40))
+        hits = rng.integers(1, 80, int(rng.integers(0, 600)), dtype=np.int64)
+        count_of = rng.integers(-1, 50, 60).astype(np.int32)   # ids 60-79 beyond it, -1: no longer indexed
+        split = int(rng.integers(0, len(hits) + 1))
+        limit = int(rng.integers(0, 30))
+        expected = pick_arrays(query_count, hits, lambda ids, c=count_of: np.maximum(
+            np.where(ids < len(c), c[np.minimum(ids, len(c) - 1)], 0), 0), limit=limit)
+        assert _native.pick_contained(hits[:split].tolist(), hits[split:], count_of, query_count, limit,
+                                      MIN_ESTIMATE) == expected
+
+
 def sentences(seed: int, count: int) -> str:
     rng = random.Random(seed)
     return "".join(sentence(rng) for _ in range(count))

@@ -26,13 +26,14 @@ import numpy as np
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex
 from dedup.candidates.layouts import BandLayout, as_layouts
-from dedup.candidates.postings import add_posting, directory, find, merge_sorted
+from dedup.candidates.postings import add_posting, directory, merge_sorted, values_of
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 from dedup.sketch.shingle import mix64
 
 _posting_hits = getattr(_native, "posting_hits", None)
 _one_signature_keys = getattr(_native, "band_keys", None)  # a build older than this module lacks it
+_strongest_rows = getattr(_native, "strongest_rows", None)  # a build older than this module lacks it
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _NO_CAP = 2**62
@@ -174,10 +175,12 @@ class BandIndex:
         layouts it looks up; unknown: the main one only); with `limit`, at most that many: those sharing the most
         bands (dedup.candidates.bound). `found` keeps how many shared one before the bound, for the benchmarks."""
         keys = self._keys_of(values, [layout.queries(shingle_count) for layout in self.layouts])
+        if accelerated and _strongest_rows is not None:
+            return self._query_compiled(keys, limit)
         parts = []
         merged, post, slots, shift = self._merged
         if len(merged):
-            parts.append(post[find(merged, slots, shift, keys)].astype(np.int64))
+            parts.append(values_of(merged, slots, shift, keys, post, accelerated=accelerated))
         if self._recent:
             parts.append(self._recent_hits(keys.tolist(), accelerated))
         rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
@@ -187,6 +190,14 @@ class BandIndex:
         found, shared = np.unique(ids[ids >= 0], return_counts=True)
         self.found = len(found)
         return strongest(found, shared, limit)
+
+    def _query_compiled(self, keys: np.ndarray, limit: int | None) -> list[int]:
+        """`query` in three C calls (recent buckets, merged postings, count and bound): the same ids."""
+        merged, post, slots, shift = self._merged
+        recent = _posting_hits(self._recent, keys.tolist(), _NO_CAP) if self._recent else []
+        hits = _native.posting_values(merged, slots, int(shift), keys, post) if len(merged) else b""
+        self.found, ids = _strongest_rows(recent, hits, self._id_of, -1 if limit is None else limit)
+        return ids
 
     def _strongest_few(self, ids: list[int], limit: int | None) -> list[int]:
         """`query`'s count in plain Python for a few postings (most queries): numpy's per-call overhead would

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from dedup.candidates.postings import add_posting, directory, find, merge_sorted, pack
+from dedup.candidates.postings import add_posting, directory, merge_sorted, pack, values_of
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 
 # A build older than this module lacks the lookup: its Python path then runs.
 _posting_hits = getattr(_native, "posting_hits", None)
+_pick_contained = getattr(_native, "pick_contained", None)  # a build older than this module lacks it
 
 # Anchors held by more articles than this are a stock phrase, not evidence.
 HOT_ANCHOR = 100
@@ -241,6 +242,9 @@ class LocalContainmentIndex:
         if self._hot:
             keys = [k for k in keys if k not in self._hot]
         recent = self._recent_hits(keys)
+        if _pick_contained is not None and isinstance(recent, list):
+            merged = self._merged_ids(query_anchors) if len(self._merged[0]) else b""
+            return _pick_contained(recent, merged, self._count_of, len(query_anchors), MAX_CANDIDATES, MIN_ESTIMATE)
         hits = np.frombuffer(recent, dtype=np.int64) if isinstance(recent, memoryview) else \
             np.asarray(recent, dtype=np.int64)
         if len(self._merged[0]):
@@ -260,7 +264,7 @@ class LocalContainmentIndex:
         """Ids in the merged postings of the query's anchors, with repeats (removed articles left out). No run
         there is longer than HOT_ANCHOR: a merge drops the longer ones and remembers them as stock phrases."""
         keys, ids, slots, shift = self._merged
-        ids = ids[find(keys, slots, shift, query_anchors.astype(np.uint32, copy=False))]
+        ids = values_of(keys, slots, shift, query_anchors, ids)
         if self._dead:
             ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))]
         return ids

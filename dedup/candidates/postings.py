@@ -13,6 +13,10 @@ import struct
 
 import numpy as np
 
+from dedup.sketch.native import _native  # the optional C accelerator, or None
+
+_posting_values = getattr(_native, "posting_values", None)  # a build older than this module lacks it
+
 SLOT = 8   # postings per directory slot, at least (8 to 16)
 
 
@@ -76,3 +80,16 @@ def find(keys: np.ndarray, slots: np.ndarray, shift: np.unsignedinteger, wanted:
     sizes = slots[prefix + 1].astype(np.int64) - starts
     positions = gather(starts, sizes)
     return positions[keys[positions] == np.repeat(wanted, sizes)]
+
+
+def values_of(keys: np.ndarray, slots: np.ndarray, shift: np.unsignedinteger, wanted: np.ndarray,
+              values: np.ndarray, *, accelerated: bool = True) -> np.ndarray:
+    """The int64 `values` of every posting `find` finds (a lookup: the band rows or the article ids), in one C
+    call when the extension is built; the numpy steps cost ~20 us a lookup in temporaries alone."""
+    if accelerated and _posting_values is not None and values.dtype in _NATIVE_VALUES:
+        return np.frombuffer(_posting_values(keys, slots, int(shift), wanted.astype(keys.dtype, copy=False),
+                                             values), dtype=np.int64)
+    return values[find(keys, slots, shift, wanted)].astype(np.int64, copy=False)
+
+
+_NATIVE_VALUES = (np.dtype(np.uint32), np.dtype(np.int64))

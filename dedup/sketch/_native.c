@@ -556,9 +556,216 @@ done:
     return result;
 }
 
+static inline uint64_t read_unsigned(const char *buf, Py_ssize_t width, Py_ssize_t i) {
+    if (width == 8) { uint64_t v; memcpy(&v, buf + 8 * i, 8); return v; }
+    uint32_t v; memcpy(&v, buf + 4 * i, 4); return v;
+}
+
+/* posting_values(keys, slots, shift, wanted, values) -> bytes (int64[])
+ *
+ * dedup/candidates/postings.py's `find` and the gather of the values after it, in one call: the values of
+ * every posting whose key is in `wanted`, in the order of `wanted` and, within a key, of the postings.
+ * `keys` (sorted) and `wanted` are uint32 or uint64 (one width), `slots` the key-prefix directory (uint32 or
+ * int64 offsets), `values` uint32 or int64. Numpy spends ~20 us a lookup on a dozen small temporaries. */
+static PyObject *posting_values(PyObject *self, PyObject *args) {
+    Py_buffer k, s, w, v;
+    unsigned long long shift;
+    if (!PyArg_ParseTuple(args, "y*y*Ky*y*", &k, &s, &shift, &w, &v)) return NULL;
+    PyObject *result = NULL;
+    int64_t *out = NULL;
+    Py_ssize_t kw = k.itemsize, sw = s.itemsize, vw = v.itemsize;
+    if ((kw != 4 && kw != 8) || w.itemsize != kw || (sw != 4 && sw != 8) || (vw != 4 && vw != 8)
+            || shift >= (unsigned long long)(8 * kw) || k.len / kw != v.len / vw) {
+        PyErr_SetString(PyExc_ValueError, "keys and wanted: one width of 4 or 8 bytes; slots and values: 4 or 8 "
+                        "bytes an item; as many values as keys; shift below the key width");
+        goto done;
+    }
+    Py_ssize_t n_keys = k.len / kw, n_slots = s.len / sw, n_wanted = w.len / kw, count = 0, room = 64;
+    out = PyMem_Malloc(sizeof(int64_t) * room);
+    if (!out) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n_wanted; i++) {
+        uint64_t key = read_unsigned(w.buf, kw, i), prefix = key >> shift;
+        if ((Py_ssize_t)prefix + 1 >= n_slots) continue;
+        int64_t lo = (int64_t)read_unsigned(s.buf, sw, prefix), hi = (int64_t)read_unsigned(s.buf, sw, prefix + 1);
+        if (lo < 0 || hi > n_keys) { PyErr_SetString(PyExc_ValueError, "a directory slot points past the keys"); goto done; }
+        for (int64_t p = lo; p < hi; p++) {
+            if (read_unsigned(k.buf, kw, p) != key) continue;
+            if (count == room) {
+                int64_t *grown = PyMem_Realloc(out, sizeof(int64_t) * (room *= 2));
+                if (!grown) { PyErr_NoMemory(); goto done; }
+                out = grown;
+            }
+            out[count++] = vw == 8 ? (int64_t)read_unsigned(v.buf, 8, p) : (int64_t)read_unsigned(v.buf, 4, p);
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)out, sizeof(int64_t) * count);
+done:
+    PyMem_Free(out);
+    PyBuffer_Release(&k); PyBuffer_Release(&s); PyBuffer_Release(&w); PyBuffer_Release(&v);
+    return result;
+}
+
+typedef struct { int64_t id; int64_t shared; } IdCount;
+
+static int by_id(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int by_strength(const void *a, const void *b) {  /* most bands shared first, then the newest */
+    const IdCount *x = a, *y = b;
+    if (x->shared != y->shared) return x->shared < y->shared ? 1 : -1;
+    return (x->id < y->id) - (x->id > y->id);
+}
+
+static int by_count_id(const void *a, const void *b) {
+    const IdCount *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* strongest_rows(recent: list[int], merged: bytes-like int64[], id_of: int64[], limit: int) -> (found, ids)
+ *
+ * dedup/candidates/bands.py's count after a lookup: the band rows it hit (recent and merged postings, with
+ * repeats) as article ids (rows mapped through `id_of`, removed rows (-1) left out), `found` the number of
+ * distinct ids, `ids` those ids sorted, at most `limit` of them (negative: no bound): the ones sharing the
+ * most bands, then the newest (dedup.candidates.bound.strongest). */
+static PyObject *strongest_rows(PyObject *self, PyObject *args) {
+    PyObject *recent;
+    Py_buffer merged, id_of;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!y*y*n", &PyList_Type, &recent, &merged, &id_of, &limit)) return NULL;
+    PyObject *result = NULL;
+    int64_t *ids = NULL;
+    IdCount *counts = NULL;
+    Py_ssize_t n_recent = PyList_GET_SIZE(recent), n_merged = merged.len / 8, n_rows = id_of.len / 8, n = 0;
+    if (merged.len % 8 || id_of.itemsize != 8) {
+        PyErr_SetString(PyExc_ValueError, "merged rows (packed int64 bytes or an array) and id_of must be int64");
+        goto done;
+    }
+    ids = PyMem_Malloc(sizeof(int64_t) * (n_recent + n_merged + 1));
+    if (!ids) { PyErr_NoMemory(); goto done; }
+    const int64_t *rows = merged.buf, *id_by_row = id_of.buf;
+    for (Py_ssize_t i = 0; i < n_recent + n_merged; i++) {
+        int64_t row;
+        if (i < n_recent) {
+            row = PyLong_AsLongLong(PyList_GET_ITEM(recent, i));
+            if (row == -1 && PyErr_Occurred()) goto done;
+        } else {
+            row = rows[i - n_recent];
+        }
+        if (row < 0 || row >= n_rows) { PyErr_SetString(PyExc_IndexError, "a band row outside id_of"); goto done; }
+        if (id_by_row[row] >= 0) ids[n++] = id_by_row[row];
+    }
+    qsort(ids, n, sizeof(int64_t), by_id);
+    counts = PyMem_Malloc(sizeof(IdCount) * (n + 1));
+    if (!counts) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t found = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (found && counts[found - 1].id == ids[i]) counts[found - 1].shared++;
+        else { counts[found].id = ids[i]; counts[found].shared = 1; found++; }
+    }
+    Py_ssize_t kept = found;
+    if (limit >= 0 && found > limit) {
+        qsort(counts, found, sizeof(IdCount), by_strength);
+        kept = limit;
+        qsort(counts, kept, sizeof(IdCount), by_count_id);
+    }
+    PyObject *list = PyList_New(kept);
+    if (!list) goto done;
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        PyObject *id = PyLong_FromLongLong(counts[i].id);
+        if (!id) { Py_DECREF(list); goto done; }
+        PyList_SET_ITEM(list, i, id);
+    }
+    result = Py_BuildValue("nN", found, list);
+done:
+    PyMem_Free(ids);
+    PyMem_Free(counts);
+    PyBuffer_Release(&merged);
+    PyBuffer_Release(&id_of);
+    return result;
+}
+
+typedef struct { double estimate; int64_t shared; int64_t id; } Pick;
+
+static int by_estimate(const void *a, const void *b) {  /* highest estimate, then most shared, then lowest id */
+    const Pick *x = a, *y = b;
+    if (x->estimate != y->estimate) return x->estimate < y->estimate ? 1 : -1;
+    if (x->shared != y->shared) return x->shared < y->shared ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* pick_contained(recent: list[int], merged: bytes-like int64[], count_of: int32[], query_count, limit,
+ *                min_estimate) -> list[int]
+ *
+ * dedup/candidates/containment.py's `pick_arrays` over the ids a lookup's anchors hit (recent and merged
+ * postings, one repeat per shared anchor): ids sharing at least min(2, query_count) anchors and at least
+ * `min_estimate` of the smaller side's anchors (`count_of[id]`, its anchor count; -1 or beyond: 0), best
+ * estimate first (shared / smaller side, then shared, then id), at most `limit`. */
+static PyObject *pick_contained(PyObject *self, PyObject *args) {
+    PyObject *recent;
+    Py_buffer merged, count_of;
+    Py_ssize_t query_count, limit;
+    double min_estimate;
+    if (!PyArg_ParseTuple(args, "O!y*y*nnd", &PyList_Type, &recent, &merged, &count_of, &query_count, &limit,
+                          &min_estimate)) return NULL;
+    PyObject *result = NULL;
+    int64_t *ids = NULL;
+    Pick *picks = NULL;
+    Py_ssize_t n_recent = PyList_GET_SIZE(recent), n_merged = merged.len / 8, n_counts = count_of.len / 4, n;
+    if (merged.len % 8 || count_of.itemsize != 4 || limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "merged ids: int64; count_of: int32; limit: at least 0");
+        goto done;
+    }
+    n = n_recent + n_merged;
+    ids = PyMem_Malloc(sizeof(int64_t) * (n + 1));
+    picks = PyMem_Malloc(sizeof(Pick) * (n + 1));
+    if (!ids || !picks) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n_recent; i++) {
+        ids[i] = PyLong_AsLongLong(PyList_GET_ITEM(recent, i));
+        if (ids[i] == -1 && PyErr_Occurred()) goto done;
+    }
+    if (n_merged) memcpy(ids + n_recent, merged.buf, 8 * n_merged);
+    qsort(ids, n, sizeof(int64_t), by_id);
+    const int32_t *counts = count_of.buf;
+    int64_t need = query_count < 2 ? query_count : 2;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t j = i;
+        while (j < n && ids[j] == ids[i]) j++;
+        int64_t id = ids[i], shared = j - i;
+        i = j;
+        if (shared < need) continue;
+        int64_t count = id >= 0 && id < n_counts && counts[id] > 0 ? counts[id] : 0;
+        int64_t smaller = query_count < count ? query_count : count;
+        if (smaller <= 0 || (double)shared < min_estimate * (double)smaller) continue;
+        picks[kept].estimate = (double)shared / (double)smaller;
+        picks[kept].shared = shared;
+        picks[kept].id = id;
+        kept++;
+    }
+    qsort(picks, kept, sizeof(Pick), by_estimate);
+    if (kept > limit) kept = limit;
+    result = PyList_New(kept);
+    for (Py_ssize_t i = 0; result && i < kept; i++) {
+        PyObject *id = PyLong_FromLongLong(picks[i].id);
+        if (!id) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, i, id);
+    }
+done:
+    PyMem_Free(ids);
+    PyMem_Free(picks);
+    PyBuffer_Release(&merged);
+    PyBuffer_Release(&count_of);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"band_keys", band_keys, METH_VARARGS, "The LSH band keys of one signature under one layout."},
     {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
+    {"posting_values", posting_values, METH_VARARGS, "Values of the sorted postings whose keys are wanted, with repeats."},
+    {"strongest_rows", strongest_rows, METH_VARARGS, "Distinct ids of the band rows a lookup hit, bounded to the strongest."},
+    {"pick_contained", pick_contained, METH_VARARGS, "Containment candidates from the ids a lookup's anchors hit, best estimate first."},
     {"posting_hits", posting_hits, METH_VARARGS, "Ids in the buckets of the keys of one table, with repeats."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"fold_text", fold_text, METH_VARARGS, "Punctuation out and each kept character folded, or None: use the reference."},
