@@ -16,6 +16,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Half of a UTF-16 pair on its own (JSON allows the escape `\ud800`): no encoding can store it, so one such
 # character would fail the whole transaction at the database. It is refused here, for its item alone.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Most article URLs: http(s), a plain host name (letters, digits, dots, hyphens), an optional port, printable ASCII
+# after it. Such a URL passes every check below (no user, no spaces or controls, no surrogates), so it is taken
+# as it is without parsing it (urlparse and its host and user properties cost ~10 us an article).
+_PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][!-~]*)?", re.ASCII | re.IGNORECASE)
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y年%m月%d日")
 
 
@@ -39,6 +43,12 @@ def url(value: str | None, *, local_file: bool = False) -> str:
     value = value.strip()
     if len(value) > _MAX_URL:
         raise InvalidArticle(f"url is longer than {_MAX_URL} characters")
+    if _PLAIN_WEB_URL.fullmatch(value):
+        return value
+    return _parsed_url(value, local_file)
+
+
+def _parsed_url(value: str, local_file: bool) -> str:
     no_surrogates(value, "url")
     try:
         parsed = urlparse(value)

@@ -6,10 +6,13 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from app.main import create_app
 from dedup.cli.commands import app as cli
+from dedup.errors import InvalidArticle
 from dedup.settings import Settings
 from tests.api_backends import STORY
 
@@ -135,3 +138,24 @@ def test_pages_link_only_public_http_urls(tmp_path):
     assert repost.json()["is_duplicate"] and local in page and local in search
     assert f'href="{local}"' not in page and f'href="{local}"' not in search
     assert 'href="https://a.example/repost"' in page
+
+
+_URL_PARTS = st.sampled_from(["http", "https", "HTTPS", "ftp", "file", "", "://", ":", "//", "/", "@", "user",
+                              "a.example", "b-c.example", "..", "[::1]", "443", "?q=1", "#top", "%20", " ", "\t",
+                              "\x01", "\x7f", "新闻", "\ud800", "ａ", "：", "\\"])
+
+
+@given(st.lists(_URL_PARTS, max_size=10).map("".join))
+def test_the_plain_url_shortcut_decides_as_the_full_check(value):
+    """Most URLs skip parsing: whatever the shortcut accepts, the full check accepts as the same value."""
+    from dedup import validate
+
+    def outcome(check):  # type: ignore[no-untyped-def]
+        try:
+            return check()
+        except InvalidArticle as exc:
+            return str(exc)
+
+    stripped = (value or "").strip()
+    full = outcome(lambda: validate._parsed_url(stripped, False)) if stripped else "url is required"
+    assert outcome(lambda: validate.url(value)) == full
