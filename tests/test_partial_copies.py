@@ -167,6 +167,42 @@ def test_containment_candidates_skip_stock_phrases_and_need_half_of_the_smaller_
     assert index.query(anchors(np.sort(part), 16)) == [] and index.ids() == {2}
 
 
+@pytest.mark.parametrize("backend", ["process", "redis"])
+def test_a_stock_phrase_anchor_proposes_nothing_also_after_more_articles_carry_it(backend):
+    """An anchor held by more than HOT_ANCHOR articles is a site's stock phrase: it stops proposing candidates
+    for good, also once later articles carrying it arrive (in process: after the merge that found it hot, their
+    postings must not build a new run of it)."""
+    from dedup.candidates.containment import HOT_ANCHOR, RedisContainmentIndex
+
+    stock = np.array([7, 9], dtype=np.uint32)   # two anchors every article carries
+    own = {i: np.array([1000 + 2 * i, 1001 + 2 * i], dtype=np.uint32) for i in range(1, HOT_ANCHOR + 40)}
+
+    def fill(index) -> None:  # type: ignore[no-untyped-def]
+        for i in range(1, HOT_ANCHOR + 10):
+            index.insert(i, np.concatenate([stock, own[i]]))
+        if backend == "process":
+            index.merge()    # the merge finds the two anchors hot
+        for i in range(HOT_ANCHOR + 10, HOT_ANCHOR + 40):
+            index.insert(i, np.concatenate([stock, own[i]]))
+        if backend == "process":
+            index.merge()
+
+    if backend == "process":
+        index = LocalContainmentIndex(rate=1)
+        fill(index)
+        assert index.query(stock) == []
+        assert index.query(np.concatenate([stock, own[HOT_ANCHOR + 20]])) == [HOT_ANCHOR + 20]
+        return
+    import redis
+
+    url = service_url("DEDUP_TEST_REDIS_URL")
+    with redis_prefix(url) as prefix:
+        index = RedisContainmentIndex(redis.Redis.from_url(url), prefix, rate=1)
+        fill(index)
+        assert index.query(stock) == []
+        assert index.query(np.concatenate([stock, own[HOT_ANCHOR + 20]])) == [HOT_ANCHOR + 20]
+
+
 def test_the_containment_index_in_redis_finds_excerpts_and_survives_a_restart(settings):
     url = service_url("DEDUP_TEST_REDIS_URL")
     with redis_prefix(url) as prefix:

@@ -216,6 +216,9 @@ class LocalContainmentIndex:
             new_keys = np.concatenate(list(self._recent.values())).astype(np.uint32, copy=False)
             new_ids = np.repeat(np.fromiter(self._recent, dtype=np.int64, count=len(self._recent)),
                                 [len(a) for a in self._recent.values()])
+            if self._hot:  # a stop anchor's new postings stay out: it is one for good
+                fresh = ~np.isin(new_keys, np.fromiter(self._hot, dtype=np.uint32, count=len(self._hot)))
+                new_keys, new_ids = new_keys[fresh], new_ids[fresh]
             order = np.argsort(new_keys, kind="stable")
             keys, ids = merge_sorted(keys, ids, new_keys[order], new_ids[order])
         if len(keys):
@@ -241,14 +244,15 @@ class LocalContainmentIndex:
         keys = query_anchors.tolist()
         if self._hot:
             keys = [k for k in keys if k not in self._hot]
+        wanted = np.array(keys, dtype=np.uint32) if len(keys) < len(query_anchors) else query_anchors
         recent = self._recent_hits(keys)
-        if _pick_contained is not None and isinstance(recent, list):
-            merged = self._merged_ids(query_anchors) if len(self._merged[0]) else b""
+        if _native is not None and _pick_contained is not None and isinstance(recent, list):
+            merged = self._merged_ids(wanted) if len(self._merged[0]) else b""
             return _pick_contained(recent, merged, self._count_of, len(query_anchors), MAX_CANDIDATES, MIN_ESTIMATE)
         hits = np.frombuffer(recent, dtype=np.int64) if isinstance(recent, memoryview) else \
             np.asarray(recent, dtype=np.int64)
         if len(self._merged[0]):
-            hits = np.concatenate([hits, self._merged_ids(query_anchors)])
+            hits = np.concatenate([hits, self._merged_ids(wanted)])
         return pick_arrays(len(query_anchors), hits, self._counts_of)
 
     def _recent_hits(self, keys: list[int]) -> list[int] | memoryview:
