@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedup.config import DecisionConfig, NormalizationConfig, SignatureConfig
 from dedup.decide.verify import decide
@@ -322,3 +324,20 @@ def test_a_long_text_condensed_throughout_with_two_clauses_reworded_is_an_editor
     result = verdict("".join(lines), "".join(condensed))
     assert result.scores.jaccard < 0.5 and result.scores.containment >= DecisionConfig().containment
     assert _both_ways("".join(lines), "".join(condensed))
+
+
+@given(st.lists(st.integers(0, 60), max_size=80), st.lists(st.integers(0, 60), max_size=80), st.booleans())
+def test_exact_scores_count_the_shared_hashes_as_numpy_does(a, b, sort_them):
+    """The compiled count walks two sorted sets; a set that is not sorted is counted by numpy, with the same
+    scores either way."""
+    import numpy as np
+
+    from dedup.decide import verify
+
+    x = np.unique(np.array(a, dtype=np.uint32)) if sort_them else np.array(list(dict.fromkeys(a)), dtype=np.uint32)
+    y = np.unique(np.array(b, dtype=np.uint32))
+    shared = len(set(x.tolist()) & set(y.tolist()))
+    scores = verify.exact_scores(x, y)
+    assert (scores.shared, scores.size_a, scores.size_b) == (shared if len(x) and len(y) else 0, len(x), len(y))
+    if verify._shared_count is not None and len(x) > 1 and sort_them:
+        assert verify._shared_count(x, y) == shared

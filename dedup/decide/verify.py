@@ -21,9 +21,12 @@ from dedup.decide import names
 from dedup.decide.alignment import shared_tiles
 from dedup.decide.headlines import headline_conflicts
 from dedup.decide.twins import Conflict, fact_conflicts
+from dedup.sketch.native import _native  # the optional C accelerator, or None
 from dedup.text import compiled_fold as fastpath
 from dedup.text.script_variants import to_simplified
 
+# Counts the shared hashes of two sorted sets in one pass (-1: not sorted, numpy counts); None without the build.
+_shared_count = getattr(_native, "shared_count", None)
 # Which of the two texts came later ("a" or "b"; None: unknown). See `decide`.
 Later = Literal["a", "b"] | None
 _SWAP: dict[Later, Later] = {"a": "b", "b": "a", None: None}
@@ -83,7 +86,11 @@ def exact_scores(a: np.ndarray, b: np.ndarray) -> Scores:
     """Exact Jaccard and containment (shared / smaller set) of two sorted unique hash sets."""
     if len(a) == 0 or len(b) == 0:
         return Scores(0.0, 0.0, 0, len(a), len(b))
-    shared = int(np.intersect1d(a, b, assume_unique=True).size)
+    compiled = _shared_count is not None and a.dtype == b.dtype == np.uint32 and a.flags.c_contiguous \
+        and b.flags.c_contiguous
+    shared = _shared_count(a, b) if compiled else -1  # type: ignore[misc]
+    if shared < 0:
+        shared = int(np.intersect1d(a, b, assume_unique=True).size)
     union = len(a) + len(b) - shared
     return Scores(shared / union, shared / min(len(a), len(b)), shared, len(a), len(b))
 

@@ -760,12 +760,43 @@ done:
     return result;
 }
 
+/* shared_count(a, b) -> int
+ *
+ * dedup/decide/verify.py's exact scores: how many hashes two sorted unique uint32 sets share, by one merge
+ * pass (numpy's intersect1d sorts the concatenation: ~30 us for two news-length sets). -1 when a set turns
+ * out not to be sorted and unique (the caller then counts with numpy). */
+static PyObject *shared_count(PyObject *self, PyObject *args) {
+    Py_buffer a, b;
+    if (!PyArg_ParseTuple(args, "y*y*", &a, &b)) return NULL;
+    PyObject *result = NULL;
+    if ((a.len && a.itemsize != 4) || (b.len && b.itemsize != 4)) {
+        PyErr_SetString(PyExc_ValueError, "both sets must be uint32 arrays");
+        goto done;
+    }
+    const uint32_t *x = a.buf, *y = b.buf;
+    Py_ssize_t n = a.len / 4, m = b.len / 4, i = 0, j = 0, shared = 0;
+    for (Py_ssize_t k = 1; k < n; k++) if (x[k] <= x[k - 1]) { shared = -1; goto out; }
+    for (Py_ssize_t k = 1; k < m; k++) if (y[k] <= y[k - 1]) { shared = -1; goto out; }
+    while (i < n && j < m) {
+        if (x[i] < y[j]) i++;
+        else if (x[i] > y[j]) j++;
+        else { shared++; i++; j++; }
+    }
+out:
+    result = PyLong_FromSsize_t(shared);
+done:
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"band_keys", band_keys, METH_VARARGS, "The LSH band keys of one signature under one layout."},
     {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
     {"posting_values", posting_values, METH_VARARGS, "Values of the sorted postings whose keys are wanted, with repeats."},
     {"strongest_rows", strongest_rows, METH_VARARGS, "Distinct ids of the band rows a lookup hit, bounded to the strongest."},
     {"pick_contained", pick_contained, METH_VARARGS, "Containment candidates from the ids a lookup's anchors hit, best estimate first."},
+    {"shared_count", shared_count, METH_VARARGS, "How many hashes two sorted unique uint32 sets share."},
     {"posting_hits", posting_hits, METH_VARARGS, "Ids in the buckets of the keys of one table, with repeats."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"fold_text", fold_text, METH_VARARGS, "Punctuation out and each kept character folded, or None: use the reference."},
