@@ -133,3 +133,28 @@ def test_turning_the_compiled_parts_off_changes_the_report_not_the_text():
     finally:
         fastpath.enable("fold", "sign")
     assert fastpath.compiled_features()["fold"]
+
+
+def _units_both(text: str):  # type: ignore[no-untyped-def]
+    from dedup.decide import alignment
+    if alignment._text_units is None:
+        pytest.skip("the compiled alignment units are not in this build")
+    return alignment.to_units.__wrapped__(text), alignment._to_units(text[:alignment._ALIGN_LIMIT * 4])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(mixes, st.text(max_size=120)))
+def test_compiled_alignment_units_equal_the_reference(text):
+    """The twin guard aligns texts by units (a word, or a character): both paths cut and key them alike."""
+    compiled, reference = _units_both(text)
+    assert compiled == reference
+
+
+def test_every_character_is_read_as_the_reference_reads_it():
+    """Each BMP character and the CJK range edges, alone and between letters, digits and spaces: a word
+    character, whitespace, or a unit of its own, as the reference's regex classes say."""
+    edges = [0x3134F, 0x31350, 0x1FFFF, 0x20000, 0x1D400]
+    for code in [*range(0xD800), *range(0xE000, 0x10000), *edges]:
+        c = chr(code)
+        compiled, reference = _units_both(f"a{c}1 {c}{c}")
+        assert compiled == reference, hex(code)

@@ -790,6 +790,78 @@ done:
     return result;
 }
 
+static int in_ranges(Py_UCS4 c, const uint32_t *ranges, Py_ssize_t n_ranges) {
+    for (Py_ssize_t r = 0; r < n_ranges; r++)
+        if (c >= ranges[2 * r] && c <= ranges[2 * r + 1]) return 1;
+    return 0;
+}
+
+/* text_units(text, cjk_ranges: uint32[2k], plane, size) -> (keys, anchor_units, anchor_chars, word_ends)
+ *
+ * dedup/decide/alignment.py's `to_units` in one pass: a word (a maximal run of alphanumeric characters outside
+ * the CJK ranges, as its regex `[^\W_{CJK}]+` reads them) is one unit, keyed by the private-use character
+ * plane + hash(word) % size (Python's own string hash, so the same key as the reference in this process); every
+ * other character that is not whitespace is a unit of its own, and each maximal run of them, like each word,
+ * starts an anchor (unit number, text offset). */
+static PyObject *text_units(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_buffer ranges;
+    unsigned long plane, size;
+    if (!PyArg_ParseTuple(args, "Uy*kk", &text, &ranges, &plane, &size)) return NULL;
+    PyObject *result = NULL, *units = NULL, *chars = NULL, *ends = NULL, *keys = NULL;
+    Py_UCS4 *out = NULL;
+    if (ranges.len % 8 || size == 0) {
+        PyErr_SetString(PyExc_ValueError, "ranges: uint32 (low, high) pairs; size above 0");
+        goto done;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), n_ranges = ranges.len / 8, count = 0, i = 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const uint32_t *cjk = ranges.buf;
+    out = PyMem_Malloc(sizeof(Py_UCS4) * (n ? n : 1));
+    units = PyList_New(0); chars = PyList_New(0); ends = PyDict_New();
+    if (!out || !units || !chars || !ends) { PyErr_NoMemory(); goto done; }
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (Py_UNICODE_ISSPACE(c)) { i++; continue; }
+        int word = Py_UNICODE_ISALNUM(c) && !in_ranges(c, cjk, n_ranges);
+        Py_ssize_t j = i + 1;
+        while (j < n) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, j);
+            if (Py_UNICODE_ISSPACE(d) || (Py_UNICODE_ISALNUM(d) && !in_ranges(d, cjk, n_ranges)) != word) break;
+            j++;
+        }
+        PyObject *u = PyLong_FromSsize_t(count), *at = PyLong_FromSsize_t(i);
+        int failed = !u || !at || PyList_Append(units, u) < 0 || PyList_Append(chars, at) < 0;
+        Py_XDECREF(at);
+        if (failed) { Py_XDECREF(u); goto done; }
+        if (word) {
+            PyObject *piece = PyUnicode_Substring(text, i, j), *end = piece ? PyLong_FromSsize_t(j) : NULL;
+            Py_hash_t h = piece ? PyObject_Hash(piece) : -1;
+            Py_XDECREF(piece);
+            failed = !end || h == -1 || PyDict_SetItem(ends, u, end) < 0;
+            Py_XDECREF(end);
+            Py_DECREF(u);
+            if (failed) goto done;
+            long long key = (long long)(h % (Py_hash_t)size);
+            if (key < 0) key += (long long)size;
+            out[count++] = (Py_UCS4)(plane + key);
+        } else {
+            Py_DECREF(u);
+            for (Py_ssize_t k = i; k < j; k++) out[count++] = PyUnicode_READ(kind, data, k);
+        }
+        i = j;
+    }
+    keys = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, count);
+    if (!keys) goto done;
+    result = Py_BuildValue("OOOO", keys, units, chars, ends);
+done:
+    PyMem_Free(out);
+    Py_XDECREF(keys); Py_XDECREF(units); Py_XDECREF(chars); Py_XDECREF(ends);
+    PyBuffer_Release(&ranges);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"band_keys", band_keys, METH_VARARGS, "The LSH band keys of one signature under one layout."},
     {"band_insert", band_insert, METH_VARARGS, "Add an id to the bucket of each band's key."},
@@ -797,6 +869,7 @@ static PyMethodDef methods[] = {
     {"strongest_rows", strongest_rows, METH_VARARGS, "Distinct ids of the band rows a lookup hit, bounded to the strongest."},
     {"pick_contained", pick_contained, METH_VARARGS, "Containment candidates from the ids a lookup's anchors hit, best estimate first."},
     {"shared_count", shared_count, METH_VARARGS, "How many hashes two sorted unique uint32 sets share."},
+    {"text_units", text_units, METH_VARARGS, "A text's alignment units: word keys, characters, anchors, word ends."},
     {"posting_hits", posting_hits, METH_VARARGS, "Ids in the buckets of the keys of one table, with repeats."},
     {"drop_punctuation", drop_punctuation, METH_VARARGS, "Word runs of a text, punctuation and symbols out."},
     {"fold_text", fold_text, METH_VARARGS, "Punctuation out and each kept character folded, or None: use the reference."},
