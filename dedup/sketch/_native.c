@@ -7,6 +7,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,20 @@ done:
     return result;
 }
 
+/* A list of the int64 ids held in an array of `n` records of `stride` bytes, each at `offset` in its record
+ * (a plain int64 array: stride 8, offset 0). NULL with the error set when an int cannot be made. */
+static PyObject *id_list(const void *records, Py_ssize_t n, size_t stride, size_t offset) {
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        int64_t value;
+        memcpy(&value, (const char *)records + i * stride + offset, sizeof(value));
+        PyObject *id = PyLong_FromLongLong(value);
+        if (!id) { Py_CLEAR(list); break; }
+        PyList_SET_ITEM(list, i, id);
+    }
+    return list;
+}
+
 /* band_query(tables: list[dict], keys: list) -> list[int]
  *
  * dedup/bands.py's lookup: the sorted unique ids in the buckets of each band's key, where a bucket is an
@@ -439,12 +454,7 @@ static PyObject *band_query(PyObject *self, PyObject *args) {
     Py_ssize_t unique = 0;
     for (Py_ssize_t i = 0; i < count; i++)
         if (unique == 0 || ids[i] != ids[unique - 1]) ids[unique++] = ids[i];
-    PyObject *result = PyList_New(unique);
-    for (Py_ssize_t i = 0; result && i < unique; i++) {
-        PyObject *id = PyLong_FromLongLong(ids[i]);
-        if (!id) { Py_CLEAR(result); break; }
-        PyList_SET_ITEM(result, i, id);
-    }
+    PyObject *result = id_list(ids, unique, sizeof(int64_t), 0);
     PyMem_Free(ids);
     return result;
 fail:
@@ -670,13 +680,8 @@ static PyObject *strongest_rows(PyObject *self, PyObject *args) {
         kept = limit;
         qsort(counts, kept, sizeof(IdCount), by_count_id);
     }
-    PyObject *list = PyList_New(kept);
+    PyObject *list = id_list(counts, kept, sizeof(IdCount), offsetof(IdCount, id));
     if (!list) goto done;
-    for (Py_ssize_t i = 0; i < kept; i++) {
-        PyObject *id = PyLong_FromLongLong(counts[i].id);
-        if (!id) { Py_DECREF(list); goto done; }
-        PyList_SET_ITEM(list, i, id);
-    }
     result = Py_BuildValue("nN", found, list);
 done:
     PyMem_Free(ids);
@@ -746,12 +751,7 @@ static PyObject *pick_contained(PyObject *self, PyObject *args) {
     }
     qsort(picks, kept, sizeof(Pick), by_estimate);
     if (kept > limit) kept = limit;
-    result = PyList_New(kept);
-    for (Py_ssize_t i = 0; result && i < kept; i++) {
-        PyObject *id = PyLong_FromLongLong(picks[i].id);
-        if (!id) { Py_CLEAR(result); break; }
-        PyList_SET_ITEM(result, i, id);
-    }
+    result = id_list(picks, kept, sizeof(Pick), offsetof(Pick, id));
 done:
     PyMem_Free(ids);
     PyMem_Free(picks);
