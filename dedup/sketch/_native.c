@@ -628,7 +628,7 @@ static int by_strength(const void *a, const void *b) {  /* most bands shared fir
     return (x->id < y->id) - (x->id > y->id);
 }
 
-static int by_count_id(const void *a, const void *b) {
+static int by_counted_id(const void *a, const void *b) {
     const IdCount *x = a, *y = b;
     return (x->id > y->id) - (x->id < y->id);
 }
@@ -678,7 +678,7 @@ static PyObject *strongest_rows(PyObject *self, PyObject *args) {
     if (limit >= 0 && found > limit) {
         qsort(counts, found, sizeof(IdCount), by_strength);
         kept = limit;
-        qsort(counts, kept, sizeof(IdCount), by_count_id);
+        qsort(counts, kept, sizeof(IdCount), by_counted_id);
     }
     PyObject *list = id_list(counts, kept, sizeof(IdCount), offsetof(IdCount, id));
     if (!list) goto done;
