@@ -193,10 +193,10 @@ class BandIndex:
 
     def _query_compiled(self, keys: np.ndarray, limit: int | None) -> list[int]:
         """`query` in three C calls (recent buckets, merged postings, count and bound): the same ids."""
-        assert _native is not None and _posting_hits is not None and _strongest_rows is not None
+        assert _posting_hits is not None and _strongest_rows is not None
         merged, post, slots, shift = self._merged
         recent = _posting_hits(self._recent, keys.tolist(), _NO_CAP) if self._recent else []
-        hits = _native.posting_values(merged, slots, int(shift), keys, post) if len(merged) else b""
+        hits = values_of(merged, slots, shift, keys, post) if len(merged) else b""
         self.found, ids = _strongest_rows(recent, hits, self._id_of, -1 if limit is None else limit)
         return ids
 

@@ -96,7 +96,7 @@ def to_units(text: str) -> Units:
     Units of `text`. A word's key is a private-use character picked by the word's hash (within one process,
     the same word always gets the same key; a collision could only join two words, rarely)."""
     text = text[:_ALIGN_LIMIT * 4]
-    if _text_units is not None:  # the same units in one C pass (~10 us a news-length text against ~80)
+    if _text_units is not None:  # the same units in one C pass (~21 us a news-length text against ~77)
         keys, units, chars, ends = _text_units(text, _CJK_RANGES, _PRIVATE_PLANE, _PRIVATE_SIZE)
         return Units(keys[:_ALIGN_LIMIT], tuple(units), tuple(chars), ends, len(ends))
     return _to_units(text)

@@ -605,7 +605,7 @@ static PyObject *posting_values(PyObject *self, PyObject *args) {
                 if (!grown) { PyErr_NoMemory(); goto done; }
                 out = grown;
             }
-            out[count++] = vw == 8 ? (int64_t)read_unsigned(v.buf, 8, p) : (int64_t)read_unsigned(v.buf, 4, p);
+            out[count++] = (int64_t)read_unsigned(v.buf, vw, p);
         }
     }
     result = PyBytes_FromStringAndSize((const char *)out, sizeof(int64_t) * count);
@@ -633,6 +633,30 @@ static int by_counted_id(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
+/* The ints of `recent` then the `n_merged` int64 values of `merged`, into `out` (room for both); -1 with the
+ * error set when an item of `recent` is no int64. */
+static Py_ssize_t gather_hits(PyObject *recent, const void *merged, Py_ssize_t n_merged, int64_t *out) {
+    Py_ssize_t n_recent = PyList_GET_SIZE(recent);
+    for (Py_ssize_t i = 0; i < n_recent; i++) {
+        out[i] = PyLong_AsLongLong(PyList_GET_ITEM(recent, i));
+        if (out[i] == -1 && PyErr_Occurred()) return -1;
+    }
+    if (n_merged) memcpy(out + n_recent, merged, 8 * n_merged);
+    return n_recent + n_merged;
+}
+
+/* Each distinct id of `ids` (sorted in place) with how often it occurs, in id order, into `out`; returns how
+ * many distinct ids there are. */
+static Py_ssize_t count_ids(int64_t *ids, Py_ssize_t n, IdCount *out) {
+    qsort(ids, n, sizeof(int64_t), by_id);
+    Py_ssize_t found = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (found && out[found - 1].id == ids[i]) out[found - 1].shared++;
+        else { out[found].id = ids[i]; out[found].shared = 1; found++; }
+    }
+    return found;
+}
+
 /* strongest_rows(recent: list[int], merged: bytes-like int64[], id_of: int64[], limit: int) -> (found, ids)
  *
  * dedup/candidates/bands.py's count after a lookup: the band rows it hit (recent and merged postings, with
@@ -653,28 +677,17 @@ static PyObject *strongest_rows(PyObject *self, PyObject *args) {
         goto done;
     }
     ids = PyMem_Malloc(sizeof(int64_t) * (n_recent + n_merged + 1));
-    if (!ids) { PyErr_NoMemory(); goto done; }
-    const int64_t *rows = merged.buf, *id_by_row = id_of.buf;
-    for (Py_ssize_t i = 0; i < n_recent + n_merged; i++) {
-        int64_t row;
-        if (i < n_recent) {
-            row = PyLong_AsLongLong(PyList_GET_ITEM(recent, i));
-            if (row == -1 && PyErr_Occurred()) goto done;
-        } else {
-            row = rows[i - n_recent];
-        }
+    counts = PyMem_Malloc(sizeof(IdCount) * (n_recent + n_merged + 1));
+    if (!ids || !counts) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t hits = gather_hits(recent, merged.buf, n_merged, ids);
+    if (hits < 0) goto done;
+    const int64_t *id_by_row = id_of.buf;
+    for (Py_ssize_t i = 0; i < hits; i++) {  /* rows to ids, in place; removed rows (-1) out */
+        int64_t row = ids[i];
         if (row < 0 || row >= n_rows) { PyErr_SetString(PyExc_IndexError, "a band row outside id_of"); goto done; }
         if (id_by_row[row] >= 0) ids[n++] = id_by_row[row];
     }
-    qsort(ids, n, sizeof(int64_t), by_id);
-    counts = PyMem_Malloc(sizeof(IdCount) * (n + 1));
-    if (!counts) { PyErr_NoMemory(); goto done; }
-    Py_ssize_t found = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (found && counts[found - 1].id == ids[i]) counts[found - 1].shared++;
-        else { counts[found].id = ids[i]; counts[found].shared = 1; found++; }
-    }
-    Py_ssize_t kept = found;
+    Py_ssize_t found = count_ids(ids, n, counts), kept = found;
     if (limit >= 0 && found > limit) {
         qsort(counts, found, sizeof(IdCount), by_strength);
         kept = limit;
@@ -716,6 +729,7 @@ static PyObject *pick_contained(PyObject *self, PyObject *args) {
                           &min_estimate)) return NULL;
     PyObject *result = NULL;
     int64_t *ids = NULL;
+    IdCount *shares = NULL;
     Pick *picks = NULL;
     Py_ssize_t n_recent = PyList_GET_SIZE(recent), n_merged = merged.len / 8, n_counts = count_of.len / 4, n;
     if (merged.len % 8 || count_of.itemsize != 4 || limit < 0) {
@@ -724,22 +738,15 @@ static PyObject *pick_contained(PyObject *self, PyObject *args) {
     }
     n = n_recent + n_merged;
     ids = PyMem_Malloc(sizeof(int64_t) * (n + 1));
+    shares = PyMem_Malloc(sizeof(IdCount) * (n + 1));
     picks = PyMem_Malloc(sizeof(Pick) * (n + 1));
-    if (!ids || !picks) { PyErr_NoMemory(); goto done; }
-    for (Py_ssize_t i = 0; i < n_recent; i++) {
-        ids[i] = PyLong_AsLongLong(PyList_GET_ITEM(recent, i));
-        if (ids[i] == -1 && PyErr_Occurred()) goto done;
-    }
-    if (n_merged) memcpy(ids + n_recent, merged.buf, 8 * n_merged);
-    qsort(ids, n, sizeof(int64_t), by_id);
+    if (!ids || !shares || !picks) { PyErr_NoMemory(); goto done; }
+    if (gather_hits(recent, merged.buf, n_merged, ids) < 0) goto done;
+    Py_ssize_t found = count_ids(ids, n, shares), kept = 0;
     const int32_t *counts = count_of.buf;
     int64_t need = query_count < 2 ? query_count : 2;
-    Py_ssize_t kept = 0;
-    for (Py_ssize_t i = 0; i < n;) {
-        Py_ssize_t j = i;
-        while (j < n && ids[j] == ids[i]) j++;
-        int64_t id = ids[i], shared = j - i;
-        i = j;
+    for (Py_ssize_t k = 0; k < found; k++) {
+        int64_t id = shares[k].id, shared = shares[k].shared;
         if (shared < need) continue;
         int64_t count = id >= 0 && id < n_counts && counts[id] > 0 ? counts[id] : 0;
         int64_t smaller = query_count < count ? query_count : count;
@@ -754,6 +761,7 @@ static PyObject *pick_contained(PyObject *self, PyObject *args) {
     result = id_list(picks, kept, sizeof(Pick), offsetof(Pick, id));
 done:
     PyMem_Free(ids);
+    PyMem_Free(shares);
     PyMem_Free(picks);
     PyBuffer_Release(&merged);
     PyBuffer_Release(&count_of);
