@@ -4,6 +4,7 @@ under many unrelated headlines are learned (per source) and removed before compa
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
@@ -194,3 +195,32 @@ def test_a_learned_sidebar_headline_stays_in_the_article_it_heads(engine):
     assert engine.get_article(story.id).norm_text.startswith(sidebar)
     other = engine.ingest(article(501, f"{STORIES[0][1]}\n{sidebar}", "另一家图书馆的消息"))
     assert "老码头" not in engine.get_article(other.id).norm_text
+
+
+def headless(n: int, text: str) -> ArticleIn:
+    return ArticleIn(url=f"https://news.example/headless/{n}", text=text, source=SOURCE)
+
+
+def lines_counted(engine: Engine) -> int:
+    with sqlite3.connect(engine.settings.database_url) as db:
+        return db.execute("SELECT count(*) FROM learned_boilerplate").fetchone()[0]
+
+
+def test_articles_without_a_headline_leave_no_lines_to_count(engine):
+    # Without a title a line has no evidence to give: storing it would only grow the table with the corpus.
+    for n, (_, body) in enumerate(STORIES):
+        engine.ingest(headless(n, f"{body}\n{PROMO}"))
+    assert lines_counted(engine) == 0
+    assert not engine.store.learned_boilerplate_lines()
+
+
+def test_a_headless_article_is_cleaned_when_a_line_it_carries_is_learned_later(engine):
+    title, body = STORIES[0]
+    engine.ingest(article(0, f"{body}\n{PROMO}", title))  # the promo is now a line seen under a headline
+    early = engine.ingest(headless(1, f"{STORIES[1][1]}\n{PROMO}"))
+    assert "招聘启事" in engine.get_article(early.id).norm_text
+    for n, (title, body) in enumerate(STORIES[2:], start=2):
+        engine.ingest(article(n, f"{body}\n{PROMO}", title))
+    assert engine.store.learned_boilerplate_lines()
+    assert "招聘启事" not in engine.get_article(early.id).norm_text
+    assert STORIES[1][1][:10] in engine.get_article(early.id).norm_text

@@ -181,6 +181,11 @@ class BoilerplateLearner:
                     continue
                 if about_title(sample, grams):  # story text of this article: no evidence, nothing to write
                     continue
+                if record is None and not folded:
+                    # No title, no evidence: only lines some headline was seen with get this article as a carrier.
+                    # A row per line of every headless article would grow the table with the corpus (one random-key
+                    # insert an article) for lines that mostly never recur.
+                    continue
                 if record is None:
                     record = scope_records[key] = LineRecord(sample=sample[:SAMPLE_CHARS])
                 if folded and not any(similar_titles(folded, seen) for seen in record.titles):
