@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import pickle
 from itertools import islice
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -109,3 +111,15 @@ def test_the_recluster_re_signs_in_workers_as_in_one_process(tmp_path):
             assert article.hashvalues == changed.prepare(article.raw_text, title=article.title).values.tobytes()
     finally:
         changed.close()
+
+
+def test_a_prepared_article_crosses_to_the_deciding_process_unchanged(engine):
+    """Workers pickle each preparation (arrays as their bytes): what arrives is the same, and writable like a fresh one."""
+    title, body = STORIES[0]
+    prepared = engine.prepare(f"{body}\n{PROMO}", title=title)
+    arrived = pickle.loads(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL))
+    assert arrived.normalized == prepared.normalized and arrived.content_hash == prepared.content_hash
+    assert (arrived.generation, arrived.headline) == (prepared.generation, prepared.headline)
+    for name in ("shingles", "values", "anchors"):
+        sent, got = getattr(prepared, name), getattr(arrived, name)
+        assert got.dtype == sent.dtype and np.array_equal(got, sent) and got.flags.writeable
