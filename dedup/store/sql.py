@@ -116,13 +116,8 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser()}"
 
 
-_SET_CLUSTER = articles.update().where(articles.c.id == sa.bindparam("aid")).values(
-    cluster_id=sa.bindparam("cid"))
-_INSERT_CLUSTER = clusters.insert()
-_UPDATE_CLUSTER = clusters.update().where(clusters.c.id == sa.bindparam("cluster_id")).values(
-    representative_id=sa.bindparam("rep"), size=sa.bindparam("n"), first_seen=sa.bindparam("first"),
-    last_seen=sa.bindparam("last"))
-
+_CLUSTER_COLUMNS = "id, representative_id, size, first_seen, last_seen"
+_UPDATE_CLUSTER = "UPDATE clusters SET representative_id = ?, size = ?, first_seen = ?, last_seen = ? WHERE id = ?"
 
 
 def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
@@ -364,12 +359,10 @@ class SqlStore(CorrectionRows):
         with self._conn() as conn:
             self._log(conn, article_ids)
 
-    @staticmethod
-    def _log(conn: Connection, article_ids: Sequence[int]) -> None:
+    def _log(self, conn: Connection, article_ids: Sequence[int]) -> None:
         """On the connection that wrote the signatures: one transaction, whoever calls (never a second
         connection waiting for the first one's write lock)."""
-        if article_ids:
-            conn.execute(index_changes.insert(), [{"article_id": i} for i in article_ids])
+        self._raw_many("INSERT INTO index_changes (article_id) VALUES (?)", [(i,) for i in article_ids], conn)
 
     def data_version(self) -> int | None:
         """A number that changes whenever anything is committed to the database (SQLite's data_version, a few
@@ -563,18 +556,13 @@ class SqlStore(CorrectionRows):
         self.log_index_changes([a.id for a in rows])
 
     def set_clusters(self, pairs: Sequence[tuple[int, int]]) -> None:
-        if pairs:
-            with self._conn() as conn:
-                conn.execute(_SET_CLUSTER, [{"aid": a, "cid": c} for a, c in pairs])
+        self._raw_many("UPDATE articles SET cluster_id = ? WHERE id = ?", [(c, a) for a, c in pairs])
 
     def write_clusters(self, new: Sequence[Cluster], changed: Sequence[Cluster]) -> None:
-        with self._conn() as conn:
-            if new:
-                conn.execute(_INSERT_CLUSTER, [vars(c) for c in new])
-            if changed:
-                conn.execute(_UPDATE_CLUSTER, [
-                    {"cluster_id": c.id, "rep": c.representative_id, "n": c.size, "first": c.first_seen,
-                     "last": c.last_seen} for c in changed])
+        self._raw_many(f"INSERT INTO clusters ({_CLUSTER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                       [(c.id, c.representative_id, c.size, c.first_seen, c.last_seen) for c in new])
+        self._raw_many(_UPDATE_CLUSTER,
+                       [(c.representative_id, c.size, c.first_seen, c.last_seen, c.id) for c in changed])
 
     def _raw(self, sql: str, params: Sequence) -> list[tuple]:
         """A plain DB-API query: the hot reads skip SQLAlchemy's per-call statement handling."""
@@ -586,16 +574,20 @@ class SqlStore(CorrectionRows):
             finally:
                 cursor.close()
 
-    def _raw_many(self, sql: str, rows: Sequence[tuple]) -> None:
-        """A plain DB-API executemany: batch writes without SQLAlchemy's per-row parameter handling."""
+    def _raw_many(self, sql: str, rows: Sequence[tuple], conn: Connection | None = None) -> None:
+        """A plain DB-API executemany: batch writes without SQLAlchemy's per-row parameter handling (on `conn`
+        when the caller holds the transaction's connection)."""
         if not rows:
             return
-        with self._conn() as conn:
-            cursor = conn.connection.cursor()
-            try:
-                cursor.executemany(sql.replace("?", self._ph), rows)
-            finally:
-                cursor.close()
+        if conn is None:
+            with self._conn() as held:
+                self._raw_many(sql, rows, held)
+            return
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(sql.replace("?", self._ph), rows)
+        finally:
+            cursor.close()
 
     def _marks(self, count: int) -> str:
         return ",".join("?" * count)
