@@ -10,6 +10,7 @@ within one batch. Workers run ahead of the decisions by a bounded number of chun
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
@@ -27,6 +28,18 @@ T = TypeVar("T")
 Ready = tuple[validate.Fields, Prepared] | DedupError
 
 _recipe: Recipe | None = None
+# Preparation is a fifth to two fifths of the work (docs/benchmarks.md, "--jobs"); the deciding process does the rest,
+# so more preparing processes than this would only wait for it.
+_MOST_JOBS = 4
+
+
+def default_jobs() -> int:
+    """Processes preparing articles when none are asked for: the cores this process may run on, at most four."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API (macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MOST_JOBS))
 
 
 def prepare_item(item: ArticleIn, recipe: Recipe, learned: frozenset[int] | None, generation: int) -> Ready:

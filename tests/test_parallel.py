@@ -74,7 +74,7 @@ def test_boilerplate_learned_while_workers_run_ahead_is_applied_as_in_one_proces
     assert len(set(clusters.values())) == len(STORIES)
 
 
-def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path, monkeypatch):
+def test_cli_ingest_with_jobs_or_the_default_prints_what_one_job_prints(tmp_path, monkeypatch):
     import dedup.cli.commands
 
     monkeypatch.setattr(dedup.cli.commands, "_BATCH", 50)  # several chunks, so workers prepare ahead
@@ -83,11 +83,11 @@ def test_cli_ingest_with_jobs_prints_what_one_job_prints(tmp_path, monkeypatch):
     path.write_text("\n".join(rows[:100] + ["{not json", json.dumps({"url": "https://x.example/1", "text": " "})]
                               + rows[100:]), encoding="utf-8")
     outputs = []
-    for jobs in ("1", "2"):
-        result = CliRunner().invoke(app, ["ingest", str(path), "--db", str(tmp_path / f"{jobs}.db"), "--jobs", jobs])
+    for jobs in (["--jobs", "1"], ["--jobs", "2"], []):  # the last: the default, this machine's cores
+        result = CliRunner().invoke(app, ["ingest", str(path), "--db", str(tmp_path / f"{len(outputs)}.db"), *jobs])
         assert result.exit_code == 1  # two bad lines
         outputs.append(result.output)
-    assert outputs[0] == outputs[1]
+    assert outputs[0] == outputs[1] == outputs[2]
     assert "202 inputs" in outputs[0] and "invalid JSON on line 101" in outputs[0]
 
 
@@ -123,3 +123,11 @@ def test_a_prepared_article_crosses_to_the_deciding_process_unchanged(engine):
     for name in ("shingles", "values", "anchors"):
         sent, got = getattr(prepared, name), getattr(arrived, name)
         assert got.dtype == sent.dtype and np.array_equal(got, sent) and got.flags.writeable
+
+
+def test_the_default_number_of_jobs_is_the_usable_cores_up_to_four(monkeypatch):
+    import dedup.parallel
+
+    for cores, expected in ((1, 1), (2, 2), (64, 4)):
+        monkeypatch.setattr(dedup.parallel.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)), raising=False)
+        assert dedup.parallel.default_jobs() == expected

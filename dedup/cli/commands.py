@@ -128,8 +128,8 @@ def _verdict_line(origin: str, result: IngestResult) -> str:
 
 JobsOption = Annotated[int | None, typer.Option(
     "--jobs", "-j", min=1, help="Processes preparing articles (normalize, shingle, sign) while this one decides and "
-    "writes in input order; same verdicts as --jobs 1. Preparing is a small part of the cost of short articles, so "
-    "more jobs pay off on long ones (docs/benchmarks.md) [default: 1]")]
+    "writes in input order; same verdicts as --jobs 1. The deciding process bounds the gain: 1.1-1.25x on two cores "
+    "(docs/benchmarks.md) [default: the cores this process may use, at most 4]")]
 
 
 @app.command()
@@ -144,7 +144,7 @@ def ingest(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dedup.article_files import iter_sources
-    from dedup.parallel import ingest_stream
+    from dedup.parallel import default_jobs, ingest_stream
 
     engine = _engine(_settings(db))
     items = list(iter_sources(paths))
@@ -155,7 +155,7 @@ def ingest(
                   TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
         task = progress.add_task("ingest", total=len(items))
         stream = ingest_stream(engine, [[item for item in chunk if item.article is not None] for chunk in chunks],
-                               jobs or 1, article=_article_of)
+                               jobs or default_jobs(), article=_article_of)
         for chunk, (good, results) in zip(chunks, stream):
             _count_chunk(chunk, good, results, counts, quiet)
             progress.advance(task, len(chunk))
@@ -343,6 +343,7 @@ def eval_command(
 ) -> None:
     """Ingest a labeled set (or a corpus with judged pairs) into a fresh temporary store and print quality figures;
     or export the operators' corrections as judged pairs (--export-corrections)."""
+    from dedup.parallel import default_jobs
     from dedup.quality.evaluate import evaluate
     from dedup.quality.judged_pairs import evaluate_judged
 
@@ -359,13 +360,13 @@ def eval_command(
         _fail("--strata weighs judged pairs: give --pairs too")
     try:
         if pairs is not None:
-            judged = evaluate_judged(dataset, pairs, _settings(None), strata, jobs=jobs or 1)
+            judged = evaluate_judged(dataset, pairs, _settings(None), strata, jobs=jobs or default_jobs())
             if as_json:
                 out.print_json(json.dumps(judged.as_dict()))
             else:
                 _print_judged(judged)
             return
-        report = evaluate(dataset, _settings(None), jobs=jobs or 1)
+        report = evaluate(dataset, _settings(None), jobs=jobs or default_jobs())
     except DedupError as exc:
         _fail(str(exc))
         return
