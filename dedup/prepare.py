@@ -30,13 +30,13 @@ class Prepared:
     def __reduce__(self) -> tuple:
         """The arrays travel as their bytes: pickling an ndarray costs ~5 us each way, and workers send one
         Prepared per article to the deciding process (dedup.parallel), which unpickles them on its critical path."""
-        arrays = tuple((a.dtype.str, a.tobytes()) for a in (self.shingles, self.values, self.anchors))
+        arrays = tuple((a.dtype.str, a.shape, a.tobytes()) for a in (self.shingles, self.values, self.anchors))
         return _unpickled, (self.normalized, arrays, self.content_hash, self.generation, self.headline)
 
 
-def _unpickled(normalized: Normalized, arrays: tuple[tuple[str, bytes], ...], content_hash: str, generation: int,
-               headline: str | None) -> Prepared:
-    shingles, values, anchors = (np.frombuffer(raw, dtype=dtype).copy() for dtype, raw in arrays)
+def _unpickled(normalized: Normalized, arrays: tuple[tuple[str, tuple[int, ...], bytes], ...], content_hash: str,
+               generation: int, headline: str | None) -> Prepared:
+    shingles, values, anchors = (np.frombuffer(raw, dtype=dtype).reshape(shape).copy() for dtype, shape, raw in arrays)
     return Prepared(normalized, shingles, values, content_hash, anchors, generation, headline)
 
 
