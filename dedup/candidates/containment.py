@@ -246,7 +246,7 @@ class LocalContainmentIndex:
             keys = [k for k in keys if k not in self._hot]
         wanted = np.array(keys, dtype=np.uint32) if len(keys) < len(query_anchors) else query_anchors
         recent = self._recent_hits(keys)
-        if _native is not None and _pick_contained is not None and isinstance(recent, list):
+        if _pick_contained is not None and isinstance(recent, list):
             merged = self._merged_ids(wanted) if len(self._merged[0]) else b""
             return _pick_contained(recent, merged, self._count_of, len(query_anchors), MAX_CANDIDATES, MIN_ESTIMATE)
         hits = np.frombuffer(recent, dtype=np.int64) if isinstance(recent, memoryview) else \

@@ -116,7 +116,7 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser()}"
 
 
-_CLUSTER_COLUMNS = "id, representative_id, size, first_seen, last_seen"
+_INSERT_CLUSTER = "INSERT INTO clusters (id, representative_id, size, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)"
 _UPDATE_CLUSTER = "UPDATE clusters SET representative_id = ?, size = ?, first_seen = ?, last_seen = ? WHERE id = ?"
 
 
@@ -559,8 +559,7 @@ class SqlStore(CorrectionRows):
         self._raw_many("UPDATE articles SET cluster_id = ? WHERE id = ?", [(c, a) for a, c in pairs])
 
     def write_clusters(self, new: Sequence[Cluster], changed: Sequence[Cluster]) -> None:
-        self._raw_many(f"INSERT INTO clusters ({_CLUSTER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                       [(c.id, c.representative_id, c.size, c.first_seen, c.last_seen) for c in new])
+        self._raw_many(_INSERT_CLUSTER, [(c.id, c.representative_id, c.size, c.first_seen, c.last_seen) for c in new])
         self._raw_many(_UPDATE_CLUSTER,
                        [(c.representative_id, c.size, c.first_seen, c.last_seen, c.id) for c in changed])
 
