@@ -161,6 +161,33 @@ def test_the_compiled_lookup_returns_the_values_the_numpy_lookup_returns(stored,
 
 
 @needs_native
+@given(st.lists(st.integers(0, 60), max_size=400), st.lists(st.integers(0, 60), max_size=120),
+       st.sampled_from([np.uint32, np.uint64]), st.sampled_from([np.uint32, np.int64]), st.sampled_from([0, 2, 5]),
+       st.booleans())
+def test_the_compiled_merge_gives_the_numpy_merge_its_directory_and_stock_keys(old, new, dtype, value_type, hot_run,
+                                                                             spread):
+    """A merge of the in-process indexes in one C pass: the same postings in the same order (old before new among
+    equal keys), the same prefix directory, and the same keys over `hot_run` postings (the containment index's
+    stock phrases) as numpy's merge, directory and run count; for 32- and 64-bit keys, row and id values."""
+    from dedup.candidates.postings import merged_postings
+
+    scale = (2**32 - 1) // 60 if dtype is np.uint32 else (2**64 - 1) // 60 if spread else 1
+    keys = (np.array(sorted(old), dtype=np.uint64) * np.uint64(scale if spread else 1)).astype(dtype)
+    new_keys = (np.array(sorted(new), dtype=np.uint64) * np.uint64(scale if spread else 1)).astype(dtype)
+    values = np.arange(len(keys), dtype=value_type)
+    new_values = np.arange(1000, 1000 + len(new_keys), dtype=value_type)
+    compiled = merged_postings(keys, values, new_keys, new_values, hot_run=hot_run)
+    reference = merged_postings(keys, values, new_keys, new_values, hot_run=hot_run, accelerated=False)
+    for got, expected in zip(compiled[:3], reference[:3]):
+        assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+    assert compiled[3] == reference[3] and compiled[3].dtype == reference[3].dtype
+    assert sorted(compiled[4]) == sorted(reference[4])
+    if hot_run:
+        counts = {k: (keys == k).sum() + (new_keys == k).sum() for k in set(keys.tolist()) | set(new_keys.tolist())}
+        assert sorted(compiled[4]) == sorted(k for k, n in counts.items() if n > hot_run)
+
+
+@needs_native
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=128, max_size=128),
        st.sampled_from([(37, 3, 0), (28, 2, 1), (28, 2, 2), (128, 1, 0), (16, 8, 7)]))
 def test_compiled_band_keys_are_the_numpy_reference(values, layout):

@@ -26,7 +26,7 @@ import numpy as np
 from dedup.candidates.bound import strongest
 from dedup.candidates.containment import LocalContainmentIndex
 from dedup.candidates.layouts import BandLayout, as_layouts
-from dedup.candidates.postings import add_posting, directory, merge_sorted, values_of
+from dedup.candidates.postings import add_posting, merged_postings, values_of
 from dedup.candidates.screen import screen_order
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 from dedup.sketch.shingle import mix64
@@ -158,11 +158,9 @@ class BandIndex:
             live = self._id_of[post] >= 0
             keys, post = keys[live], post[live]
         rows = np.array([r for r in self._recent_rows if self._id_of[r] >= 0], dtype=np.uint32)
-        if len(rows):
-            new_keys, new_post = self._postings_of(rows)
-            order = np.argsort(new_keys, kind="stable")
-            keys, post = merge_sorted(keys, post, new_keys[order], new_post[order])
-        self._merged = (keys, post, *directory(keys))
+        new_keys, new_post = self._postings_of(rows) if len(rows) else (keys[:0], post[:0])
+        order = np.argsort(new_keys, kind="stable")
+        self._merged = merged_postings(keys, post, new_keys[order], new_post[order])[:4]
         self._free += self._dead
         self._dead.clear()
         self._recent.clear()

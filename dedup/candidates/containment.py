@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from dedup.candidates.postings import add_posting, directory, merge_sorted, pack, values_of
+from dedup.candidates.postings import add_posting, directory, merged_postings, pack, values_of
 from dedup.sketch.native import _native  # the optional C accelerator, or None
 
 # A build older than this module lacks the lookup: its Python path then runs.
@@ -212,6 +212,7 @@ class LocalContainmentIndex:
         if self._dead:
             live = ~np.isin(ids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
             keys, ids = keys[live], ids[live]
+        new_keys, new_ids = keys[:0], ids[:0]
         if self._recent:
             new_keys = np.concatenate(list(self._recent.values())).astype(np.uint32, copy=False)
             new_ids = np.repeat(np.fromiter(self._recent, dtype=np.int64, count=len(self._recent)),
@@ -220,16 +221,14 @@ class LocalContainmentIndex:
                 fresh = ~np.isin(new_keys, np.fromiter(self._hot, dtype=np.uint32, count=len(self._hot)))
                 new_keys, new_ids = new_keys[fresh], new_ids[fresh]
             order = np.argsort(new_keys, kind="stable")
-            keys, ids = merge_sorted(keys, ids, new_keys[order], new_ids[order])
-        if len(keys):
-            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            runs = np.diff(np.r_[starts, len(keys)])
-            hot = keys[starts[runs > HOT_ANCHOR]]
-            if len(hot):
-                self._hot.update(hot.tolist())
-                keep = ~np.isin(keys, hot)
-                keys, ids = keys[keep], ids[keep]
-        self._merged = (keys, ids, *directory(keys))
+            new_keys, new_ids = new_keys[order], new_ids[order]
+        keys, ids, slots, shift, hot = merged_postings(keys, ids, new_keys, new_ids, hot_run=HOT_ANCHOR)
+        if hot:
+            self._hot.update(hot)
+            keep = ~np.isin(keys, np.array(hot, dtype=keys.dtype))
+            keys, ids = keys[keep], ids[keep]
+            slots, shift = directory(keys)
+        self._merged = (keys, ids, slots, shift)
         self._dead.clear()
         self._postings.clear()
         self._recent.clear()
