@@ -158,3 +158,28 @@ def test_every_character_is_read_as_the_reference_reads_it():
         c = chr(code)
         compiled, reference = _units_both(f"a{c}1 {c}{c}")
         assert compiled == reference, hex(code)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(mixes, st.text(max_size=120)))
+def test_compiled_and_reference_line_keys_agree(line):
+    """Learned-boilerplate lines are keyed by their folded form: the compiled fold must give the reference's
+    text (else a line learned on one path would not be recognised on the other)."""
+    from dedup.text.learned_boilerplate import _fold
+
+    assert _fold(line) == _fold(line, compiled=False)
+
+
+def test_every_bmp_character_line_folds_as_the_reference():
+    """Each character alone between CJK, with a digit, a capital and a space around: the compiled fold (where it
+    takes the character) gives what the reference gives."""
+    from dedup.text.learned_boilerplate import _fold
+
+    taken = 0
+    for code in range(0x10000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        line = f"中{chr(code)}文 A1{chr(code)}"
+        taken += fastpath.fold_line(line) is not None
+        assert _fold(line) == _fold(line, compiled=False), hex(code)
+    assert taken > 40_000  # the compiled fold takes most characters (CJK, letters, digits, punctuation)

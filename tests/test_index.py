@@ -195,3 +195,17 @@ def test_compiled_band_keys_are_the_numpy_reference(values, layout):
     bands, rows, family = layout
     assert np.array_equal(_keys_of_one(signature, BandLayout(bands, rows, family)),
                           band_keys(signature, bands, rows, family))
+
+
+@needs_native
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=400, unique=True), st.sampled_from([np.uint32, np.uint64]),
+       st.sampled_from([2, 3, 16, 64]))
+def test_compiled_anchors_are_the_numpy_reference(hashes, dtype, rate):
+    """The containment anchors of a shingle set, from the one C call as from numpy: the same hashes, in order,
+    as uint32 (64-bit shingle hashes taken by their low 32 bits, as numpy's cast takes them)."""
+    from dedup.candidates.containment import anchors
+
+    shingles = np.array([h & 0xFFFFFFFF if dtype is np.uint32 else h for h in hashes], dtype=dtype)
+    compiled, reference = anchors(shingles, rate), anchors(shingles, rate, accelerated=False)
+    assert compiled.dtype == reference.dtype == np.uint32
+    assert compiled.tolist() == reference.tolist()

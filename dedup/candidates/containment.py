@@ -29,6 +29,7 @@ from dedup.sketch.native import _native  # the optional C accelerator, or None
 # A build older than this module lacks the lookup: its Python path then runs.
 _posting_hits = getattr(_native, "posting_hits", None)
 _pick_contained = getattr(_native, "pick_contained", None)  # a build older than this module lacks it
+_anchors = getattr(_native, "anchors", None)  # a build older than this module lacks it
 
 # Anchors held by more articles than this are a stock phrase, not evidence.
 HOT_ANCHOR = 100
@@ -40,13 +41,15 @@ MAX_CANDIDATES = 50
 _FEW_HITS = 256
 
 
-def anchors(shingles: np.ndarray, rate: int) -> np.ndarray:
+def anchors(shingles: np.ndarray, rate: int, *, accelerated: bool = True) -> np.ndarray:
     """The shingle hashes (sorted, unique uint32) in the anchor residue class: about one in `rate` (none at
-    rate 0: the containment path is off)."""
+    rate 0: the containment path is off); in one C call when the extension is built."""
     if rate <= 0:
         return shingles[:0].astype(np.uint32, copy=False)
     if rate == 1:
         return shingles.astype(np.uint32, copy=False)
+    if accelerated and _anchors is not None and shingles.dtype in (np.uint32, np.uint64):
+        return np.frombuffer(_anchors(np.ascontiguousarray(shingles), rate), dtype=np.uint32)
     # The shingle hashes are already mixed (splitmix64); a multiplicative remix (wrapping uint32 arithmetic)
     # decouples the sample from MinHash's own use of the hashes.
     mixed = shingles.astype(np.uint32, copy=False) * np.uint32(0x9E3779B1)

@@ -110,16 +110,15 @@ def _composes_after() -> set[int]:
     return seconds
 
 
-def _needs_reference(ch: str, converting: frozenset[str], composing: set[int]) -> bool:
-    return (ch in converting or ord(ch) in composing or unicodedata.combining(ch) != 0
+def _needs_reference(ch: str, composing: set[int]) -> bool:
+    """Whether a character's fold depends on more than itself (NFKC, composition, combining, context case)."""
+    return (ord(ch) in composing or unicodedata.combining(ch) != 0
             or unicodedata.normalize("NFKC", ch) != ch or ch == "\u03a3" or len(ch.lower()) != 1)
 
 
 @lru_cache(maxsize=1)
-def fold_table() -> bytes | None:
-    """65,536 native uint32: each BMP character as normalize_text's steps 5-7 leave it (PHRASE-flagged when
-    it marks a converting phrase), or REFERENCE.
-    None when the compiled fold cannot be used (no extension, or OpenCC's keys unreadable)."""
+def _tables() -> tuple[bytes, bytes] | None:
+    """The fold table and the line table, built in one pass over the BMP (see `fold_table`, `line_table`)."""
     if _native is None or not hasattr(_native, "fold_text"):
         return None
     triggers = t2s_triggers()
@@ -127,17 +126,36 @@ def fold_table() -> bytes | None:
         return None
     folds = variant_fold_table()
     composing = _composes_after()
-    table = array("I", range(0x10000))
+    table, lines = array("I", range(0x10000)), array("I", range(0x10000))
     for code in range(0x10000):
         ch = chr(code)
         if not ch.isalnum():
             continue  # dropped with the punctuation; never looked up
+        if _needs_reference(ch, composing):
+            table[code] = lines[code] = REFERENCE
+            continue
+        lines[code] = ord(ch.lower())
         folded = folds.get(code, ch).lower()
-        if _needs_reference(ch, triggers.converting, composing) or len(folded) != 1:
+        if ch in triggers.converting or len(folded) != 1:
             table[code] = REFERENCE
         else:
             table[code] = ord(folded) | (PHRASE if ch in triggers.phrase_marks else 0)
-    return table.tobytes()
+    return table.tobytes(), lines.tobytes()
+
+
+def fold_table() -> bytes | None:
+    """65,536 native uint32: each BMP character as normalize_text's steps 5-7 leave it (PHRASE-flagged when
+    it marks a converting phrase), or REFERENCE.
+    None when the compiled fold cannot be used (no extension, or OpenCC's keys unreadable)."""
+    tables = _tables()
+    return tables[0] if tables is not None else None
+
+
+def line_table() -> bytes | None:
+    """The fold table without the script conversion: each BMP character as width folding and lowercasing leave
+    it, or REFERENCE (the learned-boilerplate line keys, dedup.text.learned_boilerplate, fold this way)."""
+    tables = _tables()
+    return tables[1] if tables is not None else None
 
 
 _disabled: set[str] = set()
@@ -168,6 +186,15 @@ def fold(text: str) -> str | None:
         if _phrase_pattern().search(plain) is not None:
             return None
     return folded
+
+
+def fold_line(text: str) -> str | None:
+    """A line's punctuation out, width folded and lowercased (`learned_boilerplate._fold`) in one compiled pass;
+    None when the line needs the reference."""
+    table = line_table()
+    if table is None or "fold" in _disabled or _native is None:
+        return None
+    return _native.fold_text(text, table)
 
 
 def compiled_features() -> dict[str, bool]:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dedup.text.compiled_fold import fold_line
 from dedup.text.normalize import drop_punctuation
 
 # A line shorter than this (normalized) is not learned: short lines ("0", "胜负彩", a name) recur in
@@ -46,8 +47,12 @@ _RESTATES_TITLE = 0.5
 SAMPLE_CHARS = 200
 
 
-def _fold(text: str) -> str:
-    """Punctuation out first (cheap, in C), then width folding only where still needed (as normalize does)."""
+def _fold(text: str, *, compiled: bool = True) -> str:
+    """Punctuation out first (cheap, in C), then width folding only where still needed (as normalize does); in
+    one compiled pass when every character folds on its own (dedup.text.compiled_fold), the same text."""
+    folded = fold_line(text) if compiled else None
+    if folded is not None:
+        return folded
     text = drop_punctuation(text)
     if not unicodedata.is_normalized("NFKC", text):
         text = drop_punctuation(unicodedata.normalize("NFKC", text))
