@@ -183,3 +183,13 @@ def test_every_bmp_character_line_folds_as_the_reference():
         taken += fastpath.fold_line(line) is not None
         assert _fold(line) == _fold(line, compiled=False), hex(code)
     assert taken > 40_000  # the compiled fold takes most characters (CJK, letters, digits, punctuation)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(list(fastpath.t2s_triggers().phrases) if fastpath.t2s_triggers() else []),
+                          st.text(alphabet=st.sampled_from(_SIMPLIFIED + "坏覆沈瞭藉哩甦衹一土打拉反思量"), max_size=6)),
+                max_size=8).map("".join))
+def test_the_phrase_check_at_the_marks_finds_what_the_phrase_regex_finds(text):
+    """The compiled fold hands a text with a converting phrase to OpenCC: looking for the phrases only where their
+    marks occur must find exactly the texts the regex of all phrases finds."""
+    assert fastpath.holds_phrase(text) == (fastpath._phrase_pattern().search(text) is not None)

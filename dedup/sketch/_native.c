@@ -150,6 +150,10 @@ static inline int alphabetic(Py_UCS4 c) {
            (c >= 0x370 && c <= 0x52F) || (c >= 0xFF21 && c <= 0xFF3A) || (c >= 0xFF41 && c <= 0xFF5A);
 }
 
+/* CJK Unified Ideographs: alphanumeric, neither decimal nor alphabetic nor a spaced letter, so a run of them
+ * needs none of the checks below (every code point of the block is assigned since Unicode 14). */
+#define CJK_IDEOGRAPH(c) ((c) >= 0x4E00 && (c) <= 0x9FFF)
+
 static inline int spaced_letter(Py_UCS4 c) { return c < 0x2E80 && Py_UNICODE_ISALPHA(c); }
 
 /* drop_punctuation(text: str) -> str
@@ -175,6 +179,12 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     Py_UCS4 mark = 0;      /* the first of them */
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (CJK_IDEOGRAPH(c)) {  /* most of a Chinese text: a word character, no joint before it */
+            out[n++] = last = c;
+            in_run = 1;
+            marks = 0;
+            continue;
+        }
         if (!Py_UNICODE_ISALNUM(c)) {
             if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
             in_run = 0;
@@ -237,6 +247,16 @@ static PyObject *fold_text(PyObject *self, PyObject *args) {
     int in_run = 0, phrase = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (CJK_IDEOGRAPH(c)) {  /* most of a Chinese text: a word character, no joint before it */
+            uint32_t folded = map[c];
+            if (folded == FOLD_REFERENCE) { result = Py_NewRef(Py_None); goto done; }
+            if (folded & FOLD_PHRASE) { phrase = 1; folded &= ~FOLD_PHRASE; }
+            plain[n] = last = c;
+            out[n++] = folded;
+            in_run = 1;
+            marks = 0;
+            continue;
+        }
         if (c < 0x80) {  /* ASCII: letters and digits are word characters, the rest punctuation or space */
             int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
             if (!alnum) {

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -548,7 +549,7 @@ class SqlStore(CorrectionRows):
         """Insert articles whose ids were allocated with `allocate_article_ids`."""
         names = ["id", *(c.name for c in _ARTICLE_COLUMNS)]
         self._raw_many(f"INSERT INTO articles ({', '.join(names)}) VALUES ({self._marks(len(names))})",
-                       [tuple(getattr(a, name) for name in names) for a in rows])
+                       list(map(attrgetter(*names), rows)))  # one C call a row, not a generator
 
     def insert_signatures(self, rows: Sequence[Article]) -> None:
         self._raw_many("INSERT INTO signatures (article_id, version, hashvalues, shingle_count) VALUES (?, ?, ?, ?)",
