@@ -341,3 +341,15 @@ def test_exact_scores_count_the_shared_hashes_as_numpy_does(a, b, sort_them):
     assert (scores.shared, scores.size_a, scores.size_b) == (shared if len(x) and len(y) else 0, len(x), len(y))
     if verify._shared_count is not None and len(x) > 1 and sort_them:
         assert verify._shared_count(x, y) == shared
+
+
+@given(st.lists(st.sampled_from([0, 1]), max_size=80), st.integers(1, 9))
+def test_free_stretches_are_the_runs_the_regex_finds(flags, k):
+    """The twin guard tiles what the alignment left over: the stretches of at least k untiled units, found by byte
+    search, are the runs the regex `\\x00{k,}` finds."""
+    import re
+
+    from dedup.decide.alignment import _free_runs
+
+    used = bytearray(flags)
+    assert _free_runs(used, k) == [m.span() for m in re.finditer(b"\\x00{%d,}" % k, used)]

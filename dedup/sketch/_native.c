@@ -961,13 +961,24 @@ static PyObject *text_units(PyObject *self, PyObject *args) {
     out = PyMem_Malloc(sizeof(Py_UCS4) * (n ? n : 1));
     units = PyList_New(0); chars = PyList_New(0); ends = PyDict_New();
     if (!out || !units || !chars || !ends) { PyErr_NoMemory(); goto done; }
+    /* When the ranges hold the whole CJK ideograph block, its characters (most of a Chinese text) are units of
+     * their own without the class checks: alphanumeric, inside the ranges, never whitespace. */
+    int ideographs_in_ranges = 0;
+    for (Py_ssize_t r = 0; r < n_ranges; r++)
+        if (cjk[2 * r] <= 0x4E00 && cjk[2 * r + 1] >= 0x9FFF) ideographs_in_ranges = 1;
     while (i < n) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (Py_UNICODE_ISSPACE(c)) { i++; continue; }
-        int word = Py_UNICODE_ISALNUM(c) && !in_ranges(c, cjk, n_ranges);
+        int ideograph = ideographs_in_ranges && CJK_IDEOGRAPH(c);
+        if (!ideograph && Py_UNICODE_ISSPACE(c)) { i++; continue; }
+        int word = !ideograph && Py_UNICODE_ISALNUM(c) && !in_ranges(c, cjk, n_ranges);
         Py_ssize_t j = i + 1;
         while (j < n) {
             Py_UCS4 d = PyUnicode_READ(kind, data, j);
+            if (ideographs_in_ranges && CJK_IDEOGRAPH(d)) {
+                if (word) break;
+                j++;
+                continue;
+            }
             if (Py_UNICODE_ISSPACE(d) || (Py_UNICODE_ISALNUM(d) && !in_ranges(d, cjk, n_ranges)) != word) break;
             j++;
         }
