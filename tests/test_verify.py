@@ -353,3 +353,35 @@ def test_free_stretches_are_the_runs_the_regex_finds(flags, k):
 
     used = bytearray(flags)
     assert _free_runs(used, k) == [m.span() for m in re.finditer(b"\\x00{%d,}" % k, used)]
+
+
+_UNITS = st.text(alphabet=st.sampled_from("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过"),
+                 max_size=60)
+
+
+@given(_UNITS, _UNITS, st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), min_size=0,
+                               max_size=400), _UNITS, _UNITS)
+def test_copies_that_differ_at_both_ends_align_as_one_lcs(head_a, head_b, core, tail_a, tail_b):
+    """A header added to one copy and a footer to another: the twin guard's alignment, split at a passage the two
+    hold once, is still a longest common subsequence of the two texts, made of equal blocks in order."""
+    from rapidfuzz.distance import LCSseq
+
+    from dedup.decide.alignment import equal_blocks
+
+    a, b = head_a + core + tail_a, head_b + core + tail_b
+    blocks = equal_blocks(a, b)
+    assert all(n > 0 and a[i:i + n] == b[j:j + n] for i, j, n in blocks)
+    assert all(i1 + n1 <= i2 and j1 + n1 <= j2 for (i1, j1, n1), (i2, j2, _) in zip(blocks, blocks[1:]))
+    assert sum(n for _, _, n in blocks) == LCSseq.similarity(a, b)
+
+
+def test_a_header_and_a_footer_copy_align_like_the_whole_text_alignment():
+    from rapidfuzz.distance import Indel
+
+    from dedup.decide.alignment import _shared_once, equal_blocks
+
+    core = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(600))
+    a, b = "本报讯记者报道" + core, core + "责任编辑张三"
+    assert _shared_once(a, b) is not None  # the split path runs
+    whole = [(op.src_start, op.dest_start, op.src_end - op.src_start) for op in Indel.opcodes(a, b) if op.tag == "equal"]
+    assert equal_blocks(a, b) == whole == [(7, 0, 600)]
