@@ -51,12 +51,20 @@ def prepare_item(item: ArticleIn, recipe: Recipe, learned: frozenset[int] | None
         return exc
 
 
+# How much lower the preparing processes' scheduling priority is than the deciding process's.
+_WORKER_NICENESS = 10
+
+
 def _init(recipe: Recipe) -> None:
-    """Workers die on SIGTERM and SIGINT as the pool expects, whatever handler the parent installed."""
+    """Workers die on SIGTERM and SIGINT as the pool expects, whatever handler the parent installed. They run at a
+    lower priority: the deciding process is the critical path, and workers that run ahead of it (`ingest_stream`)
+    would otherwise take its core whenever more processes than cores are runnable."""
     global _recipe
     _recipe = recipe
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if hasattr(os, "nice"):
+        os.nice(_WORKER_NICENESS)
 
 
 def _pool(engine, jobs: int) -> ProcessPoolExecutor:  # type: ignore[no-untyped-def]

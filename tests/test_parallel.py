@@ -131,3 +131,17 @@ def test_the_default_number_of_jobs_is_the_usable_cores_up_to_four(monkeypatch):
     for cores, expected in ((1, 1), (2, 2), (64, 4)):
         monkeypatch.setattr(dedup.parallel.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)), raising=False)
         assert dedup.parallel.default_jobs() == expected
+
+
+def test_preparing_workers_yield_the_core_to_the_deciding_process(engine):
+    """Workers run ahead of the decisions; at a lower priority they never take the deciding process's core (the
+    critical path) when more processes than cores are runnable."""
+    import os
+
+    from dedup.parallel import _WORKER_NICENESS, _pool
+
+    if not hasattr(os, "nice"):
+        pytest.skip("no process priorities on this platform")
+    with _pool(engine, 1) as pool:
+        worker = pool.submit(os.nice, 0).result()
+    assert worker == min(19, os.nice(0) + _WORKER_NICENESS)
