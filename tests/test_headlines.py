@@ -77,3 +77,12 @@ def test_the_next_draw_on_the_same_body_founds_its_own_story_but_a_retitled_repo
     assert cluster[following.id] != cluster[first.id]
     if not recluster:
         assert not following.is_duplicate
+
+
+def test_the_word_tags_are_jiebas_part_of_speech_table():
+    """Names and times are recognised by jieba's tags: the table read at start is the one jieba.posseg builds."""
+    import jieba.posseg
+
+    from dedup.decide.names import _word_tags
+
+    assert _word_tags() == jieba.posseg.dt.word_tag_tab
