@@ -8,7 +8,8 @@ their characters converts alone (回覆; so OpenCC would copy the text: its phra
 such characters occur), and every character lowercases to one character without context. The table says, for each BMP
 character, what the reference turns it into, or that the text must go the reference way. It is derived
 here, at first use, from the reference's own sources: OpenCC's dictionaries (dumped with the `opencc_dict`
-tool the opencc package ships), `script.variant_fold_table`, `unicodedata` and `str.lower`.
+tool the opencc package ships), `script.variant_fold_table`, `unicodedata` and `str.lower`. A second table, built
+in the same pass, folds without the script step: the learned-boilerplate line keys (`fold_line`).
 """
 
 from __future__ import annotations
