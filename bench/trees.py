@@ -1,9 +1,9 @@
 """CPU per article of this checkout against other checkouts, run by run in turn, on one stream.
 
-Machines here drift by ±10% over minutes, so two trees measured one after the other differ by the drift as much as
-by their code. Each run is a fresh process with a fresh SQLite file: `Engine.ingest_many` in batches of 500 (as
-bench/ingest.py feeds it), CPU time (process time) of the ingest only, start-up not timed. The trees take turns
-for `--rounds` rounds; reported per tree: each run's µs an article and the mean.
+Runs of the same code on these shared machines spread by 10-30%, so two trees measured one after the other differ
+by the drift as much as by their code. Each run is a fresh process with a fresh SQLite file: `Engine.ingest_many`
+in batches of 500 (as bench/ingest.py feeds it), CPU time (process time) of the ingest only, start-up not timed.
+The trees take turns for `--rounds` rounds; reported per tree: each run's µs an article and the mean.
 
 Streams: `dev` (the dev set repeated with fresh URLs, ~520 characters), `news` (bench/peers.py's ~2,000-character
 stories and reposts), `scale` (bench/scale.py's generator, ~500 characters, every fifth a repost).

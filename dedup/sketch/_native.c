@@ -179,23 +179,19 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     Py_UCS4 mark = 0;      /* the first of them */
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (CJK_IDEOGRAPH(c)) {  /* most of a Chinese text: a word character, no joint before it */
-            out[n++] = last = c;
-            in_run = 1;
-            marks = 0;
-            continue;
-        }
-        if (!Py_UNICODE_ISALNUM(c)) {
-            if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
-            in_run = 0;
-            continue;
-        }
-        if (!in_run && n > 0) {
-            if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
-                if (marks == 1 && (mark == '.' || mark == 0xFF0E)) out[n++] = '.';
-                else if (marks > 0) out[n++] = '/';
-            } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
-                out[n++] = ' ';
+        if (!CJK_IDEOGRAPH(c)) {  /* most of a Chinese text is: a word character, no joint before it */
+            if (!Py_UNICODE_ISALNUM(c)) {
+                if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
+                in_run = 0;
+                continue;
+            }
+            if (!in_run && n > 0) {
+                if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
+                    if (marks == 1 && (mark == '.' || mark == 0xFF0E)) out[n++] = '.';
+                    else if (marks > 0) out[n++] = '/';
+                } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
+                    out[n++] = ' ';
+                }
             }
         }
         out[n++] = c;
@@ -247,37 +243,29 @@ static PyObject *fold_text(PyObject *self, PyObject *args) {
     int in_run = 0, phrase = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (CJK_IDEOGRAPH(c)) {  /* most of a Chinese text: a word character, no joint before it */
-            uint32_t folded = map[c];
-            if (folded == FOLD_REFERENCE) { result = Py_NewRef(Py_None); goto done; }
-            if (folded & FOLD_PHRASE) { phrase = 1; folded &= ~FOLD_PHRASE; }
-            plain[n] = last = c;
-            out[n++] = folded;
-            in_run = 1;
-            marks = 0;
-            continue;
-        }
-        if (c < 0x80) {  /* ASCII: letters and digits are word characters, the rest punctuation or space */
-            int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-            if (!alnum) {
-                if (!(c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))) { if (marks++ == 0) mark = c; }
+        if (!CJK_IDEOGRAPH(c)) {  /* most of a Chinese text is: a word character, no joint before it */
+            if (c < 0x80) {  /* ASCII: letters and digits are word characters, the rest punctuation or space */
+                int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+                if (!alnum) {
+                    if (!(c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F))) { if (marks++ == 0) mark = c; }
+                    in_run = 0;
+                    continue;
+                }
+            } else if (!Py_UNICODE_ISALNUM(c)) {
+                if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
                 in_run = 0;
                 continue;
             }
-        } else if (!Py_UNICODE_ISALNUM(c)) {
-            if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
-            in_run = 0;
-            continue;
-        }
-        if (!in_run && n > 0) {
-            Py_UCS4 joint = 0;
-            if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
-                if (marks == 1 && (mark == '.' || mark == 0xFF0E)) joint = '.';
-                else if (marks > 0) joint = '/';
-            } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
-                joint = ' ';
+            if (!in_run && n > 0) {
+                Py_UCS4 joint = 0;
+                if (Py_UNICODE_ISDECIMAL(last) && Py_UNICODE_ISDECIMAL(c)) {
+                    if (marks == 1 && (mark == '.' || mark == 0xFF0E)) joint = '.';
+                    else if (marks > 0) joint = '/';
+                } else if (spaced && spaced_letter(last) && spaced_letter(c)) {
+                    joint = ' ';
+                }
+                if (joint) { plain[n] = joint; out[n++] = joint; }
             }
-            if (joint) { plain[n] = joint; out[n++] = joint; }
         }
         uint32_t folded = c < 0x10000 ? map[c] : FOLD_REFERENCE;
         if (folded == FOLD_REFERENCE) { result = Py_NewRef(Py_None); goto done; }
