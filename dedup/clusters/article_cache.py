@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 import numpy as np
 
@@ -38,6 +39,14 @@ class Known:
                    title=row.get("title"))
 
 
+# A cached record is a plain tuple of Known's fields: the garbage collector stops tracking a tuple of strings, numbers
+# and arrays, so a full collection no longer walks the whole cache (50,000 objects: ~40 ms a collection, ~2 s of a
+# 50k-article bulk ingest). Callers get a fresh Known each time.
+_NAMES = [f.name for f in fields(Known)]
+_FIELDS = attrgetter(*_NAMES)
+_TEXT, _SHINGLES = _NAMES.index("norm_text"), _NAMES.index("shingles")
+
+
 class KnownCache:
     """LRU of Known records; misses are loaded from the store in one query."""
 
@@ -45,10 +54,10 @@ class KnownCache:
         self.store = store
         self.config = config
         self.size = size
-        self._items: OrderedDict[int, Known] = OrderedDict()
+        self._items: OrderedDict[int, tuple] = OrderedDict()
 
     def put(self, known: Known) -> None:
-        self._items[known.id] = known
+        self._items[known.id] = _FIELDS(known)
         self._items.move_to_end(known.id)
         if len(self._items) > self.size:
             self._items.popitem(last=False)
@@ -63,17 +72,22 @@ class KnownCache:
         missing = [i for i in ids if i not in self._items]
         for row in self.store.candidates(missing):
             self.put(Known.from_row(row))
-        return [self._items[i] for i in ids if i in self._items]
+        return self.cached(ids)
 
     def cached(self, ids: Sequence[int]) -> list[Known]:
         """The given ids' records that are in memory now (no store access)."""
-        return [self._items[i] for i in ids if i in self._items]
+        items = self._items
+        return [Known(*items[i]) for i in ids if i in items]
 
     def get(self, article_id: int) -> Known | None:
         found = self.get_many([article_id])
         return found[0] if found else None
 
     def shingles(self, known: Known) -> np.ndarray:
+        """The record's shingles, computed once and kept with its cached record (while that holds the same text)."""
         if known.shingles is None:
             known.shingles = shingle_hashes(known.norm_text, self.config)
+            cached = self._items.get(known.id)
+            if cached is not None and cached[_SHINGLES] is None and cached[_TEXT] == known.norm_text:
+                self._items[known.id] = (*cached[:_SHINGLES], known.shingles, *cached[_SHINGLES + 1:])
         return known.shingles
