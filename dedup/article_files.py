@@ -30,7 +30,6 @@ class SourceItem:
     origin: str  # "path" or "path:line"
     article: ArticleIn | None
     error: str | None = None
-    extra: dict | None = None
 
 
 def _read_text(path: Path) -> str:
@@ -58,26 +57,46 @@ def article_from_json(obj: object) -> ArticleIn:
 
 
 def read_jsonl(path: Path) -> Iterator[SourceItem]:
-    text = _read_text(path)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        origin = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield SourceItem(origin, None, f"invalid JSON on line {number}: {exc.msg}")
-            continue
-        try:
-            yield SourceItem(origin, article_from_json(obj), extra=obj)
-        except InvalidArticle as exc:
-            yield SourceItem(origin, None, f"line {number}: {exc}")
+    """Line by line, as they are read: a file of a million articles is never held whole (its text and the parsed
+    records would be gigabytes, and every parsed record would be walked by each full garbage collection)."""
+    try:
+        lines = _lines(path)
+        for number, raw in enumerate(lines, start=1):
+            origin = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield SourceItem(origin, None, f"line {number} is not valid UTF-8 (byte {exc.start})")
+                continue
+            if line.strip():
+                yield _jsonl_item(origin, number, line)
+    except InvalidArticle as exc:
+        yield SourceItem(str(path), None, str(exc))
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as lines:
+            yield from lines
+    except OSError as exc:
+        raise InvalidArticle(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _jsonl_item(origin: str, number: int, line: str) -> SourceItem:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return SourceItem(origin, None, f"invalid JSON on line {number}: {exc.msg}")
+    try:
+        return SourceItem(origin, article_from_json(obj))
+    except InvalidArticle as exc:
+        return SourceItem(origin, None, f"line {number}: {exc}")
 
 
 def _records(path: Path, rows: Iterator[tuple[str, object]]) -> Iterator[SourceItem]:
     for origin, obj in rows:
         try:
-            yield SourceItem(f"{path}:{origin}", article_from_json(obj), extra=obj if isinstance(obj, dict) else None)
+            yield SourceItem(f"{path}:{origin}", article_from_json(obj))
         except InvalidArticle as exc:
             yield SourceItem(str(path), None, f"{origin}: {exc}")
 

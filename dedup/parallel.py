@@ -13,9 +13,10 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from itertools import chain, islice
 from typing import TypeVar
 
 from dedup import validate
@@ -122,15 +123,17 @@ def ingest_stream(engine, chunks: Iterable[Sequence[T]], jobs: int, *,  # type: 
                   ahead: int = 4) -> Iterator[tuple[Sequence[T], list[IngestResult | Exception]]]:
     """Each chunk with its results (as `Engine.ingest_many` gives them), chunks in order. With `jobs` > 1 the
     articles are prepared by that many worker processes, up to `ahead` chunks per worker before the decisions."""
-    if isinstance(chunks, Sized) and len(chunks) < 2:
+    source = iter(chunks)
+    first = list(islice(source, 2))
+    source = chain(first, source)
+    if len(first) < 2:
         jobs = 1  # nothing to overlap: a worker would only add its start and the copying
     if jobs <= 1:
-        for chunk in chunks:
+        for chunk in source:
             yield chunk, engine.ingest_many([article(x) for x in chunk])
         return
     with _pool(engine, jobs) as pool:
         pending: deque[tuple[Sequence[T], Future]] = deque()
-        source = iter(chunks)
 
         def send() -> bool:
             chunk = next(source, None)

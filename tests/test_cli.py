@@ -35,6 +35,18 @@ def test_jsonl_errors_name_the_line_and_exit_non_zero(tmp_path):
     assert "1 new stories" in result.output and "3 failed" in result.output or "4 failed" in result.output
 
 
+def test_a_jsonl_line_that_is_not_utf8_fails_alone(tmp_path):
+    """JSONL is read line by line: a bad line is that line's error, the lines around it are stored."""
+    path = tmp_path / "in.jsonl"
+    good = [json.dumps({"url": f"https://a.example/{i}", "text": text}, ensure_ascii=False).encode()
+            for i, text in enumerate(["今年以来双鸭山市在抗击疫情的同时全力抓住招商引资", "国务院新闻办公室今天举行发布会介绍经济运行情况"])]
+    path.write_bytes(b"\xef\xbb\xbf" + good[0] + b"\r\n" + b'{"url": "https://a.example/x", "text": "\xff"}\n' + good[1])
+    result = invoke("ingest", str(path), "--db", str(tmp_path / "x.db"))
+    assert result.exit_code == 1
+    assert f"{path}:2: line 2 is not valid UTF-8 (byte 40)" in result.output.replace("\n", "")
+    assert "3 inputs: 2 new stories" in result.output and "1 failed" in result.output
+
+
 def test_unreadable_and_missing_files(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\xfa invalid")

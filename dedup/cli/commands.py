@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,7 +29,6 @@ err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="SQLite path or database URL (DEDUP_DATABASE_URL)")]
 _BATCH = 500
-_PROGRESS_AT = 200
 
 
 # Settings given as global options (dedup --ngram 4 ingest ...); they override the environment.
@@ -141,31 +141,44 @@ def ingest(
     jobs: JobsOption = None,
 ) -> None:
     """Store articles and print a verdict for each."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn
 
     from dedup.article_files import iter_sources
     from dedup.parallel import default_jobs, ingest_stream
 
     engine = _engine(_settings(db))
-    items = list(iter_sources(paths))
     counts = {"new": 0, "duplicate": 0, "unchanged": 0, "updated": 0, "metadata_updated": 0, "failed": 0}
-    show_progress = len(items) >= _PROGRESS_AT and sys.stderr.isatty()
-    chunks = [items[start:start + _BATCH] for start in range(0, len(items), _BATCH)]
-    with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
-        task = progress.add_task("ingest", total=len(items))
-        stream = ingest_stream(engine, [[item for item in chunk if item.article is not None] for chunk in chunks],
-                               jobs or default_jobs(), article=_article_of)
-        for chunk, (good, results) in zip(chunks, stream):
+    # Read as ingested, a chunk at a time: a large input is never held whole (see article_files.read_jsonl).
+    chunks = _batches(iter_sources(paths), _BATCH)
+    inputs = 0
+    with Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed} inputs"), console=err,
+                  disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("ingest", total=None)
+        for good, results in ingest_stream(engine, chunks, jobs or default_jobs(), article=_article_of):
+            chunk = good.inputs  # type: ignore[attr-defined]
             _count_chunk(chunk, good, results, counts, quiet)
+            inputs += len(chunk)
             progress.advance(task, len(chunk))
     engine.close()
-    out.print(f"{len(items)} inputs: {counts['new']} new stories, {counts['duplicate']} duplicates, "
+    out.print(f"{inputs} inputs: {counts['new']} new stories, {counts['duplicate']} duplicates, "
               f"{counts['unchanged']} unchanged, {counts['updated']} updated, "
               f"{counts['metadata_updated']} metadata updated, {counts['failed']} failed",
               highlight=False)
     if counts["failed"]:
         raise typer.Exit(1)
+
+
+class _Chunk(list):
+    """The inputs of one chunk that parsed (what is ingested), with all its `inputs` (errors too, to report)."""
+
+    inputs: list[SourceItem]
+
+
+def _batches(items: Iterator[SourceItem], size: int) -> Iterator[_Chunk]:
+    while batch := list(islice(items, size)):
+        chunk = _Chunk(item for item in batch if item.article is not None)
+        chunk.inputs = batch
+        yield chunk
 
 
 def _article_of(item: SourceItem) -> ArticleIn:
