@@ -193,3 +193,9 @@ def test_the_phrase_check_at_the_marks_finds_what_the_phrase_regex_finds(text):
     """The compiled fold hands a text with a converting phrase to OpenCC: looking for the phrases only where their
     marks occur must find exactly the texts the regex of all phrases finds."""
     assert fastpath.holds_phrase(text) == (fastpath._phrase_pattern().search(text) is not None)
+
+
+def test_the_scan_for_composing_characters_skips_only_ranges_without_decompositions():
+    """The fold table's start-up scan reads a tenth of the code points; it must find what reading all of them finds
+    (a Python with a newer Unicode database would fail here first)."""
+    assert fastpath._composes_after() == fastpath._composes_after((range(0x110000),))
