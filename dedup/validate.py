@@ -15,7 +15,6 @@ _MAX_URL = 2048
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Half of a UTF-16 pair on its own (JSON allows the escape `\ud800`): no encoding can store it, so one such
 # character would fail the whole transaction at the database. It is refused here, for its item alone.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # Most article URLs: http(s), a plain host name (letters, digits, dots, hyphens), an optional port, printable ASCII
 # after it. Such a URL passes every check below (no user, no spaces or controls, no surrogates), so it is taken
 # as it is without parsing it (urlparse and its host and user properties cost ~10 us an article).
@@ -74,10 +73,11 @@ def _plain(value: str) -> str:
 
 def no_surrogates(value: str, name: str) -> None:
     """Refuse a lone surrogate with where it is: it cannot be stored, and it is the caller's to fix."""
-    found = _SURROGATE.search(value)
-    if found:
-        raise InvalidArticle(f"{name} contains a lone surrogate (U+{ord(found.group()):04X} at character "
-                             f"{found.start()}); send valid Unicode")
+    try:
+        value.encode("utf-8")  # only a surrogate fails it; twice as fast as a regex search of the text
+    except UnicodeEncodeError as exc:
+        raise InvalidArticle(f"{name} contains a lone surrogate (U+{ord(value[exc.start]):04X} at character "
+                             f"{exc.start}); send valid Unicode") from None
 
 
 def raw_text(value: str | None, name: str = "text") -> str:
