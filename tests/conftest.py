@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,17 @@ import pytest
 from dedup.engine import Engine
 from dedup.settings import Settings
 from dedup.sketch.accelerator import native_parts
+
+
+@pytest.fixture(autouse=True)
+def _dedup_logging_restored():
+    """An app built in one test adds the JSON log handler (app.access_log.configure_logging); the next test's CLI
+    output would carry its lines. Every test starts and ends with the logger as it was."""
+    logger = logging.getLogger("dedup")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
