@@ -91,7 +91,9 @@ def _now() -> str:
 class Engine:
     def __init__(self, settings: Settings, store: SqlStore | None = None,
                  index: CandidateIndex | None = None,
-                 *, rebuild: bool = True) -> None:
+                 *, rebuild: bool = True, preload: bool = True) -> None:
+        """`preload`: load the dictionaries (fold tables, jieba's) now, as a server does before its first request;
+        False loads each when first needed, as a command line run does: many need few of them."""
         self.settings = settings
         self.norm_config = settings.normalization()
         self.sig_config = settings.signature()
@@ -116,7 +118,7 @@ class Engine:
         self.alerts_written = threading.Event()  # set after a commit that wrote deliveries: wakes the sender
         self.changes = ChangeFollower(self.store, self.index, self.known, self.version, self.sig_config,
                                       self.anchor_rate)
-        warm_up()
+        warm_up(dictionaries=preload)
         log.info(fastpath.describe())
         if rebuild:
             self.sync_index()

@@ -229,3 +229,28 @@ def test_serve_starts_one_worker_or_several_sharing_redis(monkeypatch, tmp_path)
     assert result.exit_code == 0 and started[0]["workers"] == 1
     result, started = _serve_with(monkeypatch, tmp_path, 2, "redis://127.0.0.1:6379/0")
     assert result.exit_code == 0 and started[0]["workers"] == 2
+
+
+def test_a_command_loads_jiebas_dictionaries_only_when_it_needs_them(tmp_path):
+    """A query with nothing to compare needs no segmentation: the command answers without loading jieba's
+    dictionaries (about a second of its start); a server loads them before its first request."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, jieba\n"
+        "from dedup.cli.commands import app\n"
+        "from dedup.decide import names\n"
+        "try:\n"
+        f"    app(['query', '--text', '国务院新闻办公室今天举行发布会介绍经济运行情况', '--db', {str(tmp_path / 'x.db')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('loaded', jieba.dt.initialized, names._word_tags.cache_info().currsize, file=sys.stderr)\n"
+        "from dedup.engine import Engine\n"
+        "from dedup.settings import Settings\n"
+        f"Engine(Settings(database_url={str(tmp_path / 'y.db')!r}, redis_url=None))\n"
+        "print('preloaded', jieba.dt.initialized, names._word_tags.cache_info().currsize, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "loaded False 0" in done.stderr, done.stderr
+    assert "preloaded True 1" in done.stderr, done.stderr

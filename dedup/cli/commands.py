@@ -109,7 +109,7 @@ def _engine(settings: Settings, *, rebuild: bool = True) -> Engine:
     from dedup.engine import Engine
 
     try:
-        return Engine(settings, rebuild=rebuild)
+        return Engine(settings, rebuild=rebuild, preload=False)  # a command loads the dictionaries it uses
     except UnsafeIndex as exc:
         _fail(str(exc), 2)
         raise

@@ -61,7 +61,6 @@ def _word_tags() -> dict[str, str]:
     import jieba
 
     jieba.setLogLevel(60)
-    jieba.initialize()
     with jieba.dt.get_dict_file() as dictionary:
         text = dictionary.read().decode("utf-8")
     fields = text.split()
@@ -77,8 +76,12 @@ def _word_tags() -> dict[str, str]:
 
 
 def warm_up() -> None:
-    """Load jieba's dictionary now, not inside the first request (about a second)."""
+    """Load jieba's dictionaries now, not inside the first request (about a second): the word tags, and the prefix
+    dictionary its segmentation reads (which jieba otherwise loads at the first cut)."""
+    import jieba
+
     _word_tags()
+    jieba.initialize()
 
 
 def _longest_word_over(text: str, start: int, end: int) -> str:

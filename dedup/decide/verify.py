@@ -98,17 +98,19 @@ def exact_scores(a: np.ndarray, b: np.ndarray) -> Scores:
 _frozen = False
 
 
-def warm_up() -> None:
-    """Load the dictionaries now, not inside the first request (about a second).
+def warm_up(dictionaries: bool = True) -> None:
+    """Load the dictionaries now, not inside the first request (about a second); with `dictionaries` False each
+    loads when first needed (a command that reads one text may need none: jieba's segmentation is rare).
 
     Then, once per process, move everything start-up created (modules, dictionaries) out of the
     garbage collector's sight: those objects live as long as the process, and every full
     collection would otherwise walk all of them again (about 30 ms each, a tenth of ingest time).
     """
     global _frozen
-    names.warm_up()
-    to_simplified("预热")
-    fastpath.fold_table()
+    if dictionaries:
+        names.warm_up()
+        to_simplified("预热")
+        fastpath.fold_table()
     if not _frozen:
         gc.collect()
         gc.freeze()
