@@ -32,6 +32,21 @@ def test_changed_content_updates_and_reindexes(engine):
     assert [m.url for m in engine.query_text(OTHER)] == ["https://b.example/1"]
 
 
+def test_a_lookup_comparing_an_article_that_an_update_replaces_never_brings_back_its_old_text(engine):
+    """Text queries read the cache outside the writers' lock: shingles computed for a record read before an update
+    must not put the old record back, or later lookups would compare against a text no longer stored."""
+    first = engine.ingest(ArticleIn(url="https://a.example/1", text=STORY))
+    engine.known.clear()
+    before = engine.known.get(first.id)  # loaded from the store, shingles not yet computed
+    assert before is not None and before.shingles is None
+    engine.ingest(ArticleIn(url="https://a.example/1", text=OTHER))  # an update drops the cached record
+    engine.known.shingles(before)  # the lookup that read the old record goes on
+    now = engine.known.get(first.id)
+    assert now is not None and now.norm_text != before.norm_text
+    assert [m.url for m in engine.query_text(STORY)] == []
+    assert [m.url for m in engine.query_text(OTHER)] == ["https://a.example/1"]
+
+
 def test_delete_removes_from_index_and_cluster(engine):
     a = engine.ingest(ArticleIn(url="https://a.example/1", text=STORY))
     b = engine.ingest(ArticleIn(url="https://b.example/1", text=STORY + "责任编辑：王五"))

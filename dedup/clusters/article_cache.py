@@ -6,6 +6,7 @@ not, so they are cached by id; the mutable cluster id is always read fresh from 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -55,18 +56,24 @@ class KnownCache:
         self.config = config
         self.size = size
         self._items: OrderedDict[int, tuple] = OrderedDict()
+        # Writes only: lookups run outside the engine's lock (a text query beside an ingest), and the shingles a
+        # lookup computes must never put back a record that a writer dropped or replaced meanwhile.
+        self._writing = threading.Lock()
 
     def put(self, known: Known) -> None:
-        self._items[known.id] = _FIELDS(known)
-        self._items.move_to_end(known.id)
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._writing:
+            self._items[known.id] = _FIELDS(known)
+            self._items.move_to_end(known.id)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
 
     def drop(self, article_id: int) -> None:
-        self._items.pop(article_id, None)
+        with self._writing:
+            self._items.pop(article_id, None)
 
     def clear(self) -> None:
-        self._items.clear()
+        with self._writing:
+            self._items.clear()
 
     def get_many(self, ids: Sequence[int]) -> list[Known]:
         missing = [i for i in ids if i not in self._items]
@@ -76,8 +83,7 @@ class KnownCache:
 
     def cached(self, ids: Sequence[int]) -> list[Known]:
         """The given ids' records that are in memory now (no store access)."""
-        items = self._items
-        return [Known(*items[i]) for i in ids if i in items]
+        return [Known(*record) for record in map(self._items.get, ids) if record is not None]
 
     def get(self, article_id: int) -> Known | None:
         found = self.get_many([article_id])
@@ -87,7 +93,8 @@ class KnownCache:
         """The record's shingles, computed once and kept with its cached record (while that holds the same text)."""
         if known.shingles is None:
             known.shingles = shingle_hashes(known.norm_text, self.config)
-            cached = self._items.get(known.id)
-            if cached is not None and cached[_SHINGLES] is None and cached[_TEXT] == known.norm_text:
-                self._items[known.id] = (*cached[:_SHINGLES], known.shingles, *cached[_SHINGLES + 1:])
+            with self._writing:
+                cached = self._items.get(known.id)
+                if cached is not None and cached[_SHINGLES] is None and cached[_TEXT] == known.norm_text:
+                    self._items[known.id] = (*cached[:_SHINGLES], known.shingles, *cached[_SHINGLES + 1:])
         return known.shingles
