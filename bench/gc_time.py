@@ -16,6 +16,7 @@ import resource
 import sys
 import tempfile
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,8 @@ def main() -> None:
         gc.callbacks.append(timed)
         wall = time.perf_counter()
         try:
-            app(["ingest", str(args.stream), "--db", str(Path(tmp) / "gc.db"), "-q", "--jobs", str(args.jobs)])
+            with redirect_stdout(sys.stderr):  # the command's summary; this script's stdout is the JSON report
+                app(["ingest", str(args.stream), "--db", str(Path(tmp) / "gc.db"), "-q", "--jobs", str(args.jobs)])
         except SystemExit:
             pass
         wall = time.perf_counter() - wall

@@ -32,11 +32,15 @@ class SourceItem:
     error: str | None = None
 
 
+def _unreadable(path: Path, exc: OSError) -> InvalidArticle:
+    return InvalidArticle(f"cannot read {path}: {exc.strerror or exc}")
+
+
 def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidArticle(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise _unreadable(path, exc) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -79,7 +83,7 @@ def _lines(path: Path) -> Iterator[bytes]:
         with path.open("rb") as lines:
             yield from lines
     except OSError as exc:
-        raise InvalidArticle(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _jsonl_item(origin: str, number: int, line: str) -> SourceItem:

@@ -179,7 +179,7 @@ static PyObject *drop_punctuation(PyObject *self, PyObject *args) {
     Py_UCS4 mark = 0;      /* the first of them */
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!CJK_IDEOGRAPH(c)) {  /* most of a Chinese text is: a word character, no joint before it */
+        if (!CJK_IDEOGRAPH(c)) {  /* an ideograph (most of a Chinese text) is a word character with no joint before it */
             if (!Py_UNICODE_ISALNUM(c)) {
                 if (!Py_UNICODE_ISSPACE(c)) { if (marks++ == 0) mark = c; }
                 in_run = 0;
@@ -243,7 +243,7 @@ static PyObject *fold_text(PyObject *self, PyObject *args) {
     int in_run = 0, phrase = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!CJK_IDEOGRAPH(c)) {  /* most of a Chinese text is: a word character, no joint before it */
+        if (!CJK_IDEOGRAPH(c)) {  /* an ideograph (most of a Chinese text) is a word character with no joint before it */
             if (c < 0x80) {  /* ASCII: letters and digits are word characters, the rest punctuation or space */
                 int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
                 if (!alnum) {
